@@ -1,0 +1,260 @@
+// Building blocks with gradients that are fast on tfjs-backend-wasm, for the DiT, the reward models
+// and DI*. They are correct on every backend; the speed facts behind them (docs/measurements/):
+//  - a 2-D matMul without transpose flags runs in XNNPACK (~14 GFLOP/s per core); any transpose flag
+//    or a batch dimension falls back to a scalar loop (~1-1.8 GFLOP/s). tfjs's stock matMul gradient
+//    uses flags, so a dense layer's backward pass ran 4-5x slower than it needs to;
+//  - a rank-5 transpose is very slow (66 ms vs 0.2 ms for rank 4): keep q/k/v separate;
+//  - conv gradients are fastest as forward convs (wasm-kernels.ts, conv2d below).
+// Each gradient here is checked against finite differences and stock autodiff in
+// tests/unit/backend-ops.test.ts.
+import * as tf from '@tensorflow/tfjs-core'
+import { conv2dFilterGrad } from './wasm-kernels.ts'
+
+// tf.customGrad's typing takes a variadic of Tensor | save-function; these aliases keep call sites readable.
+type Saver = tf.GradSaveFunc
+type Grad<T extends tf.Tensor> = { value: T; gradFunc: (dy: T, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] }
+
+/** tf.customGrad for a fixed-arity op `f(...tensors, save)`, typed as the op it returns. */
+function withCustomGrad<F>(
+  f: (...args: never[]) => { value: tf.Tensor; gradFunc: (dy: never, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[] },
+): F {
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as F
+}
+
+function fail(op: string, message: string): never {
+  throw new Error(`${op}: ${message}`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matrix products
+
+const matMul2dWithGrad = withCustomGrad<(a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D>((a: tf.Tensor2D, b: tf.Tensor2D, save: Saver): Grad<tf.Tensor2D> => {
+  save([a, b])
+  return {
+    value: tf.matMul(a, b),
+    // d(ab)/da = dy b^T, d(ab)/db = a^T dy, with explicit transposes so both stay on XNNPACK.
+    gradFunc: (dy, [sa, sb]) => [
+      tf.matMul(dy, tf.transpose(sb as tf.Tensor2D)),
+      tf.matMul(tf.transpose(sa as tf.Tensor2D), dy),
+    ],
+  }
+})
+
+/**
+ * `a @ b` for 2-D a [m,k] and b [k,n], with a gradient made of flag-free 2-D matMuls on explicit
+ * transposes (measured 4-5x faster than tfjs's stock matMul gradient on wasm).
+ */
+export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  if (a.rank !== 2 || b.rank !== 2) fail('matMul2d', `needs 2-D operands, got shapes [${a.shape}] and [${b.shape}]`)
+  if (a.shape[1] !== b.shape[0]) fail('matMul2d', `inner dimensions differ: [${a.shape}] @ [${b.shape}]`)
+  return matMul2dWithGrad(a, b)
+}
+
+/**
+ * Dense layer `x @ w + b` for x of any rank >= 1 whose last dimension is w's input size. The leading
+ * dimensions are flattened into one 2-D matMul (no batched matMul), then restored.
+ */
+export function dense(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor {
+  if (w.rank !== 2) fail('dense', `weights must be 2-D [in, out], got [${w.shape}]`)
+  const [inSize, outSize] = w.shape
+  if (x.rank < 1 || x.shape[x.rank - 1] !== inSize) {
+    fail('dense', `input's last dimension must be ${inSize}, got shape [${x.shape}]`)
+  }
+  if (b && (b.rank !== 1 || b.shape[0] !== outSize)) fail('dense', `bias must be [${outSize}], got [${b.shape}]`)
+  return tf.tidy(() => {
+    const flat = x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, inSize]) as tf.Tensor2D
+    let y: tf.Tensor = matMul2d(flat, w)
+    if (b) y = tf.add(y, b)
+    return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), outSize])
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention
+
+export interface AttentionShape {
+  /** number of sequences; the token tensors are [batch * tokens, heads * headDim] */
+  batch: number
+  heads: number
+}
+
+/**
+ * Multi-head scaled dot-product attention on token-major tensors q, k, v of shape [B*T, D]
+ * (D = heads * headDim), the layout a DiT keeps so every projection is a 2-D matMul. Returns [B*T, D].
+ * Heads are split with rank-4 transposes only (rank 5 is very slow on wasm). The products are batched
+ * matMuls over B*H; measured on wasm at T = 64 this beats per-head 2-D matMuls (which win only from
+ * T ~ 256 on), see `npm run bench -- --only attention`.
+ */
+export function attention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, shape: AttentionShape): tf.Tensor2D {
+  const { batch, heads } = shape
+  for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
+    if (t.rank !== 2) fail('attention', `${name} must be 2-D [batch*tokens, dim], got [${t.shape}]`)
+  }
+  if (!k.shape.every((d, i) => d === q.shape[i]) || !v.shape.every((d, i) => d === q.shape[i])) {
+    fail('attention', `q, k, v shapes differ: [${q.shape}] [${k.shape}] [${v.shape}]`)
+  }
+  const [rows, dim] = q.shape
+  if (!Number.isInteger(batch) || batch < 1 || rows % batch !== 0) {
+    fail('attention', `${rows} token rows do not split into batch ${batch}`)
+  }
+  if (!Number.isInteger(heads) || heads < 1 || dim % heads !== 0) fail('attention', `dim ${dim} not divisible by ${heads} heads`)
+  const tokens = rows / batch
+  const headDim = dim / heads
+  return tf.tidy(() => {
+    const split = (t: tf.Tensor2D) => tf.transpose(tf.reshape(t, [batch, tokens, heads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D
+    const qh = tf.mul(split(q), 1 / Math.sqrt(headDim))
+    const scores = tf.matMul(qh, split(k), false, true) // [B, H, T, T]
+    const probs = tf.softmax(scores)
+    const out = tf.matMul(probs, split(v)) // [B, H, T, dh]
+    return tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [rows, dim]) as tf.Tensor2D
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalisation and activations (closed-form gradients: a handful of ops instead of the long tape
+// that autodiff of moments / sigmoid-products builds)
+
+const layerNormWithGrad = (eps: number) =>
+  withCustomGrad<(x: tf.Tensor) => tf.Tensor>((x: tf.Tensor, save: Saver): Grad<tf.Tensor> => {
+    const axis = x.rank - 1
+    const mean = tf.mean(x, axis, true)
+    const centred = tf.sub(x, mean)
+    const variance = tf.mean(tf.square(centred), axis, true)
+    const invStd = tf.rsqrt(tf.add(variance, eps))
+    const xHat = tf.mul(centred, invStd)
+    save([xHat, invStd])
+    return {
+      value: xHat,
+      // dx = invStd * (dy - mean(dy) - xHat * mean(dy * xHat)), all means over the normalised axis.
+      gradFunc: (dy, [sxHat, sInvStd]) => {
+        const meanDy = tf.mean(dy, axis, true)
+        const meanDyXHat = tf.mean(tf.mul(dy, sxHat), axis, true)
+        return tf.mul(sInvStd, tf.sub(tf.sub(dy, meanDy), tf.mul(sxHat, meanDyXHat)))
+      },
+    }
+  })
+
+const layerNormCache = new Map<number, (x: tf.Tensor) => tf.Tensor>()
+
+/**
+ * Layer normalisation over the last axis: `(x - mean) / sqrt(var + eps)`, then `* gamma + beta` if
+ * given (omit both for adaLN, which modulates with its own scale and shift).
+ */
+export function layerNorm(x: tf.Tensor, opts: { gamma?: tf.Tensor1D; beta?: tf.Tensor1D; eps?: number } = {}): tf.Tensor {
+  const eps = opts.eps ?? 1e-6
+  if (!(eps > 0)) fail('layerNorm', `eps must be > 0, got ${eps}`)
+  if (x.rank < 1) fail('layerNorm', 'needs a tensor of rank >= 1')
+  const d = x.shape[x.rank - 1]
+  for (const [name, p] of [['gamma', opts.gamma], ['beta', opts.beta]] as const) {
+    if (p && (p.rank !== 1 || p.shape[0] !== d)) fail('layerNorm', `${name} must be [${d}], got [${p.shape}]`)
+  }
+  let normalise = layerNormCache.get(eps)
+  if (!normalise) {
+    normalise = layerNormWithGrad(eps)
+    layerNormCache.set(eps, normalise)
+  }
+  return tf.tidy(() => {
+    let y = normalise(x)
+    if (opts.gamma) y = tf.mul(y, opts.gamma)
+    if (opts.beta) y = tf.add(y, opts.beta)
+    return y
+  })
+}
+
+const siluWithGrad = withCustomGrad<(x: tf.Tensor) => tf.Tensor>((x: tf.Tensor, save: Saver): Grad<tf.Tensor> => {
+  const s = tf.sigmoid(x)
+  save([x, s])
+  return {
+    value: tf.mul(x, s),
+    // d/dx x*s(x) = s * (1 + x * (1 - s))
+    gradFunc: (dy, [sx, ss]) => tf.mul(dy, tf.mul(ss, tf.add(1, tf.mul(sx, tf.sub(1, ss))))),
+  }
+})
+
+/** SiLU / swish, `x * sigmoid(x)`, with a closed-form gradient. */
+export function silu(x: tf.Tensor): tf.Tensor {
+  return siluWithGrad(x)
+}
+
+const GELU_C = Math.sqrt(2 / Math.PI)
+const geluWithGrad = withCustomGrad<(x: tf.Tensor) => tf.Tensor>((x: tf.Tensor, save: Saver): Grad<tf.Tensor> => {
+  // tanh approximation: 0.5 x (1 + tanh(c (x + 0.044715 x^3)))
+  const x2 = tf.square(x)
+  const th = tf.tanh(tf.mul(GELU_C, tf.mul(x, tf.add(1, tf.mul(0.044715, x2)))))
+  save([x, x2, th])
+  return {
+    value: tf.mul(tf.mul(0.5, x), tf.add(1, th)),
+    // 0.5 (1 + th) + 0.5 x (1 - th^2) c (1 + 3 * 0.044715 x^2)
+    gradFunc: (dy, [sx, sx2, sth]) => {
+      const sech2 = tf.sub(1, tf.square(sth))
+      const inner = tf.mul(GELU_C, tf.add(1, tf.mul(3 * 0.044715, sx2)))
+      const d = tf.add(tf.mul(0.5, tf.add(1, sth)), tf.mul(tf.mul(0.5, sx), tf.mul(sech2, inner)))
+      return tf.mul(dy, d)
+    },
+  }
+})
+
+/** GELU (tanh approximation, as in DiT), with a closed-form gradient. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return geluWithGrad(x)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution
+
+/**
+ * 2-D convolution (NHWC, filter [kh, kw, cin, cout]) whose gradients are forward convolutions:
+ * dx = conv2d(dy, flipped and in/out-swapped w) for stride 1 (33 ms vs 157 ms for wasm's
+ * Conv2DBackpropInput, which is kept for stride > 1), dW by conv2dFilterGrad (wasm lacks that kernel).
+ * Padding: 'same', 'valid' or a number.
+ */
+export function conv2d(
+  x: tf.Tensor4D,
+  w: tf.Tensor4D,
+  stride: number = 1,
+  pad: 'same' | 'valid' | number = 'same',
+): tf.Tensor4D {
+  if (x.rank !== 4) fail('conv2d', `x must be NHWC rank 4, got [${x.shape}]`)
+  if (w.rank !== 4) fail('conv2d', `filter must be [kh, kw, cin, cout], got [${w.shape}]`)
+  if (x.shape[3] !== w.shape[2]) fail('conv2d', `input has ${x.shape[3]} channels, filter expects ${w.shape[2]}`)
+  if (!Number.isInteger(stride) || stride < 1) fail('conv2d', `stride must be a positive integer, got ${stride}`)
+  const filterShape = w.shape as [number, number, number, number]
+  const f = withCustomGrad<(a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D>((xi: tf.Tensor4D, wi: tf.Tensor4D, save: Saver): Grad<tf.Tensor4D> => {
+    save([xi, wi])
+    return {
+      value: tf.conv2d(xi, wi, stride, pad),
+      gradFunc: (dy, [sx, sw]) => [
+        conv2dInputGrad(dy, sw as tf.Tensor4D, (sx as tf.Tensor4D).shape, stride, pad),
+        conv2dFilterGrad(sx as tf.Tensor4D, dy, filterShape, stride, pad),
+      ],
+    }
+  })
+  return f(x, w)
+}
+
+function conv2dInputGrad(
+  dy: tf.Tensor4D,
+  w: tf.Tensor4D,
+  xShape: [number, number, number, number],
+  stride: number,
+  pad: 'same' | 'valid' | number,
+): tf.Tensor4D {
+  if (stride !== 1) return tf.conv2dTranspose(dy, w, xShape, stride, pad)
+  return tf.tidy(() => {
+    const [kh, kw] = w.shape
+    const info = tf.backend_util.computeConv2DInfo(xShape, w.shape, 1, 1, pad)
+    const { top, bottom, left, right } = info.padInfo
+    if (Math.max(top, bottom) > kh - 1 || Math.max(left, right) > kw - 1) {
+      return tf.conv2dTranspose(dy, w, xShape, 1, pad) // padding wider than the kernel: rare, keep the stock path
+    }
+    // A stride-1 conv's transpose is a full correlation with the flipped kernel, cropped by the forward padding.
+    const flipped = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2])
+    const dyPadded = tf.pad(dy, [
+      [0, 0],
+      [kh - 1 - top, kh - 1 - bottom],
+      [kw - 1 - left, kw - 1 - right],
+      [0, 0],
+    ])
+    return tf.conv2d(dyPadded, flipped, 1, 'valid') as tf.Tensor4D
+  })
+}
