@@ -1,0 +1,164 @@
+// The IPC contract: every request and event channel with its payload schema (checked at run time)
+// and its TypeScript type. Main, preload, web host and renderer all import it, so it must stay
+// browser-safe: zod and nothing else.
+import { z } from 'zod'
+import { EVENT_CHANNELS, REQUEST_CHANNELS, REQUEST_VERBS, isEventChannel, isRequestChannel } from './channels.ts'
+import type { EventChannel, RequestChannel, RequestVerb } from './channels.ts'
+import { FinalJobStatus, JobControl, JobId, JobStatus, JobSummary, StartJobParams } from './jobs.ts'
+import { BackendReport, WorkspaceInfo } from './reports.ts'
+
+export * from './channels.ts'
+export * from './jobs.ts'
+export * from './reports.ts'
+
+const NoParams = z.strictObject({})
+
+export const requestContract = {
+  'app.getBackendReport': { params: NoParams, result: BackendReport },
+  'app.getWorkspace': { params: NoParams, result: WorkspaceInfo },
+  'jobs.listKinds': {
+    params: NoParams,
+    result: z.array(z.object({ kind: z.string(), title: z.string(), description: z.string() })),
+  },
+  'jobs.list': { params: NoParams, result: z.array(JobSummary) },
+  'jobs.start': { params: StartJobParams, result: z.object({ jobId: JobId }) },
+  'jobs.cancel': { params: z.strictObject({ jobId: JobId }), result: z.object({ jobId: JobId, status: JobStatus }) },
+  'jobs.control': {
+    params: z.strictObject({ jobId: JobId, control: JobControl }),
+    result: z.object({ jobId: JobId, delivered: z.boolean() }),
+  },
+} as const satisfies Record<RequestChannel, { params: z.ZodType; result: z.ZodType }>
+
+const Level = z.enum(['info', 'warn', 'error'])
+
+export const eventContract = {
+  'job.status': z.object({ jobId: JobId, kind: z.string(), status: JobStatus, at: z.string() }),
+  'job.progress': z.object({
+    jobId: JobId,
+    done: z.number().min(0),
+    total: z.number().positive(),
+    /** done / total, in [0, 1] */
+    fraction: z.number().min(0).max(1),
+    message: z.string().max(1000).optional(),
+    /** Seconds left at the current pace; absent until it can be estimated. */
+    etaSeconds: z.number().min(0).optional(),
+  }),
+  'job.metrics': z.object({ jobId: JobId, step: z.int().min(0), values: z.record(z.string().max(128), z.number()) }),
+  'job.log': z.object({ jobId: JobId, level: Level, message: z.string().max(10_000) }),
+  'job.error': z.object({ jobId: JobId, message: z.string().max(10_000) }),
+  'job.done': z.object({
+    jobId: JobId,
+    kind: z.string(),
+    status: FinalJobStatus,
+    elapsedMs: z.number().min(0),
+    result: z.unknown().optional(),
+    error: z.string().optional(),
+  }),
+} as const satisfies Record<EventChannel, z.ZodType>
+
+/** What a caller sends (defaults may be omitted). */
+export type RequestParams<C extends RequestChannel> = z.input<(typeof requestContract)[C]['params']>
+/** What a handler receives, after validation and defaults. */
+export type ParsedParams<C extends RequestChannel> = z.output<(typeof requestContract)[C]['params']>
+export type RequestResult<C extends RequestChannel> = z.output<(typeof requestContract)[C]['result']>
+export type EventPayload<E extends EventChannel> = z.output<(typeof eventContract)[E]>
+export type StudioEvent = { [E in EventChannel]: { channel: E; payload: EventPayload<E> } }[EventChannel]
+
+/** Handlers for every request channel: the core implements exactly this. */
+export type RequestHandlers = { [C in RequestChannel]: (params: ParsedParams<C>) => Promise<RequestResult<C>> }
+
+/** The verbs the preload exposes as `window.studio` and the renderer client implements. */
+export type StudioVerbs = {
+  [C in RequestChannel as (typeof REQUEST_VERBS)[C]]: (params: RequestParams<C>) => Promise<Response<RequestResult<C>>>
+}
+export type { RequestVerb }
+
+// ---- Errors and responses --------------------------------------------------------------------
+
+export const ERROR_CODES = [
+  'invalid-message', // not JSON, or not a request envelope
+  'too-large', // message over MAX_MESSAGE_BYTES
+  'unknown-channel',
+  'invalid-params',
+  'forbidden', // foreign sender, or a path outside the workspace
+  'not-found',
+  'conflict', // e.g. cancelling a job that already ended
+  'internal',
+] as const
+export const ErrorCode = z.enum(ERROR_CODES)
+export type ErrorCode = z.output<typeof ErrorCode>
+
+export const StudioErrorInfo = z.object({ code: ErrorCode, message: z.string() })
+export type StudioErrorInfo = z.output<typeof StudioErrorInfo>
+
+/** Every request, over IPC or WebSocket, is answered with this envelope; nothing is thrown across. */
+export type Response<T> = { ok: true; result: T } | { ok: false; error: StudioErrorInfo }
+
+/** An error a handler throws on purpose; its code and message go to the client unchanged. */
+export class StudioError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'StudioError'
+  }
+}
+
+/** Largest request accepted over the WebSocket (bytes); none of today's requests comes close. */
+export const MAX_MESSAGE_BYTES = 64 * 1024
+
+/** Validate a request; returns the parsed params or a readable error naming the bad fields. */
+export function parseRequest(
+  channel: unknown,
+  params: unknown,
+): { ok: true; channel: RequestChannel; params: unknown } | { ok: false; error: StudioErrorInfo } {
+  if (!isRequestChannel(channel)) {
+    const shown = typeof channel === 'string' ? JSON.stringify(channel.slice(0, 100)) : typeof channel
+    return { ok: false, error: { code: 'unknown-channel', message: `Unknown request channel ${shown}` } }
+  }
+  const parsed = requestContract[channel].params.safeParse(params ?? {})
+  if (!parsed.success) {
+    return { ok: false, error: { code: 'invalid-params', message: `Invalid params for ${channel}: ${describeIssues(parsed.error)}` } }
+  }
+  return { ok: true, channel, params: parsed.data }
+}
+
+export function parseEvent(channel: unknown, payload: unknown): StudioEvent | null {
+  if (!isEventChannel(channel)) return null
+  const parsed = eventContract[channel].safeParse(payload)
+  return parsed.success ? ({ channel, payload: parsed.data } as StudioEvent) : null
+}
+
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
+    .join('; ')
+}
+
+// ---- WebSocket wire format -------------------------------------------------------------------
+
+export const PROTOCOL_VERSION = 1
+
+export const ClientMessage = z.strictObject({
+  type: z.literal('request'),
+  id: z.union([z.string().max(64), z.int()]),
+  channel: z.string().max(200),
+  params: z.unknown().optional(),
+})
+export type ClientMessage = z.output<typeof ClientMessage>
+
+export type ServerMessage =
+  | { type: 'hello'; protocol: number }
+  | ({ type: 'response'; id: string | number | null } & Response<unknown>)
+  | { type: 'event'; channel: EventChannel; payload: unknown }
+
+export const ServerMessage = z.union([
+  z.object({ type: z.literal('hello'), protocol: z.int() }),
+  z.object({ type: z.literal('response'), id: z.union([z.string(), z.int(), z.null()]), ok: z.literal(true), result: z.unknown() }),
+  z.object({ type: z.literal('response'), id: z.union([z.string(), z.int(), z.null()]), ok: z.literal(false), error: StudioErrorInfo }),
+  z.object({ type: z.literal('event'), channel: z.enum(EVENT_CHANNELS), payload: z.unknown() }),
+])
+
+export { REQUEST_CHANNELS, EVENT_CHANNELS, REQUEST_VERBS }

@@ -1,0 +1,36 @@
+// What a job sees while it runs inside its worker: emitters for progress, metrics and logs,
+// an AbortSignal, live controls, and a pause point. Job kinds are written against this alone.
+import type { JobControl, JobKind, JobParamsByKind } from '../../contract/index.ts'
+import type { Workspace } from '../workspace.ts'
+
+export type SetControl = Extract<JobControl, { type: 'set' }>
+
+export interface JobContext {
+  readonly jobId: string
+  /** Aborted when the user cancels; long loops should pass it on or call checkpoint(). */
+  readonly signal: AbortSignal
+  /** Resolves client paths inside the workspace (refuses anything outside). */
+  readonly workspace: Workspace
+  /** Work done so far out of total; the runtime adds the fraction and an ETA and throttles. */
+  progress(done: number, total: number, message?: string): void
+  metrics(step: number, values: Record<string, number>): void
+  log(message: string, level?: 'info' | 'warn' | 'error'): void
+  /** Live `set` controls (e.g. a new reward weight); pause and resume are handled by checkpoint(). */
+  onControl(handler: (control: SetControl) => void): () => void
+  /**
+   * Call between units of work: returns at once normally, waits while the job is paused,
+   * and throws JobCancelledError once the job is cancelled.
+   */
+  checkpoint(): Promise<void>
+}
+
+export interface JobRunner<K extends JobKind> {
+  run(ctx: JobContext, params: JobParamsByKind[K]): Promise<unknown>
+}
+
+export class JobCancelledError extends Error {
+  constructor() {
+    super('Job cancelled')
+    this.name = 'JobCancelledError'
+  }
+}

@@ -1,0 +1,8 @@
+// Every job kind the contract names, mapped to its runner. Loaded lazily inside the worker so a
+// demo job never pays for loading TensorFlow.js. A test checks this matches the contract's kinds.
+import type { JobKind } from '../../../contract/index.ts'
+import type { JobRunner } from '../job-context.ts'
+
+export const jobRunners: { [K in JobKind]: () => Promise<JobRunner<K>> } = {
+  demo: async () => (await import('./demo.ts')).demoJob,
+}
