@@ -1,0 +1,188 @@
+// Checkpoints: a directory holding model.safetensors (the tensors) and config.json (whatever the
+// model needs to rebuild itself: architecture, schedule, tokenizer), saved and loaded as a pair.
+//
+// Integrity: the safetensors __metadata__ carries a format tag and version, the sha256 of the data
+// section (catches bit flips and truncation inside the data) and the sha256 of config.json (binds
+// the pair, so a config from another checkpoint or an edited one is refused).
+//
+// Atomicity: the new pair is written and fsynced in the sibling directory "<dir>.incoming", then
+// swapped in with two renames (dir -> "<dir>.previous", incoming -> dir). A crash at any point
+// leaves either the old or the new complete pair: between the two renames only "<dir>.previous"
+// exists, and loadCheckpoint reads it; the next save restores it and removes leftovers.
+// One writer per checkpoint directory at a time.
+
+import { createHash } from 'node:crypto'
+import { promises as fs } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
+import { CheckpointError } from './checkpoint-error.ts'
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.ts'
+
+export { CheckpointError } from './checkpoint-error.ts'
+export type { NamedTensor } from './safetensors.ts'
+
+export const MODEL_FILE = 'model.safetensors'
+export const CONFIG_FILE = 'config.json'
+export const CHECKPOINT_FORMAT = 'di-studio-checkpoint'
+export const CHECKPOINT_FORMAT_VERSION = '1'
+
+export interface Checkpoint {
+  config: unknown
+  tensors: Record<string, NamedTensor>
+}
+
+const incomingDir = (dir: string) => `${dir}.incoming`
+const previousDir = (dir: string) => `${dir}.previous`
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex')
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await fs.lstat(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+async function writeDurably(path: string, data: Uint8Array | string): Promise<void> {
+  const handle = await fs.open(path, 'wx')
+  try {
+    await handle.writeFile(data)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** fsync a directory so the renames and creations inside it survive a power cut. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r')
+  try {
+    await handle.sync()
+  } catch {
+    // Some filesystems refuse fsync on directories; the renames are still atomic there.
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * Finishes or undoes a save that was interrupted by a crash: restores "<dir>.previous" if the
+ * swap stopped half-way, and deletes any incomplete "<dir>.incoming". Called by every save.
+ */
+export async function recoverInterruptedSave(dir: string): Promise<void> {
+  if (!(await exists(dir)) && (await exists(previousDir(dir)))) await fs.rename(previousDir(dir), dir)
+  await fs.rm(incomingDir(dir), { recursive: true, force: true })
+  await fs.rm(previousDir(dir), { recursive: true, force: true })
+}
+
+/**
+ * Saves tensors and config as one atomic pair in `dir` (created if missing). Other files already
+ * in `dir` (a model card, a sample grid) are carried over into the new directory.
+ */
+export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> {
+  let configText: string
+  try {
+    configText = JSON.stringify(c.config, null, 2)
+  } catch (err) {
+    throw new CheckpointError(`Checkpoint config for ${dir} cannot be written as JSON: ${(err as Error).message}`)
+  }
+  if (configText === undefined) throw new CheckpointError(`Checkpoint config for ${dir} is missing (got ${typeof c.config})`)
+  configText += '\n'
+  const configBytes = Buffer.from(configText, 'utf8')
+
+  // Encode first: invalid tensors are refused before anything on disk is touched.
+  const model = encodeSafetensors(c.tensors, (dataSection) => ({
+    format: CHECKPOINT_FORMAT,
+    format_version: CHECKPOINT_FORMAT_VERSION,
+    sha256: sha256Hex(dataSection),
+    config_sha256: sha256Hex(configBytes),
+  }))
+
+  await fs.mkdir(dirname(dir), { recursive: true })
+  await recoverInterruptedSave(dir)
+  const incoming = incomingDir(dir)
+  await fs.mkdir(incoming)
+  try {
+    await writeDurably(join(incoming, MODEL_FILE), model)
+    await writeDurably(join(incoming, CONFIG_FILE), configBytes)
+    if (await exists(dir)) {
+      const stat = await fs.stat(dir)
+      if (!stat.isDirectory()) throw new CheckpointError(`Cannot save a checkpoint to ${dir}: it exists and is not a directory`)
+      for (const entry of await fs.readdir(dir)) {
+        if (entry !== MODEL_FILE && entry !== CONFIG_FILE) await fs.cp(join(dir, entry), join(incoming, entry), { recursive: true, preserveTimestamps: true })
+      }
+    }
+    await syncDir(incoming)
+  } catch (err) {
+    await fs.rm(incoming, { recursive: true, force: true }).catch(() => {})
+    if (err instanceof CheckpointError) throw err
+    throw new CheckpointError(`Saving checkpoint ${dir} failed, previous checkpoint kept: ${(err as Error).message}`)
+  }
+
+  const hadPrevious = await exists(dir)
+  if (hadPrevious) await fs.rename(dir, previousDir(dir))
+  await fs.rename(incoming, dir)
+  await syncDir(dirname(dir))
+  if (hadPrevious) await fs.rm(previousDir(dir), { recursive: true, force: true })
+}
+
+async function readCheckpointFile(dir: string, file: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(join(dir, file))
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new CheckpointError(code === 'ENOENT' ? `Checkpoint ${dir} is incomplete: ${file} is missing` : `Cannot read ${join(dir, file)}: ${(err as Error).message}`)
+  }
+}
+
+/**
+ * Loads and verifies a checkpoint. Throws CheckpointError on missing, truncated, corrupt or
+ * mismatched files; with expectShapes, also when any tensor is missing, extra or mis-shaped.
+ */
+export async function loadCheckpoint(dir: string, opts: { expectShapes?: Record<string, number[]> } = {}): Promise<Checkpoint> {
+  // Between the two renames of a save, only "<dir>.previous" holds a complete checkpoint.
+  let from = dir
+  if (!(await exists(dir))) {
+    if (await exists(previousDir(dir))) from = previousDir(dir)
+    else throw new CheckpointError(`No checkpoint at ${dir}`)
+  }
+  const modelBytes = await readCheckpointFile(from, MODEL_FILE)
+  const configBytes = await readCheckpointFile(from, CONFIG_FILE)
+  const what = join(basename(from), MODEL_FILE)
+  const { tensors, metadata, dataSection } = decodeSafetensors(modelBytes, `Checkpoint ${what}`)
+
+  if (metadata.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`Checkpoint ${what} is not a DI Studio checkpoint (no '${CHECKPOINT_FORMAT}' format tag in __metadata__)`)
+  if (metadata.format_version !== CHECKPOINT_FORMAT_VERSION) {
+    throw new CheckpointError(`Checkpoint ${what} has format version ${String(metadata.format_version)}; this build reads version ${CHECKPOINT_FORMAT_VERSION}`)
+  }
+  if (sha256Hex(dataSection) !== metadata.sha256) throw new CheckpointError(`Checkpoint ${what} is corrupt: the tensor data does not match its sha256 checksum`)
+  if (sha256Hex(configBytes) !== metadata.config_sha256) {
+    throw new CheckpointError(`Checkpoint ${join(basename(from), CONFIG_FILE)} does not belong to ${MODEL_FILE} (checksum mismatch: edited, corrupt or copied from another checkpoint)`)
+  }
+  let config: unknown
+  try {
+    config = JSON.parse(configBytes.toString('utf8'))
+  } catch (err) {
+    throw new CheckpointError(`Checkpoint ${join(basename(from), CONFIG_FILE)} is not valid JSON: ${(err as Error).message}`)
+  }
+  if (opts.expectShapes) checkShapes(tensors, opts.expectShapes, what)
+  return { config, tensors }
+}
+
+function checkShapes(tensors: Record<string, NamedTensor>, expected: Record<string, number[]>, what: string): void {
+  const problems: string[] = []
+  for (const [name, shape] of Object.entries(expected)) {
+    const t = tensors[name]
+    if (!t) problems.push(`missing tensor ${name} (expected shape [${shape.join(', ')}])`)
+    else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      problems.push(`tensor ${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`)
+    }
+  }
+  for (const name of Object.keys(tensors)) {
+    if (!Object.hasOwn(expected, name)) problems.push(`unexpected tensor ${name} (shape [${tensors[name]!.shape.join(', ')}])`)
+  }
+  if (problems.length > 0) throw new CheckpointError(`Checkpoint ${what} does not match the model: ${problems.join('; ')}`)
+}
