@@ -363,7 +363,9 @@ describe('wasm Conv2DBackpropFilter kernel', () => {
     const w = tf.variable(tf.randomNormal([3, 3, 2, 2], 0, 0.1, 'float32', 1))
     const x = tf.randomNormal([2, 6, 6, 2], 0, 1, 'float32', 2)
     const optimizer = tf.train.sgd(0.01)
-    const step = () => tf.tidy(() => optimizer.minimize(() => tf.mean(tf.square(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'))), false, [w]))
+    const step = () => tf.tidy(() => {
+      optimizer.minimize(() => tf.mean(tf.square(tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same'))), false, [w])
+    })
     step()
     const count = tf.memory().numTensors
     for (let i = 0; i < 3; i++) step()
@@ -379,13 +381,13 @@ describe('custom ops inside a training step', () => {
     const x = tf.randomNormal([2, 4, 8], 0, 1, 'float32', 4)
     const optimizer = tf.train.adam(1e-3)
     const step = () =>
-      tf.tidy(() =>
+      tf.tidy(() => {
         optimizer.minimize(() => {
           const h = gelu(layerNorm(dense(x, w as unknown as tf.Tensor2D)))
           const a = attention(tf.reshape(h, [8, 8]) as tf.Tensor2D, tf.reshape(silu(h), [8, 8]) as tf.Tensor2D, tf.reshape(h, [8, 8]) as tf.Tensor2D, { batch: 2, heads: 2 })
           return tf.mean(tf.square(a))
-        }, false, [w]),
-      )
+        }, false, [w])
+      })
     step()
     const count = tf.memory().numTensors
     for (let i = 0; i < 3; i++) step()
