@@ -24,6 +24,8 @@ export interface EmojiItem {
 /** One image of the catalogue: the item plus where its PNG is and which split it belongs to. */
 export interface CatalogEntry {
   item: EmojiItem
+  /** Key of the base emoji (item.key without the skin tone); the split is decided on it. */
+  baseKey: string
   pngPath: string
   split: 'train' | 'validation'
 }
@@ -134,7 +136,7 @@ export function buildCatalog(opts: { includeSkinTones?: boolean; sources?: Emoji
         if (!existsSync(pngPath)) throw new Error(`Emoji image missing: ${pngPath} (the ${style} package looks incomplete; reinstall it)`)
         const captions = captionVariants({ name: v.name, shortNames, category, subcategory, style, qualifier: v.qualifier })
         const item: EmojiItem = { key: v.key, name: v.name, style, category, captions, canonicalCaption: canonicalCaption(v.name, style) }
-        rows.push({ sortOrder, baseKey, styleIndex, variant, entry: { item, pngPath, split } })
+        rows.push({ sortOrder, baseKey, styleIndex, variant, entry: { item, baseKey, pngPath, split } })
       })
     }
   })
