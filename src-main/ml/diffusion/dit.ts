@@ -1,0 +1,217 @@
+// A small DiT (Peebles & Xie 2023) for 32x32 images, written as a pure function of a params record
+// so the same code serves the frozen reference, the trainable fake score and the generator.
+//
+// Shapes are chosen for the wasm backend (docs/measurements/tfjs-wasm-dit.md): every dense layer is
+// a flag-free 2-D matMul on [B*T, D] rows with an explicit-transpose gradient, q/k/v are separate
+// (a fused qkv needs a rank-5 transpose, which is very slow), patchify uses only rank-4 transposes.
+//
+// Conditioning: c = MLP(sinusoidal t) + MLP(masked mean of text token embeddings), fed to every
+// block by adaLN-zero (shift, scale and gate per block, zero-initialised so blocks start as identity).
+// The text encoder is trained jointly; the all-pad (empty) prompt gives the CFG null condition.
+import * as tf from '@tensorflow/tfjs-core'
+import { attention as multiHeadAttention, dense, layerNorm, silu } from '../backend/ops.ts'
+import { Rng } from '../util/rng.ts'
+
+export interface DitConfig {
+  imageSize: number
+  channels: number
+  patch: number
+  width: number
+  depth: number
+  heads: number
+  mlpRatio: number
+  /** tokenizer vocabulary size (id 0 is the pad) */
+  vocabSize: number
+  /** tokens per prompt (the tokenizer's maxLength) */
+  textLength: number
+  /** width of the text token embeddings */
+  textWidth: number
+}
+
+export type DitParams = Record<string, tf.Variable>
+
+export function validateDitConfig(c: DitConfig): DitConfig {
+  const ints: (keyof DitConfig)[] = ['imageSize', 'channels', 'patch', 'width', 'depth', 'heads', 'mlpRatio', 'vocabSize', 'textLength', 'textWidth']
+  for (const k of ints) {
+    const v = c[k]
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`DitConfig.${k} must be a positive integer, got ${String(v)}`)
+  }
+  if (c.imageSize % c.patch !== 0) throw new Error(`DitConfig: imageSize ${c.imageSize} is not divisible by patch ${c.patch}`)
+  if (c.width % c.heads !== 0) throw new Error(`DitConfig: width ${c.width} is not divisible by heads ${c.heads}`)
+  if (c.width % 2 !== 0) throw new Error(`DitConfig: width must be even (sinusoidal time embedding), got ${c.width}`)
+  return c
+}
+
+export function tokenCount(c: DitConfig): number {
+  return (c.imageSize / c.patch) ** 2
+}
+
+/** Every parameter's shape, by name. Also what checkpoint loading checks files against. */
+export function ditParamShapes(c: DitConfig): Record<string, number[]> {
+  validateDitConfig(c)
+  const D = c.width
+  const patchDim = c.patch * c.patch * c.channels
+  const hidden = D * c.mlpRatio
+  const s: Record<string, number[]> = {
+    'patch.w': [patchDim, D], 'patch.b': [D], 'pos': [tokenCount(c), D],
+    'time.w1': [D, D], 'time.b1': [D], 'time.w2': [D, D], 'time.b2': [D],
+    'text.embed': [c.vocabSize, c.textWidth], 'text.pos': [c.textLength, c.textWidth],
+    'text.w1': [c.textWidth, D], 'text.b1': [D], 'text.w2': [D, D], 'text.b2': [D],
+  }
+  for (let i = 0; i < c.depth; i++) {
+    const p = `blocks.${i}.`
+    Object.assign(s, {
+      [p + 'ada.w']: [D, 6 * D], [p + 'ada.b']: [6 * D],
+      [p + 'q.w']: [D, D], [p + 'q.b']: [D], [p + 'k.w']: [D, D], [p + 'k.b']: [D],
+      [p + 'v.w']: [D, D], [p + 'v.b']: [D], [p + 'o.w']: [D, D], [p + 'o.b']: [D],
+      [p + 'mlp.w1']: [D, hidden], [p + 'mlp.b1']: [hidden], [p + 'mlp.w2']: [hidden, D], [p + 'mlp.b2']: [D],
+    })
+  }
+  Object.assign(s, { 'final.ada.w': [D, 2 * D], 'final.ada.b': [2 * D], 'final.w': [D, patchDim], 'final.b': [patchDim] })
+  return s
+}
+
+export function countParams(c: DitConfig): number {
+  return Object.values(ditParamShapes(c)).reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0)
+}
+
+/** Initial values, seeded: Xavier-normal weights, small embeddings, zeros for biases and adaLN-zero layers. */
+export function initDitValues(c: DitConfig, seed: number): Record<string, Float32Array> {
+  const rng = new Rng(seed)
+  const out: Record<string, Float32Array> = {}
+  for (const [name, shape] of Object.entries(ditParamShapes(c))) {
+    const size = shape.reduce((a, b) => a * b, 1)
+    const isZeroInit = shape.length === 1 || name.endsWith('ada.w') || name === 'final.w'
+    if (isZeroInit) {
+      out[name] = new Float32Array(size)
+      continue
+    }
+    const std = name === 'pos' || name.startsWith('text.embed') || name === 'text.pos' ? 0.02 : Math.sqrt(2 / (shape[0]! + shape[1]!))
+    const v = rng.normals(size)
+    for (let i = 0; i < size; i++) v[i]! *= std
+    out[name] = v
+  }
+  return out
+}
+
+let variableSerial = 0
+
+/** Wraps plain values as tf.Variables (globally unique names, so several models can coexist). */
+export function paramsFromValues(c: DitConfig, values: Record<string, Float32Array>, trainable: boolean): DitParams {
+  const shapes = ditParamShapes(c)
+  const prefix = `dit${variableSerial++}`
+  const params: DitParams = {}
+  for (const [name, shape] of Object.entries(shapes)) {
+    const v = values[name]
+    if (!v) throw new Error(`DiT params: missing '${name}'`)
+    if (v.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`DiT params: '${name}' has ${v.length} values, expected shape [${shape}]`)
+    params[name] = tf.variable(tf.tensor(v, shape, 'float32'), trainable, `${prefix}/${name}`)
+  }
+  return params
+}
+
+export function initDitParams(c: DitConfig, seed: number, trainable = true): DitParams {
+  return paramsFromValues(c, initDitValues(c, seed), trainable)
+}
+
+export function disposeParams(params: DitParams): void {
+  for (const v of Object.values(params)) v.dispose()
+}
+
+// ---------- network ----------
+
+function p2(params: DitParams, name: string): tf.Tensor2D {
+  const v = params[name]
+  if (!v) throw new Error(`DiT params: missing '${name}'`)
+  return v as tf.Tensor as tf.Tensor2D
+}
+function p1(params: DitParams, name: string): tf.Tensor1D {
+  return p2(params, name) as tf.Tensor as tf.Tensor1D
+}
+
+function linear(params: DitParams, prefix: string, x: tf.Tensor): tf.Tensor {
+  return dense(x, p2(params, prefix + '.w'), p1(params, prefix + '.b'))
+}
+
+function modulate(x: tf.Tensor, shift: tf.Tensor, scale: tf.Tensor): tf.Tensor {
+  return tf.add(tf.mul(x, tf.add(scale, 1)), shift)
+}
+
+/** Sinusoidal embedding of (float) timesteps, [B] -> [B, dim]. */
+export function timestepEmbedding(t: tf.Tensor1D, dim: number): tf.Tensor2D {
+  const half = dim / 2
+  const freqs = new Float32Array(half)
+  for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(10000) * i) / half)
+  const args = tf.mul(tf.reshape(tf.cast(t, 'float32'), [-1, 1]), tf.tensor2d(freqs, [1, half]))
+  return tf.concat([tf.sin(args), tf.cos(args)], 1) as tf.Tensor2D
+}
+
+/** [B, H, W, C] -> [B*T, p*p*C] with rank-4 transposes only. */
+export function patchify(x: tf.Tensor4D, p: number): tf.Tensor2D {
+  const [B, H, W, C] = x.shape
+  const rows = tf.reshape(x, [B * (H / p), p, W / p, p * C])
+  return tf.reshape(tf.transpose(rows, [0, 2, 1, 3]), [-1, p * p * C]) as tf.Tensor2D
+}
+
+/** Inverse of patchify: [B*T, p*p*C] -> [B, H, W, C]. */
+export function unpatchify(tokens: tf.Tensor, B: number, H: number, W: number, C: number, p: number): tf.Tensor4D {
+  const grid = tf.reshape(tokens, [B * (H / p), W / p, p, p * C])
+  return tf.reshape(tf.transpose(grid, [0, 2, 1, 3]), [B, H, W, C]) as tf.Tensor4D
+}
+
+/** Text encoder: token embeddings + positions, masked mean over non-pad tokens, MLP -> [B, width]. */
+export function encodeText(params: DitParams, c: DitConfig, tokens: tf.Tensor2D): tf.Tensor2D {
+  const [B, L] = tokens.shape
+  if (L !== c.textLength) throw new Error(`DiT: tokens have length ${L}, config says textLength ${c.textLength}`)
+  // one-hot @ table instead of gather: gather has no gradient on wasm (no UnsortedSegmentSum)
+  const oneHot = tf.cast(tf.oneHot(tf.reshape(tf.cast(tokens, 'int32'), [-1]) as tf.Tensor1D, c.vocabSize), 'float32')
+  const emb = tf.add(tf.reshape(dense(oneHot, p2(params, 'text.embed')), [B, L, c.textWidth]), p2(params, 'text.pos'))
+  const mask = tf.reshape(tf.cast(tf.notEqual(tokens, 0), 'float32'), [B, L, 1])
+  const count = tf.maximum(tf.sum(mask, 1), 1)
+  const pooled = tf.div(tf.sum(tf.mul(emb, mask), 1), count)
+  return denseNamed(params, 'text', 2, silu(denseNamed(params, 'text', 1, pooled))) as tf.Tensor2D
+}
+
+function denseNamed(params: DitParams, prefix: string, index: number, x: tf.Tensor): tf.Tensor {
+  return dense(x, p2(params, `${prefix}.w${index}`), p1(params, `${prefix}.b${index}`))
+}
+
+function attention(params: DitParams, prefix: string, x: tf.Tensor, B: number, T: number, heads: number): tf.Tensor {
+  const D = x.shape[x.shape.length - 1]!
+  const rows = tf.reshape(x, [B * T, D])
+  const project = (name: string) => linear(params, prefix + name, rows) as tf.Tensor2D
+  const mixed = multiHeadAttention(project('q'), project('k'), project('v'), { batch: B, heads })
+  return tf.reshape(linear(params, prefix + 'o', mixed), [B, T, D])
+}
+
+/**
+ * Predicts the noise eps in x_t = alpha_t x0 + sigma_t eps.
+ * xt: [B, H, W, C] float; t: [B] timesteps (integer values 0..T-1, any dtype); tokens: [B, L] int32.
+ */
+export function ditEps(params: DitParams, c: DitConfig, xt: tf.Tensor4D, t: tf.Tensor1D, tokens: tf.Tensor2D): tf.Tensor4D {
+  const [B, H, W, C] = xt.shape
+  if (H !== c.imageSize || W !== c.imageSize || C !== c.channels) {
+    throw new Error(`DiT: input is ${H}x${W}x${C}, config expects ${c.imageSize}x${c.imageSize}x${c.channels}`)
+  }
+  if (t.shape[0] !== B || tokens.shape[0] !== B) throw new Error(`DiT: batch sizes differ (x ${B}, t ${t.shape[0]}, tokens ${tokens.shape[0]})`)
+  const T = tokenCount(c)
+  const D = c.width
+
+  let h: tf.Tensor = tf.add(tf.reshape(linear(params, 'patch', patchify(xt, c.patch)), [B, T, D]), p2(params, 'pos'))
+
+  const timeEmb = denseNamed(params, 'time', 2, silu(denseNamed(params, 'time', 1, timestepEmbedding(t, D))))
+  const cond = silu(tf.add(timeEmb, encodeText(params, c, tokens)))
+
+  for (let i = 0; i < c.depth; i++) {
+    const p = `blocks.${i}.`
+    const mods = tf.split(tf.reshape(linear(params, p + 'ada', cond), [B, 1, 6 * D]), 6, 2)
+    const [shiftA, scaleA, gateA, shiftM, scaleM, gateM] = mods as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]
+    h = tf.add(h, tf.mul(gateA, attention(params, p, modulate(layerNorm(h), shiftA, scaleA), B, T, c.heads)))
+    const hidden = silu(denseNamed(params, p + 'mlp', 1, modulate(layerNorm(h), shiftM, scaleM)))
+    h = tf.add(h, tf.mul(gateM, denseNamed(params, p + 'mlp', 2, hidden)))
+  }
+
+  const [shiftF, scaleF] = tf.split(tf.reshape(linear(params, 'final.ada', cond), [B, 1, 2 * D]), 2, 2) as [tf.Tensor, tf.Tensor]
+  const out = linear(params, 'final', modulate(layerNorm(h), shiftF, scaleF))
+  return unpatchify(out, B, H, W, C, c.patch)
+}

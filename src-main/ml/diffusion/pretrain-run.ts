@@ -1,0 +1,279 @@
+// The pretraining run behind `npm run pretrain`: denoising training of the text-conditional DiT on
+// the emoji data, with progress, resumable atomic checkpoints and periodic sample grids.
+//
+// Output directory:
+//   state/            resumable checkpoint: params, EMA, Adam moments (+ step, options in config.json)
+//   model/            the EMA weights as a loadable DiffusionModel (what ships), refreshed with state/
+//   samples/step-N.png  sample grids of the EMA model for the showcase prompts
+//   metrics.jsonl     one line per logged step
+//
+// Reproducibility: step s draws its batch, caption dropout, timesteps and noise from
+// new Rng(hash(seed, s)), so the step number is the whole random state and a resumed run
+// continues bit-exactly.
+import * as tf from '@tensorflow/tfjs-core'
+import { appendFile, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { loadCheckpoint, saveCheckpoint, CheckpointError, type NamedTensor } from '../checkpoint/checkpoint.ts'
+import { sampleBatch, type EmojiSplit } from '../data/emoji-dataset.ts'
+import { Tokenizer, type TokenizerJson } from '../text/tokenizer.ts'
+import { Rng, hashString } from '../util/rng.ts'
+import { ditEps, ditParamShapes, countParams, type DitConfig } from './dit.ts'
+import { writeImageGrid } from './image-grid.ts'
+import { DiffusionModel } from './model.ts'
+import type { SamplerKind } from './samplers.ts'
+import { DEFAULT_SCHEDULE, type ScheduleConfig } from './schedule.ts'
+import { DenoisingTrainer, DEFAULT_TRAIN_HYPER, drawNoise, type TrainHyper } from './training.ts'
+
+/** Architecture knobs a user sets; vocabulary size and text length come from the tokenizer. */
+export type DitArchitecture = Omit<DitConfig, 'vocabSize' | 'textLength' | 'imageSize'>
+
+export const DEFAULT_ARCHITECTURE: DitArchitecture = {
+  channels: 3, patch: 4, width: 128, depth: 4, heads: 4, mlpRatio: 4, textWidth: 128,
+}
+
+export interface PretrainOptions {
+  outDir: string
+  steps: number
+  batch: number
+  seed: number
+  resume: boolean
+  imageSize: number
+  architecture: DitArchitecture
+  schedule: ScheduleConfig
+  hyper: Omit<TrainHyper, 'totalSteps'>
+  /** tokens per prompt */
+  maxTextLength: number
+  checkpointEveryMinutes: number
+  /** also checkpoint every this many steps (0 = only by time) */
+  checkpointEverySteps: number
+  /** sample grid every this many steps (0 = only at the end) */
+  sampleEvery: number
+  sampleSteps: number
+  sampler: SamplerKind
+  guidance: number
+  logEvery: number
+  /** stop (with a checkpoint) after this step even if `steps` is larger; for tests and time boxes */
+  stopAtStep?: number
+}
+
+export const DEFAULT_PRETRAIN: Omit<PretrainOptions, 'outDir'> = {
+  steps: 4000,
+  batch: 32,
+  seed: 1,
+  resume: false,
+  imageSize: 32,
+  architecture: DEFAULT_ARCHITECTURE,
+  schedule: DEFAULT_SCHEDULE,
+  hyper: { ...DEFAULT_TRAIN_HYPER, learningRate: 6e-4 },
+  maxTextLength: 16,
+  checkpointEveryMinutes: 5,
+  checkpointEverySteps: 0,
+  sampleEvery: 500,
+  sampleSteps: 25,
+  sampler: 'ddim',
+  guidance: 3,
+  logEvery: 10,
+}
+
+export interface PretrainData {
+  train: EmojiSplit
+  /** prompts for the sample grids */
+  showcasePrompts: string[]
+}
+
+export interface PretrainProgress {
+  step: number
+  totalSteps: number
+  loss: number
+  smoothedLoss: number
+  gradNorm: number
+  lr: number
+  stepSeconds: number
+  etaSeconds: number
+}
+
+export interface PretrainResult {
+  step: number
+  smoothedLoss: number
+  /** wall time spent training across all sessions of this run */
+  trainSeconds: number
+  stopped: 'finished' | 'stop-requested' | 'stop-at-step'
+}
+
+interface StateConfig {
+  kind: 'di-studio-pretrain-state'
+  options: Omit<PretrainOptions, 'outDir' | 'resume' | 'stopAtStep'>
+  dit: DitConfig
+  tokenizer: TokenizerJson
+  step: number
+  smoothedLoss: number
+  lossWeight: number
+  trainSeconds: number
+}
+
+const stepRng = (seed: number, step: number) => new Rng(hashString(`pretrain:${seed}:${step}`))
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?'
+  const s = Math.max(0, Math.round(seconds))
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`
+}
+
+export class Pretraining {
+  private stopRequested = false
+
+  constructor(
+    private readonly opts: PretrainOptions,
+    private readonly data: PretrainData,
+    private readonly log: (line: string) => void = (l) => console.log(l),
+  ) {
+    if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new Error(`--steps must be a positive integer, got ${opts.steps}`)
+    if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new Error(`--batch must be a positive integer, got ${opts.batch}`)
+    if (!Number.isInteger(opts.seed)) throw new Error(`--seed must be an integer, got ${opts.seed}`)
+    if (data.train.items.length === 0) throw new Error('pretraining: the training split is empty')
+    if (data.train.imageSize !== opts.imageSize) throw new Error(`pretraining: data is ${data.train.imageSize}px, options say ${opts.imageSize}px`)
+  }
+
+  /** Ask the loop to stop after the current step and save (SIGINT/SIGTERM). */
+  requestStop(): void {
+    this.stopRequested = true
+  }
+
+  async run(onProgress?: (p: PretrainProgress) => void): Promise<PretrainResult> {
+    const o = this.opts
+    const stateDir = join(o.outDir, 'state')
+    await mkdir(join(o.outDir, 'samples'), { recursive: true })
+
+    let tokenizer: Tokenizer
+    let restored: { config: StateConfig; tensors: Record<string, NamedTensor> } | null = null
+    if (o.resume) {
+      restored = await this.readState(stateDir)
+      tokenizer = Tokenizer.fromJSON(restored.config.tokenizer)
+    } else {
+      tokenizer = Tokenizer.build(this.data.train.items.flatMap((it) => it.captions), { maxLength: o.maxTextLength })
+    }
+    const dit: DitConfig = { ...o.architecture, imageSize: o.imageSize, vocabSize: tokenizer.vocabSize, textLength: tokenizer.maxLength }
+    const model = DiffusionModel.create(dit, o.schedule, tokenizer, o.seed)
+    const hyper: TrainHyper = { ...o.hyper, totalSteps: o.steps }
+    const trainer = new DenoisingTrainer(
+      (p, x, t, cond) => ditEps(p, dit, x, t, cond as tf.Tensor2D), model.params, model.schedule, hyper,
+      (b) => [b, tokenizer.maxLength],
+    )
+    let smoothedLoss = 0, lossWeight = 0, trainSeconds = 0
+    if (restored) {
+      const state: Record<string, Float32Array> = {}
+      for (const [k, t] of Object.entries(restored.tensors)) state[k] = t.data as Float32Array
+      trainer.importState(state, restored.config.step)
+      ;({ smoothedLoss, lossWeight, trainSeconds } = restored.config)
+      this.log(`resumed from ${stateDir} at step ${trainer.step}`)
+    } else {
+      this.log(`new run: ${countParams(dit).toLocaleString('en')} parameters, vocab ${tokenizer.vocabSize}, ${this.data.train.items.length} training images`)
+    }
+
+    const imageElements = o.imageSize * o.imageSize * 3
+    const endStep = Math.min(o.steps, o.stopAtStep ?? o.steps)
+    let lastCheckpoint = performance.now()
+    let stepSecondsAvg = 0
+    const save = async () => {
+      await this.writeState(stateDir, trainer, dit, tokenizer, { smoothedLoss, lossWeight, trainSeconds })
+      await this.writeEmaModel(model, trainer, smoothedLoss, trainSeconds)
+      lastCheckpoint = performance.now()
+    }
+
+    try {
+      while (trainer.step < endStep && !this.stopRequested) {
+        const step = trainer.step
+        const rng = stepRng(o.seed, step)
+        const batch = sampleBatch(this.data.train, rng, o.batch, { captionDropout: o.hyper.captionDropout })
+        const { t, noise } = drawNoise(rng, model.schedule, o.batch, imageElements)
+        const started = performance.now()
+        const r = await trainer.trainStep(
+          { x0: batch.images, t, noise, cond: tokenizer.encodeBatch(batch.prompts) },
+          [o.imageSize, o.imageSize, 3],
+        )
+        if (!Number.isFinite(r.loss)) throw new Error(`pretraining diverged: loss ${r.loss} at step ${step + 1} (last checkpoint is intact)`)
+        const seconds = (performance.now() - started) / 1000
+        trainSeconds += seconds
+        stepSecondsAvg = stepSecondsAvg === 0 ? seconds : 0.95 * stepSecondsAvg + 0.05 * seconds
+        lossWeight = 0.98 * lossWeight + 0.02
+        smoothedLoss = 0.98 * smoothedLoss + 0.02 * r.loss
+        const progress: PretrainProgress = {
+          step: trainer.step, totalSteps: o.steps, loss: r.loss, smoothedLoss: smoothedLoss / lossWeight,
+          gradNorm: r.gradNorm, lr: r.lr, stepSeconds: seconds, etaSeconds: (o.steps - trainer.step) * stepSecondsAvg,
+        }
+        onProgress?.(progress)
+        if (trainer.step % o.logEvery === 0 || trainer.step === endStep) {
+          this.log(`step ${trainer.step}/${o.steps}  loss ${r.loss.toFixed(4)}  smoothed ${progress.smoothedLoss.toFixed(4)}  ` +
+            `|g| ${r.gradNorm.toFixed(2)}  lr ${r.lr.toExponential(1)}  ${stepSecondsAvg.toFixed(2)} s/step  ETA ${formatDuration(progress.etaSeconds)}`)
+          await appendFile(join(o.outDir, 'metrics.jsonl'), JSON.stringify({ ...progress, time: new Date().toISOString() }) + '\n')
+        }
+        const byTime = performance.now() - lastCheckpoint > o.checkpointEveryMinutes * 60_000
+        const bySteps = o.checkpointEverySteps > 0 && trainer.step % o.checkpointEverySteps === 0
+        if (byTime || bySteps) {
+          await save()
+          this.log(`checkpoint at step ${trainer.step} -> ${stateDir}`)
+        }
+        if (o.sampleEvery > 0 && trainer.step % o.sampleEvery === 0) await this.writeSamples(model, trainer)
+      }
+      await save()
+      if (trainer.step >= o.steps && (o.sampleEvery === 0 || trainer.step % o.sampleEvery !== 0)) await this.writeSamples(model, trainer)
+      const stopped = trainer.step >= o.steps ? 'finished' : this.stopRequested ? 'stop-requested' : 'stop-at-step'
+      this.log(`${stopped} at step ${trainer.step}; state in ${stateDir}, EMA model in ${join(o.outDir, 'model')}`)
+      return { step: trainer.step, smoothedLoss: lossWeight > 0 ? smoothedLoss / lossWeight : NaN, trainSeconds, stopped }
+    } finally {
+      trainer.dispose()
+      model.dispose()
+    }
+  }
+
+  private async readState(stateDir: string): Promise<{ config: StateConfig; tensors: Record<string, NamedTensor> }> {
+    const first = await loadCheckpoint(stateDir)
+    const config = first.config as StateConfig
+    if (config?.kind !== 'di-studio-pretrain-state') throw new CheckpointError(`${stateDir} is not a pretraining state checkpoint`)
+    const o = this.opts
+    const mismatch = (['batch', 'seed', 'imageSize'] as const).filter((k) => config.options[k] !== o[k])
+    if (JSON.stringify(config.options.architecture) !== JSON.stringify(o.architecture)) mismatch.push('architecture' as never)
+    if (mismatch.length > 0) throw new Error(`--resume: the saved run differs in ${mismatch.join(', ')}; pass the same options (or a new --out)`)
+    if (config.options.steps !== o.steps) this.log(`note: --steps changed from ${config.options.steps} to ${o.steps}; the learning-rate schedule follows the new total`)
+    const shapes: Record<string, number[]> = {}
+    for (const [name, shape] of Object.entries(ditParamShapes(config.dit))) {
+      for (const group of ['param', 'ema', 'adam_m', 'adam_v']) shapes[`${group}/${name}`] = shape
+    }
+    return { config, tensors: (await loadCheckpoint(stateDir, { expectShapes: shapes })).tensors }
+  }
+
+  private async writeState(stateDir: string, trainer: DenoisingTrainer, dit: DitConfig, tokenizer: Tokenizer,
+    stats: { smoothedLoss: number; lossWeight: number; trainSeconds: number }): Promise<void> {
+    const { outDir: _o, resume: _r, stopAtStep: _s, ...options } = this.opts
+    const config: StateConfig = { kind: 'di-studio-pretrain-state', options, dit, tokenizer: tokenizer.toJSON(), step: trainer.step, ...stats }
+    const tensors: Record<string, NamedTensor> = {}
+    const shapes = ditParamShapes(dit)
+    for (const [key, data] of Object.entries(await trainer.exportState())) {
+      tensors[key] = { dtype: 'float32', shape: shapes[key.slice(key.indexOf('/') + 1)]!, data }
+    }
+    await saveCheckpoint(stateDir, { config, tensors })
+  }
+
+  private async writeEmaModel(model: DiffusionModel, trainer: DenoisingTrainer, smoothedLoss: number, trainSeconds: number): Promise<void> {
+    const emaModel = new DiffusionModel(model.dit, model.schedule.config, model.tokenizer, trainer.ema, {
+      steps: trainer.step, batch: this.opts.batch, seed: this.opts.seed, emaDecay: this.opts.hyper.emaDecay,
+      smoothedLoss, trainSeconds: Math.round(trainSeconds), backend: tf.getBackend(),
+      data: `emoji-datasource-twitter + emoji-datasource-google 16.0.0, ${this.data.train.items.length} training images`,
+    })
+    await emaModel.save(join(this.opts.outDir, 'model'))
+  }
+
+  private async writeSamples(model: DiffusionModel, trainer: DenoisingTrainer): Promise<void> {
+    const prompts = this.data.showcasePrompts
+    if (prompts.length === 0) return
+    const started = performance.now()
+    const o = this.opts
+    const images = model.generate(prompts, { steps: o.sampleSteps, sampler: o.sampler, guidance: o.guidance, seeds: prompts.map((_, i) => i) }, trainer.ema)
+    const data = (await images.data()) as Float32Array
+    images.dispose()
+    const path = join(o.outDir, 'samples', `step-${String(trainer.step).padStart(6, '0')}.png`)
+    await writeImageGrid(path, data, prompts.length, o.imageSize, { columns: Math.ceil(Math.sqrt(prompts.length)) })
+    this.log(`samples -> ${path} (${((performance.now() - started) / 1000).toFixed(1)} s)`)
+  }
+}

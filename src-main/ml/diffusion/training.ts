@@ -1,0 +1,175 @@
+// Denoising (epsilon-prediction) training of a diffusion network: loss, Adam with global-norm
+// clipping and a warmup + cosine learning-rate schedule, and an EMA of the weights (the EMA ships).
+// One step is one tf.tidy; only the loss and gradient norm scalars leave it, read afterwards.
+import * as tf from '@tensorflow/tfjs-core'
+import type { VpSchedule } from './schedule.ts'
+import type { Rng } from '../util/rng.ts'
+
+/** An epsilon model: params record + noisy images + timesteps + conditioning -> predicted noise. */
+export type EpsFn = (params: Record<string, tf.Variable>, xt: tf.Tensor4D, t: tf.Tensor1D, cond: tf.Tensor) => tf.Tensor4D
+
+export interface TrainHyper {
+  learningRate: number
+  warmupSteps: number
+  /** steps of the whole run; the learning rate decays by a half cosine to minLrFraction at this step */
+  totalSteps: number
+  minLrFraction: number
+  beta1: number
+  beta2: number
+  adamEps: number
+  /** global gradient-norm clip */
+  gradClip: number
+  emaDecay: number
+  /** fraction of captions replaced by the empty prompt (classifier-free guidance) */
+  captionDropout: number
+}
+
+export const DEFAULT_TRAIN_HYPER: TrainHyper = {
+  learningRate: 1e-3,
+  warmupSteps: 200,
+  totalSteps: 10000,
+  minLrFraction: 0.1,
+  beta1: 0.9,
+  beta2: 0.99,
+  adamEps: 1e-8,
+  gradClip: 1,
+  emaDecay: 0.999,
+  captionDropout: 0.1,
+}
+
+/** Everything random about one training batch, drawn in JS so a step is a pure function of its inputs. */
+export interface NoisedBatch {
+  /** clean images, B*H*W*C in [-1, 1] */
+  x0: Float32Array
+  /** integer timesteps, B */
+  t: Int32Array
+  /** standard normal noise, same size as x0 */
+  noise: Float32Array
+  /** conditioning (token ids for the DiT), B*L */
+  cond: Int32Array
+}
+
+export function drawNoise(rng: Rng, schedule: VpSchedule, batchSize: number, imageElements: number): { t: Int32Array; noise: Float32Array } {
+  const t = new Int32Array(batchSize)
+  for (let i = 0; i < batchSize; i++) t[i] = rng.int(0, schedule.T - 1)
+  return { t, noise: rng.normals(batchSize * imageElements) }
+}
+
+/** Per-sample [B,1,1,1] coefficient tensors looked up from the schedule tables. */
+export function coefficients(schedule: VpSchedule, t: Int32Array): { alpha: tf.Tensor4D; sigma: tf.Tensor4D } {
+  const a = new Float32Array(t.length)
+  const s = new Float32Array(t.length)
+  t.forEach((ti, i) => { a[i] = schedule.alpha(ti); s[i] = schedule.sigma(ti) })
+  return { alpha: tf.tensor4d(a, [t.length, 1, 1, 1]), sigma: tf.tensor4d(s, [t.length, 1, 1, 1]) }
+}
+
+/** mean || eps_theta(alpha x0 + sigma eps, t, c) - eps ||^2 over all elements. */
+export function denoisingLoss(
+  eps: EpsFn, params: Record<string, tf.Variable>, schedule: VpSchedule,
+  x0: tf.Tensor4D, t: Int32Array, noise: tf.Tensor4D, cond: tf.Tensor,
+): tf.Scalar {
+  const { alpha, sigma } = coefficients(schedule, t)
+  const xt = tf.add(tf.mul(alpha, x0), tf.mul(sigma, noise)) as tf.Tensor4D
+  const pred = eps(params, xt, tf.tensor1d(Array.from(t), 'float32'), cond)
+  return tf.mean(tf.square(tf.sub(pred, noise))) as tf.Scalar
+}
+
+export function learningRateAt(h: TrainHyper, step: number): number {
+  if (step < h.warmupSteps) return (h.learningRate * (step + 1)) / h.warmupSteps
+  const progress = Math.min(1, (step - h.warmupSteps) / Math.max(1, h.totalSteps - h.warmupSteps))
+  const cosine = 0.5 * (1 + Math.cos(Math.PI * progress))
+  return h.learningRate * (h.minLrFraction + (1 - h.minLrFraction) * cosine)
+}
+
+/** Values of the trainer's state by checkpoint tensor name (param/, ema/, adam_m/, adam_v/ + param name). */
+export type TrainerState = Record<string, Float32Array>
+
+export class DenoisingTrainer {
+  readonly params: Record<string, tf.Variable>
+  readonly ema: Record<string, tf.Variable>
+  private readonly m: Record<string, tf.Variable>
+  private readonly v: Record<string, tf.Variable>
+  /** number of optimiser steps taken */
+  step = 0
+
+  constructor(
+    private readonly eps: EpsFn,
+    params: Record<string, tf.Variable>,
+    private readonly schedule: VpSchedule,
+    readonly hyper: TrainHyper,
+    private readonly condShape: (batch: number) => number[],
+  ) {
+    this.params = params
+    this.ema = {}
+    this.m = {}
+    this.v = {}
+    for (const [name, p] of Object.entries(params)) {
+      this.ema[name] = tf.variable(tf.clone(p), false, `${p.name}/ema`)
+      this.m[name] = tf.variable(tf.zerosLike(p), false, `${p.name}/adam_m`)
+      this.v[name] = tf.variable(tf.zerosLike(p), false, `${p.name}/adam_v`)
+    }
+  }
+
+  /** One Adam step on a batch; returns the loss and the pre-clip gradient norm. */
+  async trainStep(batch: NoisedBatch, imageShape: [number, number, number]): Promise<{ loss: number; gradNorm: number; lr: number }> {
+    const B = batch.t.length
+    const lr = learningRateAt(this.hyper, this.step)
+    const k = this.step + 1
+    const { beta1, beta2, adamEps, gradClip } = this.hyper
+    const stepSize = (lr * Math.sqrt(1 - beta2 ** k)) / (1 - beta1 ** k)
+    const emaDecay = Math.min(this.hyper.emaDecay, (1 + this.step) / (10 + this.step))
+    const names = Object.keys(this.params)
+    const [lossT, normT] = tf.tidy(() => {
+      const x0 = tf.tensor4d(batch.x0, [B, ...imageShape])
+      const noise = tf.tensor4d(batch.noise, [B, ...imageShape])
+      const cond = tf.tensor(batch.cond, this.condShape(B), 'int32')
+      const { value, grads } = tf.variableGrads(
+        () => denoisingLoss(this.eps, this.params, this.schedule, x0, batch.t, noise, cond),
+        names.map((n) => this.params[n]!),
+      )
+      const gradOf = (n: string) => grads[this.params[n]!.name]!
+      const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(gradOf(n))))))
+      const clip = tf.minimum(1, tf.div(gradClip, tf.add(norm, 1e-6)))
+      for (const n of names) {
+        const g = tf.mul(gradOf(n), clip)
+        const m = this.m[n]!, v = this.v[n]!, p = this.params[n]!, e = this.ema[n]!
+        m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)))
+        v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)))
+        p.assign(tf.sub(p, tf.mul(tf.div(m, tf.add(tf.sqrt(v), adamEps)), stepSize)))
+        e.assign(tf.add(tf.mul(e, emaDecay), tf.mul(p, 1 - emaDecay)))
+      }
+      return [value, norm]
+    })
+    const [loss, gradNorm] = await Promise.all([lossT.data(), normT.data()])
+    lossT.dispose()
+    normT.dispose()
+    this.step++
+    return { loss: loss[0]!, gradNorm: gradNorm[0]!, lr }
+  }
+
+  async exportState(): Promise<TrainerState> {
+    const out: TrainerState = {}
+    const groups: [string, Record<string, tf.Variable>][] = [['param', this.params], ['ema', this.ema], ['adam_m', this.m], ['adam_v', this.v]]
+    for (const [group, vars] of groups) {
+      for (const [name, v] of Object.entries(vars)) out[`${group}/${name}`] = (await v.data()) as Float32Array
+    }
+    return out
+  }
+
+  importState(state: TrainerState, step: number): void {
+    const groups: [string, Record<string, tf.Variable>][] = [['param', this.params], ['ema', this.ema], ['adam_m', this.m], ['adam_v', this.v]]
+    for (const [group, vars] of groups) {
+      for (const [name, v] of Object.entries(vars)) {
+        const data = state[`${group}/${name}`]
+        if (!data) throw new Error(`trainer state: missing '${group}/${name}'`)
+        if (data.length !== v.size) throw new Error(`trainer state: '${group}/${name}' has ${data.length} values, expected ${v.size}`)
+        tf.tidy(() => v.assign(tf.tensor(data, v.shape, "float32")))
+      }
+    }
+    this.step = step
+  }
+
+  dispose(): void {
+    for (const group of [this.ema, this.m, this.v]) for (const v of Object.values(group)) v.dispose()
+  }
+}
