@@ -178,6 +178,16 @@ test('expectShapes names every missing, extra or mis-shaped tensor with both sha
   await assertRefused(dir, /tensor embed\.table has shape \[3, 5\], expected \[5, 3\]/, { expectShapes: { ...expectShapes, 'embed.table': [5, 3] } })
 })
 
+test('expectShapes can be derived from the loaded config', async () => {
+  const dir = await freshCheckpoint('shapes-from-config')
+  let seen: unknown
+  const loaded = await loadCheckpoint(dir, { expectShapes: (config) => { seen = config; return expectShapes } })
+  assert.deepEqual(seen, sampleConfig)
+  assert.deepEqual(loaded.config, sampleConfig)
+  await assertRefused(dir, /tensor step has shape \[\], expected \[1\]/, { expectShapes: () => ({ ...expectShapes, step: [1] }) })
+  await assertRefused(dir, /does not describe a usable model: unknown architecture/, { expectShapes: () => { throw new Error('unknown architecture') } })
+})
+
 test('invalid tensors or config are refused before the previous checkpoint is touched', async () => {
   const dir = await freshCheckpoint('failed-save')
   const bad: [Record<string, NamedTensor>, unknown, RegExp][] = [
@@ -185,6 +195,8 @@ test('invalid tensors or config are refused before the previous checkpoint is to
     [{ w: { dtype: 'float32', shape: [1], data: new Int32Array(1) } }, {}, /needs a Float32Array/],
     [{ w: { dtype: 'float64' as 'float32', shape: [1], data: new Float32Array(1) } }, {}, /unsupported dtype float64/],
     [{ __metadata__: { dtype: 'float32', shape: [1], data: new Float32Array(1) } }, {}, /Invalid tensor name/],
+    [{ w: null as unknown as NamedTensor }, {}, /Tensor w: expected \{ dtype, shape, data \}/],
+    [null as unknown as Record<string, NamedTensor>, {}, /Tensors must be a record/],
     [sampleTensors(), { n: 10n }, /cannot be written as JSON/],
     [sampleTensors(), undefined, /config .* is missing/],
   ]

@@ -138,11 +138,22 @@ async function readCheckpointFile(dir: string, file: string): Promise<Buffer> {
   }
 }
 
+export type ShapeMap = Record<string, number[]>
+
+export interface LoadCheckpointOptions {
+  /**
+   * The exact tensor names and shapes the caller's model needs, or a function that derives them
+   * from the loaded config (e.g. from the architecture it records). A function that throws makes
+   * the load fail with its message (as a CheckpointError).
+   */
+  expectShapes?: ShapeMap | ((config: unknown) => ShapeMap)
+}
+
 /**
  * Loads and verifies a checkpoint. Throws CheckpointError on missing, truncated, corrupt or
  * mismatched files; with expectShapes, also when any tensor is missing, extra or mis-shaped.
  */
-export async function loadCheckpoint(dir: string, opts: { expectShapes?: Record<string, number[]> } = {}): Promise<Checkpoint> {
+export async function loadCheckpoint(dir: string, opts: LoadCheckpointOptions = {}): Promise<Checkpoint> {
   // Between the two renames of a save, only "<dir>.previous" holds a complete checkpoint.
   let from = dir
   if (!(await exists(dir))) {
@@ -168,11 +179,24 @@ export async function loadCheckpoint(dir: string, opts: { expectShapes?: Record<
   } catch (err) {
     throw new CheckpointError(`Checkpoint ${join(basename(from), CONFIG_FILE)} is not valid JSON: ${(err as Error).message}`)
   }
-  if (opts.expectShapes) checkShapes(tensors, opts.expectShapes, what)
+  if (opts.expectShapes) {
+    let shapes: ShapeMap
+    if (typeof opts.expectShapes === 'function') {
+      try {
+        shapes = opts.expectShapes(config)
+      } catch (err) {
+        if (err instanceof CheckpointError) throw err
+        throw new CheckpointError(`Checkpoint ${join(basename(from), CONFIG_FILE)} does not describe a usable model: ${(err as Error).message}`)
+      }
+    } else {
+      shapes = opts.expectShapes
+    }
+    checkShapes(tensors, shapes, what)
+  }
   return { config, tensors }
 }
 
-function checkShapes(tensors: Record<string, NamedTensor>, expected: Record<string, number[]>, what: string): void {
+function checkShapes(tensors: Record<string, NamedTensor>, expected: ShapeMap, what: string): void {
   const problems: string[] = []
   for (const [name, shape] of Object.entries(expected)) {
     const t = tensors[name]

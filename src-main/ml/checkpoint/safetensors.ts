@@ -27,6 +27,7 @@ function elementCount(shape: number[]): number {
 }
 
 function checkTensor(name: string, t: NamedTensor): void {
+  if (typeof t !== 'object' || t === null) throw new CheckpointError(`Tensor ${name}: expected { dtype, shape, data }, got ${t === null ? 'null' : typeof t}`)
   if (name === METADATA_KEY || name === '__proto__' || name.length === 0) throw new CheckpointError(`Invalid tensor name ${JSON.stringify(name)}`)
   if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
     throw new CheckpointError(`Tensor ${name}: shape must be non-negative integers, got ${JSON.stringify(t.shape)}`)
@@ -69,6 +70,7 @@ export function encodeSafetensors(
   tensors: Record<string, NamedTensor>,
   metadata: Record<string, string> | ((dataSection: Uint8Array) => Record<string, string>) = {},
 ): Uint8Array {
+  if (typeof tensors !== 'object' || tensors === null || Array.isArray(tensors)) throw new CheckpointError('Tensors must be a record of name -> { dtype, shape, data }')
   const names = Object.keys(tensors).sort()
   const header: Record<string, unknown> = {}
   let dataBytes = 0
