@@ -162,3 +162,8 @@ export const ServerMessage = z.union([
 ])
 
 export { REQUEST_CHANNELS, EVENT_CHANNELS, REQUEST_VERBS }
+
+/** `window.studio` in Electron: the task verbs plus one event subscription. Nothing else crosses the bridge. */
+export type StudioBridge = StudioVerbs & {
+  onEvent(listener: (channel: EventChannel, payload: unknown) => void): () => void
+}

@@ -5,7 +5,7 @@ import { arch, availableParallelism, platform } from 'node:os'
 import type { BackendReport } from '../contract/index.ts'
 import { probeTfBackends } from '../ml/backend/probe.ts'
 
-const require = createRequire(import.meta.url)
+const requireHere = createRequire(import.meta.url)
 
 export function collectBackendReport(host: 'electron' | 'web'): BackendReport {
   const candidates = probeTfBackends()
@@ -25,7 +25,7 @@ export function collectBackendReport(host: 'electron' | 'web'): BackendReport {
 
 function probeOnnxRuntime(): BackendReport['onnxruntime'] {
   try {
-    const ort = require('onnxruntime-node') as { listSupportedBackends?: () => { name: string; bundled: boolean }[] }
+    const ort = requireHere('onnxruntime-node') as { listSupportedBackends?: () => { name: string; bundled: boolean }[] }
     const providers = ort.listSupportedBackends?.() ?? []
     return { available: true, providers: providers.map((p) => ({ name: p.name, bundled: p.bundled })), detail: 'onnxruntime-node' }
   } catch (err) {

@@ -1,0 +1,54 @@
+// Electron main process: a hardened window, IPC wired to the studio core, and nothing else.
+import { BrowserWindow, app, ipcMain } from 'electron'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { formatBackendReport } from '../core/backend-report.ts'
+import { createLogger } from '../core/logger.ts'
+import { StudioCore } from '../core/studio-core.ts'
+import { locateWorkspace } from '../core/workspace.ts'
+import { registerIpcHandlers } from './ipc.ts'
+import { createStudioWindow, hardenApp, trustedSenderCheck } from './window.ts'
+
+const log = createLogger('electron')
+const here = dirname(fileURLToPath(import.meta.url))
+const paths = {
+  preload: join(here, '..', 'preload', 'index.cjs'),
+  rendererIndex: join(here, '..', 'renderer', 'index.html'),
+}
+
+app.enableSandbox()
+hardenApp(log)
+
+if (!app.requestSingleInstanceLock()) {
+  app.quit()
+} else {
+  let win: BrowserWindow | null = null
+  let core: StudioCore | null = null
+
+  app.on('second-instance', () => {
+    if (win?.isMinimized()) win.restore()
+    win?.focus()
+  })
+
+  app.whenReady().then(async () => {
+    const workspace = locateWorkspace({ argv: process.argv, env: process.env, electronUserData: app.getPath('userData') })
+    core = await StudioCore.create({ workspace, host: 'electron' })
+    const report = await core.dispatch('app.getBackendReport', {})
+    if (report.ok) for (const line of formatBackendReport(report.result as never)) console.log(line)
+    console.log(`Workspace: ${workspace.root} (${workspace.source})`)
+
+    registerIpcHandlers(ipcMain, core, trustedSenderCheck(() => win, paths.rendererIndex), log)
+    core.onEvent((event) => {
+      if (win && !win.isDestroyed()) win.webContents.send(event.channel, event.payload)
+    })
+    win = createStudioWindow(paths)
+    win.on('closed', () => (win = null))
+  }).catch((err: Error) => {
+    log.error(`Start-up failed: ${err.stack ?? err.message}`)
+    app.exit(1)
+  })
+
+  app.on('window-all-closed', () => {
+    void (core?.close() ?? Promise.resolve()).finally(() => app.quit())
+  })
+}

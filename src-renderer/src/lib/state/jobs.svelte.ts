@@ -1,0 +1,117 @@
+// Jobs as the UI sees them, kept current from the core's events.
+import type { JobStatus, RequestParams, StudioEvent } from '../../../../src-main/contract/index.ts'
+import type { StudioClient } from '../client/studio-client.ts'
+
+export interface JobView {
+  jobId: string
+  kind: string
+  status: JobStatus
+  done: number
+  total: number
+  fraction: number
+  etaSeconds?: number
+  message?: string
+  metrics: Record<string, number>
+  error?: string
+  result?: unknown
+  log: string[]
+}
+
+const ACTIVE: JobStatus[] = ['queued', 'running', 'paused', 'cancelling']
+
+export function isActive(job: JobView): boolean {
+  return ACTIVE.includes(job.status)
+}
+
+export class JobsState {
+  /** Newest first. */
+  jobs = $state<JobView[]>([])
+  actionError = $state<string | null>(null)
+
+  constructor(private readonly client: StudioClient) {
+    client.onEvent((event) => this.apply(event))
+    client.onConnectionState((state) => {
+      if (state === 'open') void this.refresh()
+    })
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      const summaries = await this.client.listJobs({})
+      for (const s of summaries) {
+        const job = this.ensure(s.jobId, s.kind)
+        job.status = s.status
+        if (s.progress) Object.assign(job, { done: s.progress.done, total: s.progress.total, fraction: s.progress.done / s.progress.total })
+        if (s.error) job.error = s.error
+        if (s.result !== undefined) job.result = s.result
+      }
+    } catch (err) {
+      this.actionError = (err as Error).message
+    }
+  }
+
+  start(request: RequestParams<'jobs.start'>): Promise<void> {
+    return this.act(async () => {
+      const { jobId } = await this.client.startJob(request)
+      this.ensure(jobId, request.kind)
+    })
+  }
+
+  cancel(jobId: string): Promise<void> {
+    return this.act(() => this.client.cancelJob({ jobId }))
+  }
+
+  pause(jobId: string): Promise<void> {
+    return this.act(() => this.client.controlJob({ jobId, control: { type: 'pause' } }))
+  }
+
+  resume(jobId: string): Promise<void> {
+    return this.act(() => this.client.controlJob({ jobId, control: { type: 'resume' } }))
+  }
+
+  private async act(action: () => Promise<unknown>): Promise<void> {
+    try {
+      await action()
+      this.actionError = null
+    } catch (err) {
+      this.actionError = (err as Error).message
+    }
+  }
+
+  private ensure(jobId: string, kind: string): JobView {
+    let job = this.jobs.find((j) => j.jobId === jobId)
+    if (!job) {
+      this.jobs.unshift({ jobId, kind, status: 'queued', done: 0, total: 1, fraction: 0, metrics: {}, log: [] })
+      job = this.jobs[0]!
+    }
+    return job
+  }
+
+  private apply(event: StudioEvent): void {
+    const p = event.payload
+    const job = this.ensure(p.jobId, 'kind' in p ? p.kind : 'job')
+    switch (event.channel) {
+      case 'job.status':
+        job.status = event.payload.status
+        break
+      case 'job.progress': {
+        const { done, total, fraction, etaSeconds, message } = event.payload
+        Object.assign(job, { done, total, fraction, etaSeconds, message })
+        break
+      }
+      case 'job.metrics':
+        job.metrics = event.payload.values
+        break
+      case 'job.log':
+        job.log = [...job.log.slice(-49), event.payload.message]
+        break
+      case 'job.error':
+        job.error = event.payload.message
+        break
+      case 'job.done':
+        job.status = event.payload.status
+        if (event.payload.result !== undefined) job.result = event.payload.result
+        break
+    }
+  }
+}
