@@ -15,7 +15,7 @@ import assert from 'node:assert/strict'
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs' // registers every gradient (tfjs-core's CommonJS entry has none)
-import { generatorRegulariser, pseudoHuberConstant, stopGradient, type NoiseDraw, type RegulariserOptions, type ScoreNets } from '../../src-main/ml/distar/losses.ts'
+import { diffuse, generatorRegulariser, pseudoHuberConstant, stopGradient, type NoiseDraw, type RegulariserOptions, type ScoreNets } from '../../src-main/ml/distar/losses.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 
 before(async () => {
@@ -185,7 +185,7 @@ const regulariser = (opts: Partial<RegulariserOptions>): LossVariant => (x0, noi
 
 /** The wrong variant §3.3 warns about: d'(y) detached, everything else as the recommended form. */
 const detachedHuberDerivative: LossVariant = (x0, noise, nets) => tf.tidy(() => {
-  const xt = tf.add(tf.mul(noise.alpha, x0), tf.mul(noise.sigma, noise.eps))
+  const xt = diffuse(x0, noise)
   const epsFake = nets.fake(xt, noise.t)
   const delta = tf.sub(epsFake, nets.reference(xt, noise.t, false).cond)
   const C = pseudoHuberConstant(HUBER_C, [1, 1, DIM])
