@@ -1,0 +1,59 @@
+// The alignment model seen through the reward interface, plus its image features for other models.
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import * as tf from '@tensorflow/tfjs-core'
+import { AlignmentModel, ALIGNMENT_SCORE_SCALE } from './alignment-model.ts'
+import { checkRewardInputs, RewardInputError, type ImageFeatureExtractor, type Reward } from './reward.ts'
+
+/**
+ * Folder of the alignment model shipped with the studio (resources/models/alignment), resolved from
+ * this source file. Bundled builds should pass the folder explicitly (the core knows resources/).
+ */
+export function shippedAlignmentModelDir(): string {
+  return fileURLToPath(new URL('../../../resources/models/alignment/', import.meta.url))
+}
+
+export function hasShippedAlignmentModel(dir = shippedAlignmentModelDir()): boolean {
+  return existsSync(join(dir, 'model.safetensors')) && existsSync(join(dir, 'config.json'))
+}
+
+/**
+ * Alignment reward, a CLIPScore analogue: 100 x cos(image embedding, prompt embedding), in [-100, 100]
+ * (trained pairs typically score 30-60, unrelated ones near 0; see the model card). Unlike CLIPScore
+ * it is not clamped at 0, so the gradient never vanishes. The empty prompt scores against the
+ * embedding of 'no words', which carries no meaning: use prompts.
+ */
+export function alignmentReward(model: AlignmentModel): Reward {
+  const name = 'alignment'
+  return {
+    name,
+    score(images, prompts) {
+      checkRewardInputs(name, images, prompts)
+      const { imageSize } = model.architecture
+      if (images.shape[1] !== imageSize || images.shape[2] !== imageSize) {
+        throw new RewardInputError(`alignment: the model reads ${imageSize}x${imageSize} images, got ${images.shape[1]}x${images.shape[2]}`)
+      }
+      return model.score(images, prompts)
+    },
+  }
+}
+
+/** The alignment model's L2-normalised image embedding, differentiable w.r.t. the images. */
+export function alignmentImageFeatures(model: AlignmentModel): ImageFeatureExtractor {
+  return {
+    name: 'alignment-image-embedding',
+    dim: model.architecture.embedDim,
+    features: (images) => model.embedImages(images),
+  }
+}
+
+export { ALIGNMENT_SCORE_SCALE }
+
+/** Convenience for scripts: per-image alignment scores as numbers, computed without gradients. */
+export function alignmentScores(model: AlignmentModel, images: tf.Tensor4D, prompts: string[]): number[] {
+  const s = model.score(images, prompts)
+  const out = Array.from(s.dataSync())
+  s.dispose()
+  return out
+}
