@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, readFile, writeFile, rename, readdir, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { execFileSync } from 'node:child_process'
 import { saveCheckpoint, loadCheckpoint, CheckpointError, MODEL_FILE, CONFIG_FILE, type NamedTensor } from '../../src-main/ml/checkpoint/checkpoint.ts'
 import { encodeSafetensors, decodeSafetensors } from '../../src-main/ml/checkpoint/safetensors.ts'
 
@@ -224,6 +225,35 @@ test('a crash during a save leaves the previous checkpoint loadable, and the nex
   assert.deepEqual((await loadCheckpoint(dir)).config, newer)
   const leftovers = (await readdir(root)).filter((n) => n.startsWith('crash'))
   assert.deepEqual(leftovers, ['crash'])
+})
+
+test('a disk failure late in a save is a CheckpointError and keeps the previous checkpoint', async () => {
+  const dir = await freshCheckpoint('disk-failure')
+  // A named pipe in the directory cannot be carried over, so the save fails after the new pair is
+  // already written: the same position as a full disk or an I/O error half-way through.
+  execFileSync('mkfifo', [join(dir, 'pipe')])
+  await assert.rejects(saveCheckpoint(dir, { config: { newer: true }, tensors: sampleTensors() }), (err: unknown) => {
+    assert.ok(err instanceof CheckpointError)
+    assert.match(err.message, /failed, previous checkpoint kept/)
+    return true
+  })
+  assert.deepEqual((await loadCheckpoint(dir, { expectShapes })).config, sampleConfig)
+  assert.deepEqual((await readdir(root)).filter((n) => n.startsWith('disk-failure')), ['disk-failure'], 'temp directory removed')
+
+  // Unusable targets fail early, with the same error type.
+  await writeFile(join(root, 'a-file'), 'x')
+  await assert.rejects(saveCheckpoint(join(root, 'a-file', 'ckpt'), { config: {}, tensors: sampleTensors() }), CheckpointError)
+  await assert.rejects(saveCheckpoint(join(dir, MODEL_FILE), { config: {}, tensors: sampleTensors() }), /not a directory/)
+  assert.deepEqual((await loadCheckpoint(dir)).config, sampleConfig)
+})
+
+test('a trailing slash in the directory name saves and loads the same checkpoint', async () => {
+  const dir = join(root, 'slash')
+  await saveCheckpoint(dir + '/', { config: sampleConfig, tensors: sampleTensors() })
+  await saveCheckpoint(dir + '/', { config: { again: true }, tensors: sampleTensors() })
+  assert.deepEqual((await loadCheckpoint(dir)).config, { again: true })
+  assert.deepEqual((await readdir(root)).filter((n) => n.startsWith('slash')), ['slash'])
+  assert.deepEqual((await readdir(dir)).sort(), [CONFIG_FILE, MODEL_FILE])
 })
 
 test('saving over a checkpoint replaces the pair and keeps other files in the directory', async () => {

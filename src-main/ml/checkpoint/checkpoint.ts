@@ -13,7 +13,7 @@
 
 import { createHash } from 'node:crypto'
 import { promises as fs } from 'node:fs'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { CheckpointError } from './checkpoint-error.ts'
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.ts'
 
@@ -73,16 +73,21 @@ async function syncDir(dir: string): Promise<void> {
  * swap stopped half-way, and deletes any incomplete "<dir>.incoming". Called by every save.
  */
 export async function recoverInterruptedSave(dir: string): Promise<void> {
+  dir = resolve(dir) // "a/b/" must not turn "<dir>.incoming" into "a/b/.incoming"
   if (!(await exists(dir)) && (await exists(previousDir(dir)))) await fs.rename(previousDir(dir), dir)
   await fs.rm(incomingDir(dir), { recursive: true, force: true })
   await fs.rm(previousDir(dir), { recursive: true, force: true })
 }
 
 /**
- * Saves tensors and config as one atomic pair in `dir` (created if missing). Other files already
- * in `dir` (a model card, a sample grid) are carried over into the new directory.
+ * Saves tensors and config as one atomic pair in `dir` (created if missing). Give every checkpoint
+ * its own directory: other files already in `dir` (a model card, a sample grid) are copied into
+ * the new directory, so a checkpoint saved into a big folder copies that whole folder.
+ * Invalid input and every disk failure (full disk, permissions) throw CheckpointError, and the
+ * previous checkpoint stays loadable.
  */
 export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> {
+  dir = resolve(dir)
   let configText: string
   try {
     configText = JSON.stringify(c.config, null, 2)
@@ -90,8 +95,7 @@ export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> 
     throw new CheckpointError(`Checkpoint config for ${dir} cannot be written as JSON: ${(err as Error).message}`)
   }
   if (configText === undefined) throw new CheckpointError(`Checkpoint config for ${dir} is missing (got ${typeof c.config})`)
-  configText += '\n'
-  const configBytes = Buffer.from(configText, 'utf8')
+  const configBytes = Buffer.from(configText + '\n', 'utf8')
 
   // Encode first: invalid tensors are refused before anything on disk is touched.
   const model = encodeSafetensors(c.tensors, (dataSection) => ({
@@ -101,16 +105,15 @@ export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> 
     config_sha256: sha256Hex(configBytes),
   }))
 
-  await fs.mkdir(dirname(dir), { recursive: true })
-  await recoverInterruptedSave(dir)
   const incoming = incomingDir(dir)
-  await fs.mkdir(incoming)
   try {
+    await fs.mkdir(dirname(dir), { recursive: true })
+    await recoverInterruptedSave(dir)
+    if ((await exists(dir)) && !(await fs.stat(dir)).isDirectory()) throw new CheckpointError(`Cannot save a checkpoint to ${dir}: it exists and is not a directory`)
+    await fs.mkdir(incoming)
     await writeDurably(join(incoming, MODEL_FILE), model)
     await writeDurably(join(incoming, CONFIG_FILE), configBytes)
     if (await exists(dir)) {
-      const stat = await fs.stat(dir)
-      if (!stat.isDirectory()) throw new CheckpointError(`Cannot save a checkpoint to ${dir}: it exists and is not a directory`)
       for (const entry of await fs.readdir(dir)) {
         if (entry !== MODEL_FILE && entry !== CONFIG_FILE) await fs.cp(join(dir, entry), join(incoming, entry), { recursive: true, preserveTimestamps: true })
       }
@@ -122,11 +125,17 @@ export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> 
     throw new CheckpointError(`Saving checkpoint ${dir} failed, previous checkpoint kept: ${(err as Error).message}`)
   }
 
-  const hadPrevious = await exists(dir)
-  if (hadPrevious) await fs.rename(dir, previousDir(dir))
-  await fs.rename(incoming, dir)
-  await syncDir(dirname(dir))
-  if (hadPrevious) await fs.rm(previousDir(dir), { recursive: true, force: true })
+  // The swap. If it stops half-way, "<dir>.previous" is the complete old checkpoint: loadCheckpoint
+  // reads it and the next save puts it back before starting.
+  try {
+    const hadPrevious = await exists(dir)
+    if (hadPrevious) await fs.rename(dir, previousDir(dir))
+    await fs.rename(incoming, dir)
+    await syncDir(dirname(dir))
+    if (hadPrevious) await fs.rm(previousDir(dir), { recursive: true, force: true })
+  } catch (err) {
+    throw new CheckpointError(`Saving checkpoint ${dir} failed while swapping it in (the previous checkpoint is still loadable): ${(err as Error).message}`)
+  }
 }
 
 async function readCheckpointFile(dir: string, file: string): Promise<Buffer> {
@@ -154,6 +163,7 @@ export interface LoadCheckpointOptions {
  * mismatched files; with expectShapes, also when any tensor is missing, extra or mis-shaped.
  */
 export async function loadCheckpoint(dir: string, opts: LoadCheckpointOptions = {}): Promise<Checkpoint> {
+  dir = resolve(dir)
   // Between the two renames of a save, only "<dir>.previous" holds a complete checkpoint.
   let from = dir
   if (!(await exists(dir))) {

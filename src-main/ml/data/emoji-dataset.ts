@@ -1,6 +1,10 @@
 // The emoji data set: every base emoji of emoji-datasource-twitter and -google 16.0.0 as
 // imageSize x imageSize RGB on white, NHWC float32 in [-1, 1], with caption variants, a
 // deterministic train/validation split by emoji, and a decode-once binary cache.
+//
+// Image licences (credit them wherever images or models trained on them are shipped):
+// Twitter images are Twemoji, CC-BY 4.0; Google images are Noto Emoji, Apache 2.0;
+// the emoji-datasource packages themselves are MIT (Cal Henderson).
 
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
