@@ -1,49 +1,18 @@
 // `npm start` (after the build): open the Electron studio, or, where no Electron runtime can run,
 // serve the same studio on http://127.0.0.1:<port> and say so in one line.
 // `npm run serve` passes --web to go straight to the web host.
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
+// Flags: --web, --port <n> (web host; 0 = any free port), --workspace <dir>.
+// Env: DI_STUDIO_PORT, DI_STUDIO_HOME, DI_STUDIO_NO_ELECTRON=1 (always use the web host).
+import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { locateElectronRuntime } from '../electron/locate-runtime.ts'
 import { serveStudio } from '../web-host/serve.ts'
 
-const requireHere = createRequire(import.meta.url)
 /** The package root: two levels up from both out/main/start.js and src-main/cli/start.ts. */
 const appRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
-type ElectronLookup = { ok: true; binary: string } | { ok: false; reason: string }
-
-/**
- * Electron's npm package fetches its binary lazily. Look for it without triggering that
- * (require('electron') would), then try the download once; offline it fails within a second.
- */
-export function findElectron(env: NodeJS.ProcessEnv = process.env): ElectronLookup {
-  let pkgDir: string
-  try {
-    pkgDir = dirname(requireHere.resolve('electron/package.json'))
-  } catch {
-    return { ok: false, reason: 'the electron package is not installed' }
-  }
-  const locate = (): string | null => {
-    const pathFile = join(pkgDir, 'path.txt')
-    const relative = existsSync(pathFile) ? readFileSync(pathFile, 'utf8').trim() : null
-    if (env.ELECTRON_OVERRIDE_DIST_PATH) return join(env.ELECTRON_OVERRIDE_DIST_PATH, relative ?? 'electron')
-    return relative ? join(pkgDir, 'dist', relative) : null
-  }
-  let binary = locate()
-  if (!binary || !existsSync(binary)) {
-    const install = spawnSync(process.execPath, [join(pkgDir, 'install.js')], { stdio: 'pipe', timeout: 300_000, env })
-    binary = locate()
-    if (install.status !== 0 || !binary || !existsSync(binary)) {
-      return { ok: false, reason: 'its runtime is not downloaded and the download failed (offline?)' }
-    }
-  }
-  if (process.platform === 'linux' && !env.DISPLAY && !env.WAYLAND_DISPLAY) {
-    return { ok: false, reason: 'there is no display (DISPLAY and WAYLAND_DISPLAY are unset)' }
-  }
-  return { ok: true, binary }
-}
+const STARTUP_GRACE_MS = 5_000
 
 async function serveInstead(argv: string[], reason: string | null): Promise<void> {
   await serveStudio({
@@ -56,13 +25,23 @@ async function serveInstead(argv: string[], reason: string | null): Promise<void
 async function main(): Promise<void> {
   const argv = process.argv.slice(2)
   if (argv.includes('--web')) return serveInstead(argv, null)
-  const electron = findElectron()
+  const electron = locateElectronRuntime()
   if (!electron.ok) return serveInstead(argv, electron.reason)
+  const startedAt = Date.now()
+  let fellBack = false
+  const fallBack = (reason: string): void => {
+    if (fellBack) return
+    fellBack = true
+    void serveInstead(argv, reason)
+  }
   const child = spawn(electron.binary, [appRoot, ...argv], { stdio: 'inherit' })
-  child.on('error', (err) => {
-    void serveInstead(argv, `it failed to start: ${err.message}`)
+  child.on('error', (err) => fallBack(`it failed to start: ${err.message}`))
+  child.on('exit', (code, signal) => {
+    if (fellBack) return
+    // A runtime that dies at once (missing system libraries, no GPU process) gets the web host instead.
+    if (code !== 0 && Date.now() - startedAt < STARTUP_GRACE_MS) return fallBack(`it exited at start-up with ${code ?? signal}`)
+    process.exit(code ?? (signal ? 1 : 0))
   })
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
 }
 
 main().catch((err: Error) => {

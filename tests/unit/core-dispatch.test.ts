@@ -1,0 +1,69 @@
+// StudioCore.dispatch: the single door every transport uses. It never throws; refusals are logged.
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { BackendReport } from '../../src-main/contract/index.ts'
+import { StudioCore } from '../../src-main/core/studio-core.ts'
+import { recordingLogger, tempDir } from '../helpers/studio-fixtures.ts'
+
+describe('StudioCore.dispatch', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let core: StudioCore
+  let logs: ReturnType<typeof recordingLogger>['lines']
+  before(async () => {
+    dir = await tempDir()
+    const rec = recordingLogger()
+    logs = rec.lines
+    core = await StudioCore.create({ workspace: { root: join(dir.path, 'ws'), source: 'env' }, host: 'web', logger: rec.logger })
+  })
+  after(async () => {
+    await core.close()
+    await dir.remove()
+  })
+
+  it('answers the backend report from the probe', async () => {
+    const response = await core.dispatch('app.getBackendReport', {})
+    assert.ok(response.ok)
+    const report = BackendReport.parse(response.result)
+    assert.equal(report.tensorflow.candidates.length, 4)
+    assert.equal(report.tensorflow.selected?.name, report.tensorflow.candidates.find((c) => c.available)?.name)
+    assert.equal(report.runtime.host, 'web')
+  })
+
+  it('answers the workspace', async () => {
+    const response = await core.dispatch('app.getWorkspace', undefined)
+    assert.deepEqual(response, { ok: true, result: { root: join(dir.path, 'ws'), source: 'env' } })
+  })
+
+  it('refuses unknown channels and invalid params with codes, and logs them', async () => {
+    const before = logs.length
+    const unknown = await core.dispatch('app.deleteEverything', {}, 'test client')
+    assert.deepEqual(unknown.ok ? null : unknown.error.code, 'unknown-channel')
+    const invalid = await core.dispatch('jobs.start', { kind: 'demo', params: { chunks: 'x' } }, 'test client')
+    assert.equal(invalid.ok ? null : invalid.error.code, 'invalid-params')
+    const refusals = logs.slice(before).filter((l) => l.level === 'warn' && l.message.includes('test client'))
+    assert.equal(refusals.length, 2)
+  })
+
+  it('refuses a result path outside the workspace before any worker starts', async () => {
+    for (const path of ['../outside.json', '/tmp/x.json', 'a/../../b.json']) {
+      const response = await core.dispatch('jobs.start', { kind: 'demo', params: { saveResultAs: path } })
+      assert.equal(response.ok ? null : response.error.code, 'forbidden', path)
+    }
+    const jobs = await core.dispatch('jobs.list', {})
+    assert.deepEqual(jobs, { ok: true, result: [] })
+  })
+
+  it('turns handler errors into not-found / conflict responses', async () => {
+    const missing = await core.dispatch('jobs.cancel', { jobId: 'no-such-job' })
+    assert.equal(missing.ok ? null : missing.error.code, 'not-found')
+    const control = await core.dispatch('jobs.control', { jobId: 'no-such-job', control: { type: 'resume' } })
+    assert.equal(control.ok ? null : control.error.code, 'not-found')
+  })
+
+  it('lists the job kinds of the contract', async () => {
+    const response = await core.dispatch('jobs.listKinds', {})
+    assert.ok(response.ok)
+    assert.deepEqual((response.result as { kind: string }[]).map((k) => k.kind), ['demo'])
+  })
+})
