@@ -31,7 +31,10 @@ export function sha256Hex(bytes: Uint8Array): string {
 export async function writeImageCache(path: string, key: ImageCacheHeader['key'], imageIds: string[], floatsPerImage: number, images: Float32Array): Promise<void> {
   const data = new Uint8Array(images.buffer, images.byteOffset, images.byteLength)
   const header: ImageCacheHeader = { key, imageIds, floatsPerImage, dataSha256: sha256Hex(data) }
-  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8')
+  // Pad the header so the pixels start 4-byte aligned and can be read without a copy.
+  let headerJson = JSON.stringify(header)
+  headerJson += ' '.repeat((4 - (Buffer.byteLength(headerJson, 'utf8') % 4)) % 4)
+  const headerBytes = Buffer.from(headerJson, 'utf8')
   const prefix = Buffer.alloc(12)
   prefix.write(MAGIC, 0, 'latin1')
   prefix.writeUInt32LE(headerBytes.length, 8)
@@ -65,9 +68,8 @@ export async function readImageCache(path: string, key: ImageCacheHeader['key'],
   const dataStart = 12 + headerLen
   const expectedBytes = imageIds.length * floatsPerImage * 4
   if (file.length - dataStart !== expectedBytes) return { ok: false, reason: `pixel data is ${file.length - dataStart} bytes, expected ${expectedBytes}` }
-  // Copy into a fresh, 4-byte aligned buffer (the data section may start at any offset).
-  const data = new Uint8Array(expectedBytes)
-  data.set(file.subarray(dataStart))
+  let data = file.subarray(dataStart)
+  if (data.byteOffset % 4 !== 0) data = Buffer.from(data) // a Float32Array view needs 4-byte alignment
   if (sha256Hex(data) !== header.dataSha256) return { ok: false, reason: 'pixel checksum mismatch (corrupt file)' }
-  return { ok: true, images: new Float32Array(data.buffer) }
+  return { ok: true, images: new Float32Array(data.buffer, data.byteOffset, expectedBytes / 4) }
 }
