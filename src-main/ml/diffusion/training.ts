@@ -147,6 +147,19 @@ export class DenoisingTrainer {
     return { loss: loss[0]!, gradNorm: gradNorm[0]!, lr }
   }
 
+  /** The denoising loss of the current weights on a batch, without updating anything. */
+  async evaluateLoss(batch: NoisedBatch, imageShape: [number, number, number]): Promise<number> {
+    const B = batch.t.length
+    const lossT = tf.tidy(() => denoisingLoss(
+      this.eps, this.params, this.schedule,
+      tf.tensor4d(batch.x0, [B, ...imageShape]), batch.t, tf.tensor4d(batch.noise, [B, ...imageShape]),
+      tf.tensor(batch.cond, this.condShape(B), 'int32'),
+    ))
+    const value = (await lossT.data())[0]!
+    lossT.dispose()
+    return value
+  }
+
   async exportState(): Promise<TrainerState> {
     const out: TrainerState = {}
     const groups: [string, Record<string, tf.Variable>][] = [['param', this.params], ['ema', this.ema], ['adam_m', this.m], ['adam_v', this.v]]

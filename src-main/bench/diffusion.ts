@@ -1,0 +1,120 @@
+// Diffusion benchmarks: the reference DiT's training step (batch 16 and 64) and its samplers' time
+// per image at 1, 4, 25 and 50 steps with classifier-free guidance, plus peak memory.
+// Weights are freshly initialised: speed does not depend on their values.
+import * as tf from '@tensorflow/tfjs-core'
+import { ditEps, initDitParams, disposeParams, countParams, type DitConfig } from '../ml/diffusion/dit.ts'
+import { DEFAULT_ARCHITECTURE } from '../ml/diffusion/pretrain-run.ts'
+import { sample, withGuidance, type SamplerKind } from '../ml/diffusion/samplers.ts'
+import { VpSchedule } from '../ml/diffusion/schedule.ts'
+import { DenoisingTrainer, DEFAULT_TRAIN_HYPER, drawNoise } from '../ml/diffusion/training.ts'
+import { Rng } from '../ml/util/rng.ts'
+import type { BenchContext, BenchEntry, BenchRow } from './harness/registry.ts'
+import { spread, summarise } from './harness/timing.ts'
+
+/** The shipped reference network (vocabulary size as built from the emoji training captions). */
+const REFERENCE_DIT: DitConfig = { ...DEFAULT_ARCHITECTURE, imageSize: 32, vocabSize: 2235, textLength: 16 }
+const schedule = new VpSchedule()
+
+function randomTokens(rng: Rng, batch: number, c: DitConfig): Int32Array {
+  const ids = new Int32Array(batch * c.textLength)
+  for (let b = 0; b < batch; b++) for (let i = 0; i < 6; i++) ids[b * c.textLength + i] = rng.int(1, c.vocabSize - 1)
+  return ids
+}
+
+function trainingStepEntry(batch: number): BenchEntry {
+  return {
+    name: `diffusion: DiT training step, batch ${batch}`,
+    async run(ctx: BenchContext): Promise<BenchRow[]> {
+      const c = REFERENCE_DIT
+      const params = initDitParams(c, 1)
+      const trainer = new DenoisingTrainer((p, x, t, cond) => ditEps(p, c, x, t, cond as tf.Tensor2D), params, schedule, DEFAULT_TRAIN_HYPER, (b) => [b, c.textLength])
+      const rng = new Rng(7)
+      const pixels = c.imageSize * c.imageSize * 3
+      const x0 = Float32Array.from(rng.normals(batch * pixels), Math.tanh)
+      const repeats = ctx.quick ? 1 : Math.min(ctx.repeats, batch >= 64 ? 3 : 5)
+      try {
+        const step = async () => {
+          const { t, noise } = drawNoise(rng, schedule, batch, pixels)
+          const started = performance.now()
+          await trainer.trainStep({ x0, t, noise, cond: randomTokens(rng, batch, c) }, [c.imageSize, c.imageSize, 3])
+          return performance.now() - started
+        }
+        ctx.log(`DiT training step, batch ${batch}: warm-up`)
+        await step()
+        const tensorsBefore = tf.memory().numTensors
+        const times: number[] = []
+        for (let i = 0; i < repeats; i++) times.push(await step())
+        const timing = summarise(times)
+        const leak = tf.memory().numTensors - tensorsBefore
+        return [
+          { name: `DiT train step B${batch}`, value: timing.medianMs, unit: 'ms', notes: `${(countParams(c) / 1e6).toFixed(2)}M params, patch ${c.patch}, width ${c.width}, depth ${c.depth}, Adam+EMA; ${spread(timing)}` },
+          { name: `DiT train throughput B${batch}`, value: batch / (timing.medianMs / 1000), unit: 'images/s', notes: `tensor count change over ${repeats} steps: ${leak}` },
+        ]
+      } finally {
+        trainer.dispose()
+        disposeParams(params)
+      }
+    },
+  }
+}
+
+const samplingEntry: BenchEntry = {
+  name: 'diffusion: sampling time per image with CFG',
+  async run(ctx: BenchContext): Promise<BenchRow[]> {
+    const c = REFERENCE_DIT
+    const params = initDitParams(c, 1)
+    const batch = 8
+    const guidance = 3
+    const rng = new Rng(3)
+    const cond = tf.tensor2d(randomTokens(rng, batch, c), [batch, c.textLength], 'int32')
+    const both = tf.concat([cond, tf.zeros([batch, c.textLength], 'int32')], 0) as tf.Tensor2D
+    const eps = withGuidance((x, t, which) => tf.tidy(() => ditEps(params, c, x, tf.fill([x.shape[0]], t) as tf.Tensor1D, which === 'cond' ? cond : both)), guidance)
+    const rows: BenchRow[] = []
+    try {
+      for (const sampler of ['ddim', 'dpmpp-2m'] as SamplerKind[]) {
+        for (const steps of ctx.quick ? [1, 4] : [1, 4, 25, 50]) {
+          if (sampler === 'dpmpp-2m' && steps < 4) continue
+          const repeats = steps >= 25 ? Math.min(ctx.repeats, 2) : Math.min(ctx.repeats, 3)
+          ctx.log(`${sampler}, ${steps} steps, batch ${batch} with CFG`)
+          const times: number[] = []
+          for (let i = 0; i < repeats + 1; i++) {
+            const started = performance.now()
+            const out = sample(eps, { schedule, sampler, steps, seeds: Array.from({ length: batch }, (_, k) => k), imageShape: [c.imageSize, c.imageSize, 3] })
+            await out.data()
+            out.dispose()
+            if (i > 0) times.push(performance.now() - started) // the first run is warm-up
+          }
+          const timing = summarise(times)
+          rows.push({
+            name: `${sampler} ${steps} step${steps === 1 ? '' : 's'}, CFG ${guidance}`,
+            value: timing.medianMs / batch,
+            unit: 'ms/image',
+            notes: `batch ${batch} (cond+uncond in one forward of ${2 * batch}); ${spread(timing)} per batch`,
+          })
+        }
+      }
+      return rows
+    } finally {
+      tf.dispose([cond, both])
+      disposeParams(params)
+    }
+  },
+}
+
+const memoryEntry: BenchEntry = {
+  name: 'diffusion: peak memory',
+  async run(): Promise<BenchRow[]> {
+    // Read after the other diffusion entries ran in this process (they are listed before this one).
+    const mem = tf.memory() as tf.MemoryInfo & { numBytesInWASMHeap?: number }
+    const rows: BenchRow[] = [
+      { name: 'process peak RSS', value: process.resourceUsage().maxRSS / 1024, unit: 'MB', notes: 'getrusage maxrss of the whole bench process so far' },
+      { name: 'process RSS now', value: process.memoryUsage().rss / 2 ** 20, unit: 'MB' },
+      { name: 'tf.memory() live tensors', value: mem.numTensors, unit: 'tensors' },
+      { name: 'tf.memory() bytes', value: mem.numBytes / 2 ** 20, unit: 'MB', notes: 'live tensor data' },
+    ]
+    if (typeof mem.numBytesInWASMHeap === 'number') rows.push({ name: 'wasm heap', value: mem.numBytesInWASMHeap / 2 ** 20, unit: 'MB', notes: 'grows to the peak and is never returned' })
+    return rows
+  },
+}
+
+export const benches: BenchEntry[] = [trainingStepEntry(16), trainingStepEntry(64), samplingEntry, memoryEntry]
