@@ -12,6 +12,7 @@ import { loadCheckpoint } from '../../src-main/ml/checkpoint/checkpoint.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 
 const checkpointModule = fileURLToPath(new URL('../../src-main/ml/checkpoint/checkpoint.ts', import.meta.url))
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url)) // where `--import tsx` resolves
 
 // The writer: saves version n with every tensor element equal to n, and reports each finished save.
 const writerSource = `
@@ -29,7 +30,7 @@ for (let n = Number(process.argv[2]); ; n++) {
 /** Runs the writer from version `from` and SIGKILLs it `delayMs` after its first finished save. */
 function runAndKill(dir: string, from: number, delayMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', writerSource, dir, String(from)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', writerSource, dir, String(from)], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] })
     let lastSaved = -1
     let stderr = ''
     let timer: NodeJS.Timeout | undefined
