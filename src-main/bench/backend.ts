@@ -2,7 +2,9 @@
 // tfjs's stock autodiff on the same computation.
 import * as tf from '@tensorflow/tfjs-core'
 import { attention, conv2d, dense, gelu, layerNorm } from '../ml/backend/ops.ts'
+import { DataParallelTrainer, gradientsOf } from '../ml/backend/data-parallel.ts'
 import type { BenchContext, BenchEntry, BenchRow } from './harness/registry.ts'
+import { BENCH_DIT, syntheticBatch } from './tasks/dit-denoise.ts'
 import { spread, timeIt, type Timing } from './harness/timing.ts'
 
 type Loss = (...xs: tf.Tensor[]) => tf.Scalar
@@ -161,5 +163,40 @@ const convEntry: BenchEntry = {
   },
 }
 
-export const benches: BenchEntry[] = [matMulEntry, denseStackEntry, layerNormEntry, attentionEntry, convEntry]
+const dataParallelEntry: BenchEntry = {
+  name: 'DiT step: 1 thread vs data-parallel 2 threads',
+  async run(ctx) {
+    // The reference DiT size (patch 4, width 128, depth 4); one Adam step = gradients + update.
+    const trainer = await DataParallelTrainer.create({ module: new URL('./tasks/dit-denoise.ts', import.meta.url), config: BENCH_DIT, workers: 1 })
+    const names = Object.keys(trainer.model.params)
+    const optimizer = tf.train.adam(1e-4)
+    const rows: BenchRow[] = []
+    try {
+      for (const batch of ctx.quick ? [16] : [16, 64]) {
+        const data = syntheticBatch(BENCH_DIT, batch, batch)
+        ctx.log(`B${batch}: one thread`)
+        const single = await timeIt(() => {
+          const { grads } = gradientsOf(trainer.model, data, 'default', names)
+          trainer.applyGradients(optimizer, grads)
+        }, { repeats: ctx.repeats })
+        ctx.log(`B${batch}: data-parallel, ${trainer.threads} threads`)
+        const parallel = await timeIt(async () => {
+          const { grads } = await trainer.computeGradients(data)
+          trainer.applyGradients(optimizer, grads)
+        }, { repeats: ctx.repeats })
+        rows.push(
+          { name: `DiT step B${batch}, 1 thread`, value: single.medianMs, unit: 'ms', notes: `D128 depth 4 patch 4, fwd+bwd+Adam; ${spread(single)}` },
+          { name: `DiT step B${batch}, data-parallel ${trainer.threads} threads`, value: parallel.medianMs, unit: 'ms', notes: `half batch per thread, gradients averaged; ${spread(parallel)}` },
+          { name: `DiT step B${batch} data-parallel speed-up`, value: single.medianMs / parallel.medianMs, unit: 'x', notes: 'meaningful only on an otherwise idle machine (see load average)' },
+        )
+      }
+      return rows
+    } finally {
+      optimizer.dispose()
+      await trainer.dispose()
+    }
+  },
+}
+
+export const benches: BenchEntry[] = [matMulEntry, denseStackEntry, layerNormEntry, attentionEntry, convEntry, dataParallelEntry]
 

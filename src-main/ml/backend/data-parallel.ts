@@ -44,6 +44,8 @@ export interface DataParallelOptions {
   workers?: number
   /** backend each worker initialises (default: initTf's choice) */
   prefer?: TfBackendName
+  /** the worker script; default: data-parallel-worker.ts beside this file (a bundler must emit it as its own entry) */
+  workerEntry?: URL
 }
 
 export interface GradientResult {
@@ -104,7 +106,7 @@ export class DataParallelTrainer {
     try {
       for (let i = 0; i < workerCount; i++) {
         const grads = new SharedArrayBuffer(total * 4)
-        const handle = new WorkerHandle(spawn(WORKER_ENTRY), grads)
+        const handle = new WorkerHandle(spawn(opts.workerEntry ?? WORKER_ENTRY), grads)
         workers.push(handle)
         await handle.request({ type: 'init', module: moduleUrl.href, config: opts.config, prefer: opts.prefer, layout, weights, grads }, 'ready')
       }
