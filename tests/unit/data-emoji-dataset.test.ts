@@ -4,7 +4,7 @@ import { mkdtemp, rm, readFile, writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadEmojiDatasetWithInfo, sampleBatch, type EmojiDatasetLoad, type EmojiSplit } from '../../src-main/ml/data/emoji-dataset.ts'
+import { defaultCacheDir, loadEmojiDatasetWithInfo, sampleBatch, type EmojiDatasetLoad, type EmojiSplit } from '../../src-main/ml/data/emoji-dataset.ts'
 import { buildCatalog, findEmojiSource, isValidationKey } from '../../src-main/ml/data/emoji-catalog.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 
@@ -178,4 +178,17 @@ test('an unwritable cache directory costs speed, not the data set', async () => 
   assert.equal(load.train.images.length, load.train.items.length * 8 * 8 * 3)
   await assert.rejects(loadEmojiDatasetWithInfo({ cacheDir, imageSize: 0 }), /imageSize must be an integer in 1\.\.64/)
   await assert.rejects(loadEmojiDatasetWithInfo({ cacheDir, imageSize: 65 }), /imageSize/)
+})
+
+test('the default cache directory follows DI_STUDIO_CACHE, else ~/.di-studio/cache', () => {
+  const saved = process.env.DI_STUDIO_CACHE
+  try {
+    process.env.DI_STUDIO_CACHE = '/some/cache'
+    assert.equal(defaultCacheDir(), '/some/cache')
+    delete process.env.DI_STUDIO_CACHE
+    assert.match(defaultCacheDir(), /[/\\]\.di-studio[/\\]cache$/)
+  } finally {
+    if (saved === undefined) delete process.env.DI_STUDIO_CACHE
+    else process.env.DI_STUDIO_CACHE = saved
+  }
 })
