@@ -1,7 +1,7 @@
 // Backend benchmarks: raw matMul speed, and what the fast-gradient ops in ml/backend/ops.ts buy over
 // tfjs's stock autodiff on the same computation.
 import * as tf from '@tensorflow/tfjs-core'
-import { attention, conv2d, dense, gelu, layerNorm } from '../ml/backend/ops.ts'
+import { attention, conv2d, dense, embedding, gelu, layerNorm } from '../ml/backend/ops.ts'
 import { DataParallelTrainer, gradientsOf } from '../ml/backend/data-parallel.ts'
 import type { BenchContext, BenchEntry, BenchRow } from './harness/registry.ts'
 import { BENCH_DIT, syntheticBatch } from './tasks/dit-denoise.ts'
@@ -163,6 +163,29 @@ const convEntry: BenchEntry = {
   },
 }
 
+const embeddingEntry: BenchEntry = {
+  name: 'embedding lookup vs one-hot matMul',
+  async run(ctx) {
+    // DiT text encoder sizes: B16 prompts x 16 tokens, vocabulary 2000, width 128
+    const [rows, vocab, dim] = [16 * 16, 2000, 128]
+    const ids = tf.tensor1d(Int32Array.from({ length: rows }, (_, i) => (i * 7919) % vocab), 'int32')
+    const table = seeded([vocab, dim], 40, 0.02) as tf.Tensor2D
+    const r = seeded([rows, dim], 41)
+    try {
+      return await customVersusStock(
+        ctx,
+        'embedding 256 ids, vocab 2000',
+        [table],
+        (t) => tf.sum(tf.mul(embedding(t as tf.Tensor2D, ids), r)) as tf.Scalar,
+        (t) => tf.sum(tf.mul(dense(tf.oneHot(ids, vocab).toFloat(), t as tf.Tensor2D), r)) as tf.Scalar,
+        'grad w.r.t. the table; "stock" here is one-hot @ table with the fast dense gradient (gather has no wasm gradient)',
+      )
+    } finally {
+      tf.dispose([ids, table, r])
+    }
+  },
+}
+
 const dataParallelEntry: BenchEntry = {
   name: 'DiT step: 1 thread vs data-parallel 2 threads',
   async run(ctx) {
@@ -198,5 +221,5 @@ const dataParallelEntry: BenchEntry = {
   },
 }
 
-export const benches: BenchEntry[] = [matMulEntry, denseStackEntry, layerNormEntry, attentionEntry, convEntry, dataParallelEntry]
+export const benches: BenchEntry[] = [matMulEntry, denseStackEntry, layerNormEntry, attentionEntry, convEntry, embeddingEntry, dataParallelEntry]
 

@@ -5,7 +5,7 @@ import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import * as tf from '@tensorflow/tfjs-core'
 import { initTf } from '../../src-main/ml/backend/init.ts'
-import { attention, conv2d, dense, gelu, layerNorm, matMul2d, silu } from '../../src-main/ml/backend/ops.ts'
+import { attention, conv2d, dense, embedding, gelu, layerNorm, matMul2d, silu } from '../../src-main/ml/backend/ops.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 
 // ------------------------------------------------------------------ float64 reference maths
@@ -224,6 +224,31 @@ describe('dense', () => {
       assert.deepEqual(dense(tf.zeros([2, 3, 4, 5]), tf.zeros([5, 6]) as tf.Tensor2D).shape, [2, 3, 4, 6])
       assert.throws(() => dense(tf.zeros([2, 4]), tf.zeros([5, 6]) as tf.Tensor2D), /last dimension must be 5/)
       assert.throws(() => dense(tf.zeros([2, 5]), tf.zeros([5, 6]) as tf.Tensor2D, tf.zeros([5]) as tf.Tensor1D), /bias/)
+    })
+  })
+})
+
+describe('embedding', () => {
+  it('matches finite differences and stock gather autodiff (cpu), accumulating repeated ids', async () => {
+    const rng = new Rng(7)
+    const [vocab, dim] = [6, 4]
+    const idList = [1, 3, 3, 0, 5, 1]
+    const ids = tf.tensor2d(idList, [2, 3], 'int32')
+    const inputs = [{ data: randomArray(rng, vocab * dim), shape: [vocab, dim] }]
+    const reference = (table: Arr) => Float64Array.from(idList.flatMap((id) => Array.from(table.subarray(id * dim, (id + 1) * dim))))
+    const seed = 17
+    const grads = await checkGradients({ rng: new Rng(seed), inputs, op: (t) => embedding(t as tf.Tensor2D, ids), reference })
+    const stock = await stockCpuGradients(inputs, (t) => tf.gather(t, ids), seed)
+    assertClose(grads[0], stock[0], 1e-6, 'embedding vs gather')
+    assert.deepEqual(embedding(tf.zeros([vocab, dim]) as tf.Tensor2D, ids).shape, [2, 3, dim])
+    ids.dispose()
+  })
+
+  it('refuses ids outside the table and non-integer ids', () => {
+    tf.tidy(() => {
+      const table = tf.zeros([4, 2]) as tf.Tensor2D
+      assert.throws(() => embedding(table, tf.tensor1d([0, 4], 'int32')), /id 4 is outside the table's 4 rows/)
+      assert.throws(() => embedding(table, tf.tensor1d([0, 1])), /int32/)
     })
   })
 })

@@ -70,6 +70,42 @@ export function dense(x: tf.Tensor, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor 
 }
 
 // ---------------------------------------------------------------------------------------------
+// Embedding lookup
+
+/**
+ * Rows of `table` [vocab, dim] picked by integer `ids` (any shape) -> [...ids.shape, dim].
+ * tfjs's gather gradient needs UnsortedSegmentSum, which wasm lacks; the one-hot @ table workaround
+ * costs a [n, vocab] x [vocab, dim] matMul each way. Here the forward is a gather and the gradient
+ * a scatter-add of dy's rows done in JS (n x dim additions). Out-of-range ids are refused.
+ */
+export function embedding(table: tf.Tensor2D, ids: tf.Tensor): tf.Tensor {
+  if (table.rank !== 2) fail('embedding', `table must be 2-D [vocab, dim], got [${table.shape}]`)
+  if (ids.dtype !== 'int32') fail('embedding', `ids must be int32, got ${ids.dtype}`)
+  const [vocab, dim] = table.shape
+  const idValues = ids.dataSync() as Int32Array
+  for (const id of idValues) {
+    if (id < 0 || id >= vocab) fail('embedding', `id ${id} is outside the table's ${vocab} rows`)
+  }
+  const flatIds = tf.tensor1d(idValues, 'int32')
+  const lookup = withCustomGrad<(t: tf.Tensor2D) => tf.Tensor2D>((t: tf.Tensor2D): Grad<tf.Tensor2D> => ({
+    value: tf.gather(t, flatIds),
+    gradFunc: (dy) => {
+      const rows = dy.dataSync()
+      const grad = new Float32Array(vocab * dim)
+      idValues.forEach((id, r) => {
+        for (let j = 0; j < dim; j++) grad[id * dim + j] += rows[r * dim + j]
+      })
+      return tf.tensor2d(grad, [vocab, dim])
+    },
+  }))
+  try {
+    return tf.reshape(lookup(table), [...ids.shape, dim])
+  } finally {
+    flatIds.dispose()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Attention
 
 export interface AttentionShape {
