@@ -276,3 +276,13 @@ test('bad trainer options get clear errors', () => {
   assert.throws(() => new DiStarTrainer({ ...base, ...ok, controls: { ...CONTROLS, fakeStepsPerGeneratorStep: 1.5 } }), /fakeStepsPerGeneratorStep/)
   assert.throws(() => new DiStarTrainer({ ...base, ...ok, generator: { eps, params: cloneParams(shared, false) } }), /must be trainable/)
 })
+
+test('a reward that throws surfaces its error and leaks no tensors', () => {
+  const broken: Reward = { name: 'broken', score: () => { throw new Error('reward model exploded') } }
+  const { trainer, dispose } = makeTrainer({ reward: broken })
+  trainer.controls = { ...trainer.controls, fakeStepsPerGeneratorStep: 0 }
+  const count = tf.memory().numTensors
+  assert.throws(() => trainer.step(), /reward model exploded/)
+  assert.equal(tf.memory().numTensors, count)
+  dispose()
+})

@@ -263,35 +263,41 @@ export class DiStarTrainer {
     const keep = <T extends tf.Tensor>(t: T): T => { kept.push(tf.keep(t)); return t }
     const probeNorms: { reward?: tf.Scalar; regulariser?: tf.Scalar } = {}
 
-    const out = tf.tidy(() => {
-      const { prompts, cond, nullCond } = this.conditioning(rng)
-      const z = this.normals(rng)
-      const noise = drawNoise(rng, schedule, this.batchShape(), controls.tRange)
-      const nets = scoreNets(fake, reference, cond, nullCond)
-      const mix = rewards.map((r) => controls.rewardMix[r.name] ?? 1)
-      let parts: { rewardTerm: tf.Scalar; scores: tf.Scalar[]; reg: ReturnType<typeof generatorRegulariser> } | undefined
+    let out: { grads: Record<string, tf.Tensor>; numbers: tf.Tensor }
+    try {
+      out = tf.tidy(() => {
+        const { prompts, cond, nullCond } = this.conditioning(rng)
+        const z = this.normals(rng)
+        const noise = drawNoise(rng, schedule, this.batchShape(), controls.tRange)
+        const nets = scoreNets(fake, reference, cond, nullCond)
+        const mix = rewards.map((r) => controls.rewardMix[r.name] ?? 1)
+        let parts: { rewardTerm: tf.Scalar; scores: tf.Scalar[]; reg: ReturnType<typeof generatorRegulariser> } | undefined
 
-      const { value, grads } = tf.variableGrads(() => {
-        const x0 = generatorSample(generator, z, cond, schedule, tInit)
-        const x0ForReward = gradientNormProbe(x0, (n) => { probeNorms.reward = keep(n) })
-        const x0ForRegulariser = gradientNormProbe(x0, (n) => { probeNorms.regulariser = keep(n) })
-        const scores = rewards.map((r) => keep(tf.mean(r.score(x0ForReward, prompts)) as tf.Scalar))
-        const rewardTerm = keep(rewardLoss(scores, mix, controls.rewardWeight))
-        const reg = generatorRegulariser(x0ForRegulariser, noise, nets, { ...controls, kind: controls.regulariser })
-        for (const t of [reg.loss, reg.cfgOut, reg.divergence, reg.scoreGap]) keep(t)
-        parts = { rewardTerm, scores, reg }
-        return tf.add(rewardTerm, tf.mul(reg.loss, controls.regulariserWeight)) as tf.Scalar
-      }, Object.values(generator.params))
+        const { value, grads } = tf.variableGrads(() => {
+          const x0 = generatorSample(generator, z, cond, schedule, tInit)
+          const x0ForReward = gradientNormProbe(x0, (n) => { probeNorms.reward = keep(n) })
+          const x0ForRegulariser = gradientNormProbe(x0, (n) => { probeNorms.regulariser = keep(n) })
+          const scores = rewards.map((r) => keep(tf.mean(r.score(x0ForReward, prompts)) as tf.Scalar))
+          const rewardTerm = keep(rewardLoss(scores, mix, controls.rewardWeight))
+          const reg = generatorRegulariser(x0ForRegulariser, noise, nets, { ...controls, kind: controls.regulariser })
+          for (const t of [reg.loss, reg.cfgOut, reg.divergence, reg.scoreGap]) keep(t)
+          parts = { rewardTerm, scores, reg }
+          return tf.add(rewardTerm, tf.mul(reg.loss, controls.regulariserWeight)) as tf.Scalar
+        }, Object.values(generator.params))
 
-      const p = parts!
-      const zero = tf.scalar(0)
-      const numbers = tf.stack([
-        value, p.reg.loss, p.reg.divergence, p.reg.scoreGap, p.reg.cfgOut, p.rewardTerm,
-        probeNorms.reward ?? zero, probeNorms.regulariser ?? zero, globalNorm(Object.values(grads)),
-        ...p.scores,
-      ])
-      return { grads: byParamName(generator.params, grads), numbers }
-    })
+        const p = parts!
+        const zero = tf.scalar(0)
+        const numbers = tf.stack([
+          value, p.reg.loss, p.reg.divergence, p.reg.scoreGap, p.reg.cfgOut, p.rewardTerm,
+          probeNorms.reward ?? zero, probeNorms.regulariser ?? zero, globalNorm(Object.values(grads)),
+          ...p.scores,
+        ])
+        return { grads: byParamName(generator.params, grads), numbers }
+      })
+    } catch (e) {
+      tf.dispose(kept) // a throwing reward or network must not leak what the gradient function kept
+      throw e
+    }
     timings.generatorGradMs = performance.now() - gradStart
 
     const readStart = performance.now()
