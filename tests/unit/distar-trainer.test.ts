@@ -277,12 +277,18 @@ test('bad trainer options get clear errors', () => {
   assert.throws(() => new DiStarTrainer({ ...base, ...ok, generator: { eps, params: cloneParams(shared, false) } }), /must be trainable/)
 })
 
-test('a reward that throws surfaces its error and leaks no tensors', () => {
+test('a reward that throws: the update is skipped with its message, then the run pauses; no tensors leak', () => {
   const broken: Reward = { name: 'broken', score: () => { throw new Error('reward model exploded') } }
-  const { trainer, dispose } = makeTrainer({ reward: broken })
-  trainer.controls = { ...trainer.controls, fakeStepsPerGeneratorStep: 0 }
+  const { trainer, generator, dispose } = makeTrainer({ reward: broken })
+  const weights = snapshot(generator.params)
+  trainer.step()
   const count = tf.memory().numTensors
-  assert.throws(() => trainer.step(), /reward model exploded/)
+  const res = trainer.step()
+  assert.equal(res.status, 'skipped')
+  assert.match(res.reason!, /generator update: reward 'broken' failed: reward model exploded/)
+  assert.equal(trainer.step().status, 'paused')
+  assert.match(trainer.paused!, /reward model exploded/)
+  assert.deepEqual(snapshot(generator.params), weights)
   assert.equal(tf.memory().numTensors, count)
   dispose()
 })

@@ -262,6 +262,7 @@ export class DiStarTrainer {
     const kept: tf.Tensor[] = [] // tensors that escape the gradient function's tidy; freed below
     const keep = <T extends tf.Tensor>(t: T): T => { kept.push(tf.keep(t)); return t }
     const probeNorms: { reward?: tf.Scalar; regulariser?: tf.Scalar } = {}
+    const rewardFailures: string[] = []
 
     let out: { grads: Record<string, tf.Tensor>; numbers: tf.Tensor }
     try {
@@ -277,7 +278,7 @@ export class DiStarTrainer {
           const x0 = generatorSample(generator, z, cond, schedule, tInit)
           const x0ForReward = gradientNormProbe(x0, (n) => { probeNorms.reward = keep(n) })
           const x0ForRegulariser = gradientNormProbe(x0, (n) => { probeNorms.regulariser = keep(n) })
-          const scores = rewards.map((r) => keep(tf.mean(r.score(x0ForReward, prompts)) as tf.Scalar))
+          const scores = rewards.map((r) => keep(meanScoreOrNaN(r, x0ForReward, prompts, rewardFailures)))
           const rewardTerm = keep(rewardLoss(scores, mix, controls.rewardWeight))
           const reg = generatorRegulariser(x0ForRegulariser, noise, nets, { ...controls, kind: controls.regulariser })
           for (const t of [reg.loss, reg.cfgOut, reg.divergence, reg.scoreGap]) keep(t)
@@ -309,7 +310,7 @@ export class DiStarTrainer {
     const [total, regulariser, divergence, scoreGap, cfgOut, rewardTerm, rewardNorm, regNorm, genNorm] = v as [number, number, number, number, number, number, number, number, number]
     const scores: Record<string, number> = {}
     rewards.forEach((r, k) => { scores[r.name] = v[9 + k]! })
-    const problem = nonFinite({ 'generator loss': total, 'gradient norm': genNorm })
+    const problem = [...rewardFailures, nonFinite({ 'generator loss': total, 'gradient norm': genNorm })].filter(Boolean).join(', ') || undefined
 
     const updateStart = performance.now()
     if (!problem) this.generatorOpt.apply(out.grads, controls.generatorLr, clipScale(genNorm, controls.maxGradNorm))
@@ -360,6 +361,20 @@ function scoreNets(fake: EpsModel, reference: EpsModel, cond: tf.Tensor, nullCon
       const [c, u] = tf.split(both, [B, B], 0) as [tf.Tensor4D, tf.Tensor4D]
       return { cond: c, uncond: u }
     },
+  }
+}
+
+/**
+ * A reward's batch-mean score; if the reward throws, NaN (and the message in `failures`), so the NaN guard
+ * skips the update and reports why. (An exception escaping the gradient tape would also leak every tensor
+ * the tape saved for the backward pass.)
+ */
+function meanScoreOrNaN(reward: Reward, images: tf.Tensor4D, prompts: string[], failures: string[]): tf.Scalar {
+  try {
+    return tf.mean(reward.score(images, prompts)) as tf.Scalar
+  } catch (e) {
+    failures.push(`reward '${reward.name}' failed: ${e instanceof Error ? e.message : String(e)}`)
+    return tf.scalar(NaN)
   }
 }
 
