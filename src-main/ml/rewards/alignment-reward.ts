@@ -2,8 +2,7 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
-import * as tf from '@tensorflow/tfjs-core'
-import { AlignmentModel, ALIGNMENT_SCORE_SCALE } from './alignment-model.ts'
+import type { AlignmentModel } from './alignment-model.ts'
 import { checkRewardInputs, RewardInputError, type ImageFeatureExtractor, type Reward } from './reward.ts'
 
 /**
@@ -46,14 +45,4 @@ export function alignmentImageFeatures(model: AlignmentModel): ImageFeatureExtra
     dim: model.architecture.embedDim,
     features: (images) => model.embedImages(images),
   }
-}
-
-export { ALIGNMENT_SCORE_SCALE }
-
-/** Convenience for scripts: per-image alignment scores as numbers, computed without gradients. */
-export function alignmentScores(model: AlignmentModel, images: tf.Tensor4D, prompts: string[]): number[] {
-  const s = model.score(images, prompts)
-  const out = Array.from(s.dataSync())
-  s.dispose()
-  return out
 }

@@ -149,6 +149,12 @@ export interface RetrievalResult {
   top5: number
   /** mean rank of the correct caption (1 = best) */
   meanRank: number
+  /**
+   * Emoji-level: the best-ranked caption of the same emoji in either style beats every caption of
+   * other emoji (canonical captions name the style, and the two styles of one emoji differ by one word).
+   */
+  top1AnyStyle: number
+  top5AnyStyle: number
 }
 
 /** Embeds images in chunks so evaluation memory stays bounded; returns [N, E] as a flat array. */
@@ -187,26 +193,52 @@ export function captionRetrieval(model: AlignmentModel, split: EmojiSplit): Retr
   const E = model.architecture.embedDim
   const candidates = [...new Set(split.items.map((it) => it.canonicalCaption))]
   const candidateIndex = new Map(candidates.map((c, i) => [c, i]))
+  // Which candidates belong to each emoji (by key), for the style-agnostic figures.
+  const captionsOfEmoji = new Map<string, Set<number>>()
+  for (const it of split.items) {
+    const set = captionsOfEmoji.get(it.key) ?? new Set<number>()
+    set.add(candidateIndex.get(it.canonicalCaption)!)
+    captionsOfEmoji.set(it.key, set)
+  }
   const img = embedSplitImages(model, split)
   const txt = embedTextsChunked(model, candidates)
+  const n = split.items.length
   let top1 = 0
   let top5 = 0
   let rankSum = 0
-  for (let i = 0; i < split.items.length; i++) {
-    const sims = new Float32Array(candidates.length)
+  let top1AnyStyle = 0
+  let top5AnyStyle = 0
+  const sims = new Float32Array(candidates.length)
+  for (let i = 0; i < n; i++) {
     for (let c = 0; c < candidates.length; c++) {
       let s = 0
       for (let e = 0; e < E; e++) s += img[i * E + e]! * txt[c * E + e]!
       sims[c] = s
     }
     const own = sims[candidateIndex.get(split.items[i]!.canonicalCaption)!]!
+    const sameEmoji = captionsOfEmoji.get(split.items[i]!.key)!
+    let bestSameEmoji = -Infinity
+    for (const c of sameEmoji) bestSameEmoji = Math.max(bestSameEmoji, sims[c]!)
     let better = 0
-    for (let c = 0; c < candidates.length; c++) if (sims[c]! > own) better++
+    let otherEmojiBetter = 0
+    for (let c = 0; c < candidates.length; c++) {
+      if (sims[c]! > own) better++
+      if (!sameEmoji.has(c) && sims[c]! > bestSameEmoji) otherEmojiBetter++
+    }
     const rank = better + 1
     if (rank === 1) top1++
     if (rank <= 5) top5++
     rankSum += rank
+    if (otherEmojiBetter === 0) top1AnyStyle++
+    if (otherEmojiBetter < 5) top5AnyStyle++
   }
-  const n = split.items.length
-  return { images: n, candidates: candidates.length, top1: top1 / n, top5: top5 / n, meanRank: rankSum / n }
+  return {
+    images: n,
+    candidates: candidates.length,
+    top1: top1 / n,
+    top5: top5 / n,
+    meanRank: rankSum / n,
+    top1AnyStyle: top1AnyStyle / n,
+    top5AnyStyle: top5AnyStyle / n,
+  }
 }

@@ -16,7 +16,7 @@ function toUnitRgb(images: tf.Tensor4D): tf.Tensor4D {
 }
 
 function luma(rgb: tf.Tensor4D): tf.Tensor3D {
-  const w = tf.tensor1d(LUMA as unknown as number[])
+  const w = tf.tensor1d([...LUMA])
   return tf.sum(tf.mul(rgb, w), 3)
 }
 

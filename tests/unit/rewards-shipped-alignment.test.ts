@@ -1,0 +1,54 @@
+// Behaviour of the committed alignment model (resources/models/alignment) on validation emoji it
+// never saw in training: its own caption should outscore another emoji's caption for most images.
+import { test, before } from 'node:test'
+import assert from 'node:assert/strict'
+import * as tf from '@tensorflow/tfjs-core'
+import { initTf } from '../../src-main/ml/backend/init.ts'
+import { loadEmojiDataset, type EmojiSplit } from '../../src-main/ml/data/emoji-dataset.ts'
+import { Rng } from '../../src-main/ml/util/rng.ts'
+import { AlignmentModel } from '../../src-main/ml/rewards/alignment-model.ts'
+import { alignmentReward, hasShippedAlignmentModel, shippedAlignmentModelDir } from '../../src-main/ml/rewards/alignment-reward.ts'
+
+const SAMPLE = 48
+/** Chance is 50%; the card reports the full-validation figure. */
+const MIN_PAIRWISE_ACCURACY = 0.75
+
+const skip = hasShippedAlignmentModel()
+  ? false
+  : `no shipped alignment weights at ${shippedAlignmentModelDir()} (train them with npm run train-alignment)`
+
+let validation: EmojiSplit
+before(async () => {
+  if (skip) return
+  await initTf()
+  ;({ validation } = await loadEmojiDataset({ imageSize: 32 }))
+})
+
+test('the shipped model ranks the right caption above a random other one for most validation images', { skip }, async () => {
+  const model = await AlignmentModel.load(shippedAlignmentModelDir())
+  const reward = alignmentReward(model)
+  const rng = new Rng(2024)
+  const n = validation.items.length
+  const picks = rng.shuffle(Array.from({ length: n }, (_, i) => i)).slice(0, SAMPLE)
+  const floats = 32 * 32 * 3
+  const pixels = new Float32Array(SAMPLE * floats)
+  picks.forEach((idx, b) => pixels.set(validation.images.subarray(idx * floats, (idx + 1) * floats), b * floats))
+  const own = picks.map((idx) => validation.items[idx]!.canonicalCaption)
+  // A caption of a different emoji (not just the same emoji in the other style).
+  const other = picks.map((idx) => {
+    let j = idx
+    while (validation.items[j]!.key === validation.items[idx]!.key) j = rng.int(0, n - 1)
+    return validation.items[j]!.canonicalCaption
+  })
+  const images = tf.tensor4d(pixels, [SAMPLE, 32, 32, 3])
+  const ownScores = reward.score(images, own)
+  const otherScores = reward.score(images, other)
+  const a = ownScores.dataSync()
+  const b = otherScores.dataSync()
+  let wins = 0
+  for (let i = 0; i < SAMPLE; i++) if (a[i]! > b[i]!) wins++
+  tf.dispose([images, ownScores, otherScores])
+  model.dispose()
+  const accuracy = wins / SAMPLE
+  assert.ok(accuracy >= MIN_PAIRWISE_ACCURACY, `right caption won ${wins}/${SAMPLE} (${(100 * accuracy).toFixed(0)}%), expected >= ${100 * MIN_PAIRWISE_ACCURACY}%`)
+})
