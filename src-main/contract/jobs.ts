@@ -31,15 +31,27 @@ export type JobKind = z.output<typeof StartJobParams>['kind']
 /** Parameters of each kind once validated, by kind name. */
 export type JobParamsByKind = { [K in JobKind]: Extract<z.output<typeof StartJobParams>, { kind: K }>['params'] }
 
-export const JOB_KIND_INFO: Record<JobKind, { title: string; description: string }> = {
+export interface JobKindInfo {
+  title: string
+  description: string
+  /**
+   * Schema of the values a running job of this kind accepts in a `set` control (for DI* training:
+   * reward weight, CFG scale, learning rates...). An empty object means no live settings.
+   */
+  settable: z.ZodType<Record<string, ControlValue>>
+}
+
+export const JOB_KIND_INFO: Record<JobKind, JobKindInfo> = {
   demo: {
     title: 'Demo: Monte-Carlo estimate of pi',
     description: 'Throws seeded random points at the unit square in chunks; proves workers, progress, metrics and cancel.',
+    settable: z.strictObject({}),
   },
 }
 
 /** Live controls a running job may receive (DI* training changes weights, pauses and resumes). */
 export const ControlValue = z.union([z.number(), z.string().max(256), z.boolean()])
+export type ControlValue = z.output<typeof ControlValue>
 export const JobControl = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('pause') }),
   z.strictObject({ type: z.literal('resume') }),

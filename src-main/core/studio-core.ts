@@ -1,6 +1,7 @@
 // The studio core: plain Node, no Electron. It owns the workspace and the job manager and answers
 // every request channel of the contract. Electron's IPC handlers and the web host only call
 // dispatch() and forward events; neither adds behaviour of its own.
+import { join } from 'node:path'
 import { StudioError, parseRequest, requestContract } from '../contract/index.ts'
 import type { RequestChannel, RequestHandlers, Response, StudioEvent, WorkspaceInfo } from '../contract/index.ts'
 import { collectBackendReport } from './backend-report.ts'
@@ -50,10 +51,12 @@ export class StudioCore {
     const workspace = await Workspace.open(options.workspace)
     const jobs = new JobManager({
       workspace: workspace.info,
+      recordsDir: join(workspace.root, 'jobs'),
       ...(options.workerEntry ? { workerEntry: options.workerEntry } : {}),
       ...(options.maxConcurrentJobs ? { maxConcurrent: options.maxConcurrentJobs } : {}),
       logger,
     })
+    await jobs.loadHistory()
     return new StudioCore(workspace, jobs, options.host, logger)
   }
 

@@ -61,6 +61,34 @@ describe('StudioCore.dispatch', () => {
     assert.equal(control.ok ? null : control.error.code, 'not-found')
   })
 
+  it('keeps a record of finished jobs that a restarted core lists again', async () => {
+    const started = await core.dispatch('jobs.start', { kind: 'demo', params: { samples: 10_000, chunks: 2 } })
+    assert.ok(started.ok)
+    const { jobId } = started.result as { jobId: string }
+    await new Promise<void>((resolve) => {
+      const off = core.onEvent((e) => e.channel === 'job.done' && e.payload.jobId === jobId && (off(), resolve()))
+    })
+    const { writeFile } = await import('node:fs/promises')
+    await writeFile(join(dir.path, 'ws', 'jobs', 'garbage.json'), '{"not": "a job"')
+    // The record is written atomically just after the done event.
+    const { existsSync } = await import('node:fs')
+    while (!existsSync(join(dir.path, 'ws', 'jobs', `${jobId}.json`))) await new Promise((r) => setTimeout(r, 20))
+    const rec = recordingLogger()
+    const restarted = await StudioCore.create({ workspace: { root: join(dir.path, 'ws'), source: 'env' }, host: 'web', logger: rec.logger })
+    try {
+      const listed = await restarted.dispatch('jobs.list', {})
+      assert.ok(listed.ok)
+      const again = (listed.result as { jobId: string; status: string; result?: unknown }[]).find((j) => j.jobId === jobId)
+      assert.equal(again?.status, 'succeeded')
+      assert.ok(again?.result)
+      assert.ok(rec.lines.some((l) => l.level === 'warn' && /garbage\.json/.test(l.message)))
+      const cancel = await restarted.dispatch('jobs.cancel', { jobId })
+      assert.equal(cancel.ok ? null : cancel.error.code, 'conflict')
+    } finally {
+      await restarted.close()
+    }
+  })
+
   it('lists the job kinds of the contract', async () => {
     const response = await core.dispatch('jobs.listKinds', {})
     assert.ok(response.ok)

@@ -121,6 +121,17 @@ describe('JobManager with the demo job', () => {
     assert.equal((await ev.done(second.jobId)).status, 'cancelled')
   })
 
+  it('refuses live settings the job kind does not declare', async () => {
+    const { jobId } = manager.start({ kind: 'demo', params: { samples: 2_000_000_000, chunks: 10_000, seed: 1 } })
+    await ev.first('job.progress', jobId)
+    assert.throws(
+      () => manager.control(jobId, { type: 'set', values: { rewardWeight: 2 } }),
+      (e: unknown) => e instanceof StudioError && e.code === 'invalid-params' && /rewardWeight/.test(e.message),
+    )
+    manager.cancel(jobId)
+    await ev.done(jobId)
+  })
+
   it('refuses unknown jobs and controls to finished jobs', () => {
     assert.throws(() => manager.cancel('nope'), (e: unknown) => e instanceof StudioError && e.code === 'not-found')
     assert.throws(() => manager.control('nope', { type: 'pause' }), (e: unknown) => e instanceof StudioError && e.code === 'not-found')

@@ -3,13 +3,13 @@
 // training jobs each want the whole CPU.
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
+import { readFile, readdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import { StudioError, JOB_KIND_INFO, parseEvent } from '../../contract/index.ts'
-import type {
-  FinalJobStatus, JobControl, JobStatus, JobSummary, StartJobParams, StudioEvent, WorkspaceInfo,
-} from '../../contract/index.ts'
+import { FinalJobStatus, JOB_KIND_INFO, JobSummary, StudioError, describeIssues, parseEvent } from '../../contract/index.ts'
+import type { JobControl, JobStatus, StartJobParams, StudioEvent, WorkspaceInfo } from '../../contract/index.ts'
+import { atomicWriteFile } from '../../util/atomic-write.ts'
 import type { z } from 'zod'
 import { createLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
@@ -24,12 +24,15 @@ export interface JobManagerOptions {
   maxConcurrent?: number
   /** How long a cancelled job may take to stop on its own before its thread is terminated. */
   cancelGraceMs?: number
+  /** Folder for one JSON record per finished job, read back as history at start-up. */
+  recordsDir?: string
   logger?: Logger
 }
 
 interface JobEntry {
   summary: JobSummary
-  request: StartRequest
+  /** Absent for jobs of an earlier session, known only from their record. */
+  request?: StartRequest
   worker?: Worker
   startedMs?: number
   cancelTimer?: NodeJS.Timeout
@@ -90,7 +93,14 @@ export class JobManager {
   /** Forwards a live control to a running job; false when the job is not running. */
   control(jobId: string, control: JobControl): boolean {
     const job = this.get(jobId)
-    if (job.finished) throw new StudioError('conflict', `Job ${jobId} has already ${job.summary.status}`)
+    const kind = job.request?.kind
+    if (job.finished || !kind) throw new StudioError('conflict', `Job ${jobId} has already ${job.summary.status}`)
+    if (control.type === 'set') {
+      const settable = JOB_KIND_INFO[kind].settable.safeParse(control.values)
+      if (!settable.success) {
+        throw new StudioError('invalid-params', `Job kind ${kind} cannot change these settings live: ${describeIssues(settable.error)}`)
+      }
+    }
     if (!job.worker || job.summary.status === 'cancelling') return false
     this.send(job, { type: 'control', control })
     return true
@@ -125,7 +135,9 @@ export class JobManager {
 
   private launch(job: JobEntry): void {
     const { jobId } = job.summary
-    const data: JobWorkerData = { jobId, kind: job.request.kind, params: job.request.params, workspace: this.options.workspace }
+    const request = job.request
+    if (!request) return // history entries are finished and never queued
+    const data: JobWorkerData = { jobId, kind: request.kind, params: request.params, workspace: this.options.workspace }
     let worker: Worker
     try {
       worker = createWorker(this.workerEntry, data)
@@ -189,7 +201,34 @@ export class JobManager {
     this.emit('job.done', { jobId, kind, status, elapsedMs, ...outcome })
     // The thread usually exits by itself; make sure a stuck one does not linger.
     void job.worker?.terminate()
+    this.saveRecord(job.summary)
     this.pump()
+  }
+
+  /** Reads the records of earlier sessions' jobs; unreadable ones are skipped with a warning. */
+  async loadHistory(): Promise<number> {
+    const dir = this.options.recordsDir
+    if (!dir) return 0
+    let loaded = 0
+    for (const name of (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json'))) {
+      try {
+        const summary = JobSummary.parse(JSON.parse(await readFile(join(dir, name), 'utf8')))
+        if (this.jobs.has(summary.jobId) || !FinalJobStatus.safeParse(summary.status).success) continue
+        this.jobs.set(summary.jobId, { summary, finished: true })
+        loaded++
+      } catch (err) {
+        this.log.warn(`Skipped unreadable job record ${name}: ${(err as Error).message}`)
+      }
+    }
+    return loaded
+  }
+
+  private saveRecord(summary: JobSummary): void {
+    const dir = this.options.recordsDir
+    if (!dir) return
+    atomicWriteFile(join(dir, `${summary.jobId}.json`), JSON.stringify(summary, null, 2)).catch((err: Error) =>
+      this.log.error(`Could not save the record of job ${summary.jobId}: ${err.message}`),
+    )
   }
 
   private setStatus(jobId: string, status: JobStatus): void {
@@ -220,7 +259,7 @@ export class JobManager {
 }
 
 export function jobKindList(): { kind: string; title: string; description: string }[] {
-  return Object.entries(JOB_KIND_INFO).map(([kind, info]) => ({ kind, ...info }))
+  return Object.entries(JOB_KIND_INFO).map(([kind, info]) => ({ kind, title: info.title, description: info.description }))
 }
 
 /**
