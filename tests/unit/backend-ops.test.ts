@@ -400,6 +400,62 @@ describe('wasm Conv2DBackpropFilter kernel', () => {
   })
 })
 
+describe('wasm matMul operator cache', () => {
+  it('gives right answers when one buffer is the b operand in two shapes', () => {
+    tf.tidy(() => {
+      const x = tf.reshape(tf.range(0, 32), [4, 8]) as tf.Tensor2D
+      const first = tf.matMul(tf.ones([1, 4]) as tf.Tensor2D, x).arraySync()
+      assert.deepEqual(first, [[48, 52, 56, 60, 64, 68, 72, 76]])
+      // same buffer, other shape: stock tfjs-backend-wasm 4.22 reuses the [4, 8] operator here
+      const second = tf.matMul(tf.ones([1, 2]) as tf.Tensor2D, tf.reshape(x, [2, 16]) as tf.Tensor2D).arraySync()
+      assert.deepEqual(second, [Array.from({ length: 16 }, (_, i) => 16 + 2 * i)])
+      const third = tf.matMul(tf.ones([2, 4]) as tf.Tensor2D, x).arraySync() as number[][]
+      assert.deepEqual(third[1], [48, 52, 56, 60, 64, 68, 72, 76])
+    })
+  })
+})
+
+describe('wasm Sum over leading axes', () => {
+  it('matches the cpu backend for every axis pattern, keepDims and int32', async () => {
+    const cases: [number[], number | number[], boolean][] = [
+      [[6, 5], 0, false], [[6, 5], 0, true], [[6, 5], 1, false], [[6, 5], [0, 1], false],
+      [[2, 3, 4], [0, 1], false], [[2, 3, 4], [1, 0], true], [[2, 3, 4], 1, false], [[2, 3, 4], -1, true],
+      [[1, 7], 0, false], [[7, 1], 0, false], [[3, 2, 2, 2], [0, 1, 2], false],
+    ]
+    const rng = new Rng(40)
+    for (const [shape, axis, keepDims] of cases) {
+      for (const dtype of ['float32', 'int32'] as const) {
+        const n = shape.reduce((a, b) => a * b, 1)
+        const values = Array.from({ length: n }, () => (dtype === 'int32' ? rng.int(-5, 5) : rng.normal()))
+        const onWasm = tf.tidy(() => tf.sum(tf.tensor(values, shape, dtype), axis, keepDims))
+        const got = { shape: onWasm.shape, data: Array.from(await onWasm.data()) }
+        onWasm.dispose()
+        await tf.setBackend('cpu')
+        const onCpu = tf.tidy(() => tf.sum(tf.tensor(values, shape, dtype), axis, keepDims))
+        const want = { shape: onCpu.shape, data: Array.from(await onCpu.data()) }
+        onCpu.dispose()
+        await tf.setBackend('wasm')
+        const what = `sum ${dtype} [${shape}] axis ${axis} keepDims ${keepDims}`
+        assert.deepEqual(got.shape, want.shape, what)
+        assertClose(got.data, want.data, 1e-6, what)
+      }
+    }
+  })
+
+  it('is differentiable (bias gradients go through it)', async () => {
+    const rng = new Rng(41)
+    const [rows, d] = [6, 5]
+    const inputs = [{ data: randomArray(rng, rows * d), shape: [2, 3, d] }, { data: randomArray(rng, d), shape: [d] }]
+    // y = x + b broadcast; dL/db = sum over leading axes of dL/dy
+    await checkGradients({
+      rng,
+      inputs,
+      op: (x, b) => tf.mul(tf.add(x, b), tf.add(x, b)),
+      reference: (x, b) => x.map((v, i) => (v + b[i % d]) ** 2),
+    })
+  })
+})
+
 describe('custom ops inside a training step', () => {
   it('keep the tensor count flat', () => {
     const w = tf.variable(tf.randomNormal([8, 8], 0, 0.3, 'float32', 3))

@@ -1,4 +1,4 @@
-// Kernels that tfjs-backend-wasm 4.22 lacks but training needs, registered for 'wasm' only.
+// Kernels that tfjs-backend-wasm 4.22 lacks or runs slowly, registered for 'wasm' only.
 //
 // Conv2DBackpropFilter (dW of a convolution) is missing on wasm. Without it, conv training fails and
 // even input gradients through a linear-activation conv break (tfjs routes those through fused.conv2d,
@@ -48,35 +48,126 @@ export function conv2dFilterGrad(
 }
 
 /**
- * Registers Conv2DBackpropFilter for the wasm backend (no-op if already registered).
- * A kernel receives raw TensorInfos owned by the engine. We wrap them as tensors to use tfjs ops,
- * so we must incRef the inputs (disposing our wrappers would otherwise free the caller's data) and
- * the result (our wrapper of it is disposed by the tidy; the engine takes over the buffer).
+ * Runs tfjs ops inside a kernel. A kernel receives raw TensorInfos owned by the engine; we wrap them
+ * as tensors, so we must incRef them (disposing our wrappers would otherwise free the caller's data),
+ * and incRef the result (our wrapper is disposed; the engine takes over the buffer).
  */
-export function registerWasmTrainingKernels(): void {
+function runOpsInKernel(backend: tf.KernelBackend, inputs: tf.TensorInfo[], compute: (...xs: tf.Tensor[]) => tf.Tensor): tf.TensorInfo {
+  const engine = tf.engine()
+  const wrapped = inputs.map((info) => {
+    backend.incRef(info.dataId)
+    return engine.makeTensorFromTensorInfo(info, backend)
+  })
+  try {
+    const result = compute(...wrapped)
+    backend.incRef(result.dataId)
+    const out: tf.TensorInfo = { dataId: result.dataId, shape: result.shape, dtype: result.dtype }
+    result.dispose()
+    return out
+  } finally {
+    tf.dispose(wrapped)
+  }
+}
+
+function registerConv2DBackpropFilter(): void {
   if (tf.getKernel('Conv2DBackpropFilter', 'wasm')) return
   tf.registerKernel({
     kernelName: 'Conv2DBackpropFilter',
     backendName: 'wasm',
-    kernelFunc: ({ inputs, backend: anyBackend, attrs }) => {
-      const backend = anyBackend as tf.KernelBackend
-      const { x: xInfo, dy: dyInfo } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo }
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo }
       const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs
       if (a.dataFormat === 'NCHW') {
         throw new Error('Conv2DBackpropFilter on wasm: only NHWC is supported (wasm conv2d is NHWC only)')
       }
-      backend.incRef(xInfo.dataId)
-      backend.incRef(dyInfo.dataId)
-      const engine = tf.engine()
-      const x = engine.makeTensorFromTensorInfo(xInfo, backend) as tf.Tensor4D
-      const dy = engine.makeTensorFromTensorInfo(dyInfo, backend) as tf.Tensor4D
-      const dw = conv2dFilterGrad(x, dy, a.filterShape, a.strides, a.pad, a.dimRoundingMode)
-      backend.incRef(dw.dataId)
-      x.dispose()
-      dy.dispose()
-      const out: tf.TensorInfo = { dataId: dw.dataId, shape: dw.shape, dtype: dw.dtype }
-      dw.dispose()
-      return out
+      return runOpsInKernel(backend as tf.KernelBackend, [x, dy], (xt, dyt) =>
+        conv2dFilterGrad(xt as tf.Tensor4D, dyt as tf.Tensor4D, a.filterShape, a.strides, a.pad, a.dimRoundingMode),
+      )
     },
   })
+}
+
+/** Marks our Sum kernel, so registering twice keeps the original delegate. */
+const FAST_SUM = Symbol('di-studio fast wasm Sum')
+
+/**
+ * wasm's Sum transposes the input so the reduced axes are innermost, then loops: summing a
+ * [1024, 512] tensor over axis 0 took 8.3 ms. That is exactly the reduction every bias gradient and
+ * broadcast gradient does. Over leading axes the same sum is `ones[1, rows] @ x[rows, cols]`, a 2-D
+ * matMul XNNPACK runs in 0.08 ms. Other reductions go to the original kernel.
+ */
+function registerFastSum(): void {
+  const original = tf.getKernel('Sum', 'wasm')
+  if (!original || (original as { [FAST_SUM]?: boolean })[FAST_SUM]) return
+  const config: tf.KernelConfig & { [FAST_SUM]?: boolean } = {
+    kernelName: 'Sum',
+    backendName: 'wasm',
+    // the original binds its wasm function when the backend starts; keep that
+    setupFunc: original.setupFunc,
+    disposeFunc: original.disposeFunc,
+    kernelFunc: (args) => {
+      const x = args.inputs.x as tf.TensorInfo
+      const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs
+      const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b)
+      const leading = axes.length > 0 && axes.length < x.shape.length && axes.every((a, i) => a === i)
+      if (x.dtype !== 'float32' || !leading) return original.kernelFunc(args)
+      const rows = x.shape.slice(0, axes.length).reduce((a, b) => a * b, 1)
+      const kept = x.shape.slice(axes.length)
+      const cols = kept.reduce((a, b) => a * b, 1)
+      const outShape = keepDims ? [...axes.map(() => 1), ...kept] : kept
+      return runOpsInKernel(args.backend as tf.KernelBackend, [x], (xt) =>
+        tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(xt, [rows, cols])), outShape)),
+      )
+    },
+  }
+  config[FAST_SUM] = true
+  tf.unregisterKernel('Sum', 'wasm')
+  tf.registerKernel(config)
+}
+
+/** Marks our BatchMatMul wrapper. */
+const SAFE_MATMUL = Symbol('di-studio shape-safe wasm BatchMatMul')
+
+/**
+ * Works around a tfjs-backend-wasm 4.22 bug: the XNNPACK matMul operator is cached by the id of the
+ * `b` operand's buffer, ignoring its shape. A reshape shares its input's buffer, so after
+ * `matMul(p, x.reshape([4, 8]))` a later `matMul(q, x.reshape([2, 16]))` reuses the [4, 8] operator and
+ * returns wrong numbers or aborts with "memory access out of bounds" (reproduced in
+ * tests/unit/backend-ops.test.ts). Backprop does this naturally (one dy, several reshapes). When `b` is
+ * viewed in a shape other than its buffer's own, we hand the matMul a copy, so every cached operator
+ * for a buffer has that buffer's shape.
+ */
+function registerShapeSafeMatMul(): void {
+  const original = tf.getKernel('BatchMatMul', 'wasm')
+  if (!original || (original as { [SAFE_MATMUL]?: boolean })[SAFE_MATMUL]) return
+  const config: tf.KernelConfig & { [SAFE_MATMUL]?: boolean } = {
+    kernelName: 'BatchMatMul',
+    backendName: 'wasm',
+    setupFunc: original.setupFunc,
+    disposeFunc: original.disposeFunc,
+    kernelFunc: (args) => {
+      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo }
+      const backend = args.backend as tf.KernelBackend & { dataIdMap?: { get(id: object): { shape: number[] } | undefined } }
+      const buffer = backend.dataIdMap?.get(b.dataId)
+      const isView = buffer !== undefined && !tf.util.arraysEqual(buffer.shape, b.shape)
+      if (!isView) return original.kernelFunc(args)
+      const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs
+      return runOpsInKernel(backend, [a, b], (at, bt) =>
+        tf.tidy(() => tf.matMul(at, tf.add(bt, 0) /* a real copy: new buffer, own shape */, transposeA, transposeB)),
+      )
+    },
+  }
+  config[SAFE_MATMUL] = true
+  tf.unregisterKernel('BatchMatMul', 'wasm')
+  tf.registerKernel(config)
+}
+
+/**
+ * Registers the wasm kernels training needs (idempotent): Conv2DBackpropFilter, which wasm lacks; a
+ * BatchMatMul safe against the operator-cache bug; and a Sum that reduces leading axes with a matMul.
+ */
+export function registerWasmTrainingKernels(): void {
+  registerConv2DBackpropFilter()
+  registerShapeSafeMatMul()
+  registerFastSum()
 }
