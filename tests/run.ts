@@ -1,4 +1,4 @@
-// Runs every tests/**/*.test.ts file (unit, then integration, then e2e) with node's test runner
+// Runs every tests/**/*.test.ts file (unit, integration, e2e, and any other folder) with node's test runner
 // through tsx, one file at a time by default: the machine has two cores and ML tests are heavy.
 //   tsx tests/run.ts                 all tiers
 //   tsx tests/run.ts unit e2e        only those tiers

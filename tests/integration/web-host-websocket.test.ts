@@ -160,6 +160,35 @@ describe('web host: WebSocket contract', () => {
     watcher.close()
   })
 
+  it('answers every one of a few hundred random and mutated messages, and stays up', async () => {
+    // Seeded, so a failure reproduces. Issue 8's fuzzing goes much further; this guards the basics.
+    let state = 12345
+    const rand = (n: number) => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) % n)
+    const junk = (): unknown => {
+      const pool: unknown[] = [null, true, -0, 1e308, -1, 2 ** 53, 'x'.repeat(rand(3000)), '../../etc/passwd', '\u0000', [], {}, { __proto__: { a: 1 } }, [[[[]]]]]
+      return pool[rand(pool.length)]
+    }
+    const channels = ['jobs.start', 'jobs.cancel', 'jobs.control', 'jobs.list', 'app.getWorkspace', 'nope', '', '__proto__']
+    const before = socket.messages.filter((m) => m.type === 'response').length
+    let sent = 0
+    for (let i = 0; i < 300; i++) {
+      const envelope: Record<string, unknown> = { type: rand(10) ? 'request' : junk(), id: rand(10) ? 10_000 + i : junk(), channel: channels[rand(channels.length)] }
+      envelope.params = rand(2)
+        ? { kind: rand(2) ? 'demo' : junk(), params: { samples: junk(), chunks: junk(), saveResultAs: junk() }, jobId: junk(), control: { type: junk(), values: { k: junk() } } }
+        : junk()
+      if (envelope.channel === 'jobs.start' && rand(2)) continue // do not flood the queue with real jobs
+      let text = JSON.stringify(envelope)
+      if (rand(4) === 0) text = text.slice(0, rand(text.length)) // truncated
+      socket.ws.send(text)
+      sent++
+    }
+    await socket.waitFor(() => socket.messages.filter((m) => m.type === 'response').length >= before + sent, 30_000)
+    const answers = socket.messages.filter((m) => m.type === 'response').slice(before)
+    assert.equal(answers.length, sent)
+    for (const a of answers) assert.ok(a.type === 'response' && (a.ok || a.error.message.length > 0))
+    assert.ok((await socket.request('app.getWorkspace')).ok)
+  })
+
   it('keeps serving after a client disconnects abruptly mid-request', async () => {
     const rude = new WebSocket(wsUrl)
     await new Promise((resolve) => rude.once('open', resolve))
