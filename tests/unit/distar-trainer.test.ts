@@ -8,6 +8,7 @@ import '@tensorflow/tfjs' // registers every gradient (tfjs-core's CommonJS entr
 import { DiStarTrainer, type ConditioningSource, type DiStarTrainerOptions } from '../../src-main/ml/distar/trainer.ts'
 import { DEFAULT_CONTROLS, DiStarControlError, type DiStarControls } from '../../src-main/ml/distar/controls.ts'
 import { cloneParams, initToyMlp, linearVpTables, toyMlpEps } from '../../src-main/ml/distar/toy-models.ts'
+import { profileDiStarStep } from '../../src-main/ml/distar/profile.ts'
 import type { EpsFn, EpsModel, Reward } from '../../src-main/ml/distar/types.ts'
 
 before(async () => {
@@ -289,6 +290,19 @@ test('a reward that throws: the update is skipped with its message, then the run
   assert.equal(trainer.step().status, 'paused')
   assert.match(trainer.paused!, /reward model exploded/)
   assert.deepEqual(snapshot(generator.params), weights)
+  assert.equal(tf.memory().numTensors, count)
+  dispose()
+})
+
+test('profileDiStarStep times every part and leaks no tensors', () => {
+  const { trainer, generator, fake, reference, dispose } = makeTrainer()
+  trainer.dispose()
+  const count = tf.memory().numTensors
+  const profile = profileDiStarStep({
+    generator, fake, reference, schedule: SCHEDULE, tInit: 399, batchSize: BATCH, imageShape: [1, 1, DIM],
+    conditioning, rewards: [targetReward([0, 0, 0])], seed: 1, controls: CONTROLS,
+  })
+  for (const [part, ms] of Object.entries(profile)) assert.ok(Number.isFinite(ms) && ms >= 0, `${part}: ${ms}`)
   assert.equal(tf.memory().numTensors, count)
   dispose()
 })

@@ -28,10 +28,13 @@ export class Adam {
   private stepCount = 0
 
   constructor(private readonly params: Record<string, tf.Variable>, readonly settings: AdamSettings = DEFAULT_ADAM) {
-    for (const [name, p] of Object.entries(params)) {
-      this.m[name] = tf.variable(tf.zerosLike(p), false)
-      this.v[name] = tf.variable(tf.zerosLike(p), false)
-    }
+    // inside tidy: tf.variable keeps its initial tensor alive otherwise (tidy never disposes variables)
+    tf.tidy(() => {
+      for (const [name, p] of Object.entries(params)) {
+        this.m[name] = tf.variable(tf.zerosLike(p), false)
+        this.v[name] = tf.variable(tf.zerosLike(p), false)
+      }
+    })
   }
 
   get step(): number {

@@ -22,14 +22,15 @@ export function initToyMlp(config: ToyMlpConfig, seed: number, trainable = true)
   const inputs = dim + 2 * TIME_FREQS.length + 1
   const dense = (fanIn: number, fanOut: number, scale = 1) =>
     tf.variable(tf.tensor2d(rng.normals(fanIn * fanOut).map((v) => (v * scale) / Math.sqrt(fanIn)), [fanIn, fanOut]), trainable)
-  return {
+  // inside tidy: tf.variable keeps its initial tensor alive otherwise (tidy never disposes variables)
+  return tf.tidy(() => ({
     w1: dense(inputs, hidden),
     b1: tf.variable(tf.zeros([hidden]), trainable),
     w2: dense(hidden, hidden),
     b2: tf.variable(tf.zeros([hidden]), trainable),
     w3: dense(hidden, dim, 0),
     b3: tf.variable(tf.zeros([dim]), trainable),
-  }
+  }))
 }
 
 /** The toy MLP as an EpsFn: eps_hat = MLP([x, time features, cond]). */
