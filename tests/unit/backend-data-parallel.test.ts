@@ -68,6 +68,18 @@ describe('DataParallelTrainer', () => {
     optimizer.dispose()
   })
 
+  it('applies gradients in any key order with an optimizer that keeps per-variable state', async () => {
+    // tfjs optimizers keep their moments by position in the gradient map
+    const optimizer = tf.train.adam(1e-3)
+    const names = Object.keys(trainer.model.params)
+    const first = gradientsOf(trainer.model, syntheticBatch(TINY, 2, 11), 'default', names)
+    trainer.applyGradients(optimizer, first.grads)
+    const second = await trainer.computeGradients(syntheticBatch(TINY, 2, 12))
+    const reversed = Object.fromEntries(Object.entries(second.grads).reverse())
+    assert.doesNotThrow(() => trainer.applyGradients(optimizer, reversed))
+    optimizer.dispose()
+  })
+
   it('refuses malformed batches and unknown params', async () => {
     const batch = syntheticBatch(TINY, 2, 9)
     await assert.rejects(trainer.computeGradients({ ...batch, t: { data: new Float32Array(3), shape: [3] } }), /has 3 rows/)

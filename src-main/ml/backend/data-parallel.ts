@@ -124,7 +124,7 @@ export class DataParallelTrainer {
   async computeGradients(batch: BatchArrays, opts: { loss?: string; wrt?: string[] } = {}): Promise<GradientResult> {
     if (this.closed) throw new Error('DataParallelTrainer: already disposed')
     const lossName = opts.loss ?? 'default'
-    const wrt = opts.wrt ?? this.layout.map((p) => p.name)
+    const wrt = opts.wrt ?? Object.keys(this.model.params)
     for (const name of wrt) if (!(name in this.model.params)) throw new Error(`DataParallelTrainer: unknown param "${name}"`)
     const rows = batchRows(batch)
     const shares = splitRows(rows, this.threads)
@@ -176,14 +176,16 @@ export class DataParallelTrainer {
 
   /**
    * Applies gradients keyed by param name (as computeGradients returns them) with a tfjs optimizer,
-   * which keys by variable name, then disposes them.
+   * then disposes them. tfjs optimizers key by variable name and keep their moments by POSITION in
+   * the map, so the map is always built in the model's param order, whatever order `grads` has.
    */
   applyGradients(optimizer: tf.Optimizer, grads: Record<string, tf.Tensor>): void {
+    for (const name of Object.keys(grads)) {
+      if (!(name in this.model.params)) throw new Error(`DataParallelTrainer.applyGradients: unknown param "${name}"`)
+    }
     const byVariable: tf.NamedTensorMap = {}
-    for (const [name, g] of Object.entries(grads)) {
-      const v = this.model.params[name]
-      if (!v) throw new Error(`DataParallelTrainer.applyGradients: unknown param "${name}"`)
-      byVariable[v.name] = g
+    for (const [name, v] of Object.entries(this.model.params)) {
+      if (grads[name]) byVariable[v.name] = grads[name]
     }
     optimizer.applyGradients(byVariable)
     tf.dispose(Object.values(grads))
