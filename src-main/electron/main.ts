@@ -7,7 +7,8 @@ import { createLogger } from '../core/logger.ts'
 import { StudioCore } from '../core/studio-core.ts'
 import { locateWorkspace } from '../core/workspace.ts'
 import { registerIpcHandlers } from './ipc.ts'
-import { createStudioWindow, hardenApp, trustedSenderCheck } from './window.ts'
+import { trustedSenderCheck } from './sender-check.ts'
+import { createStudioWindow, hardenApp } from './window.ts'
 
 const log = createLogger('electron')
 const here = dirname(fileURLToPath(import.meta.url))
@@ -37,7 +38,8 @@ if (!app.requestSingleInstanceLock()) {
     if (report.ok) for (const line of formatBackendReport(report.result as never)) console.log(line)
     console.log(`Workspace: ${workspace.root} (${workspace.source})`)
 
-    registerIpcHandlers(ipcMain, core, trustedSenderCheck(() => win, paths.rendererIndex), log)
+    const isTrusted = trustedSenderCheck(() => (win && !win.isDestroyed() ? win.webContents.id : null), paths.rendererIndex)
+    registerIpcHandlers(ipcMain, core, isTrusted, log)
     core.onEvent((event) => {
       if (win && !win.isDestroyed()) win.webContents.send(event.channel, event.payload)
     })
