@@ -15,6 +15,7 @@
 //   export function createDataParallelModel(config: unknown): DataParallelModel | Promise<DataParallelModel>
 import * as tf from '@tensorflow/tfjs-core'
 import os from 'node:os'
+import { existsSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { TfBackendName } from './probe.ts'
@@ -73,7 +74,14 @@ export type FromWorker =
   | { type: 'done'; id: number; loss: number; rows: number }
   | { type: 'error'; id?: number; message: string }
 
-const WORKER_ENTRY = new URL('./data-parallel-worker.ts', import.meta.url)
+/**
+ * The worker script beside this module: data-parallel-worker.js in a build (the bundler must emit it
+ * as an entry of that name next to the chunk holding this code), the .ts source under tsx.
+ */
+function defaultWorkerEntry(): URL {
+  const built = new URL('./data-parallel-worker.js', import.meta.url)
+  return existsSync(fileURLToPath(built)) ? built : new URL('./data-parallel-worker.ts', import.meta.url)
+}
 
 export class DataParallelTrainer {
   private nextId = 1
@@ -106,7 +114,7 @@ export class DataParallelTrainer {
     try {
       for (let i = 0; i < workerCount; i++) {
         const grads = new SharedArrayBuffer(total * 4)
-        const handle = new WorkerHandle(spawn(opts.workerEntry ?? WORKER_ENTRY), grads)
+        const handle = new WorkerHandle(spawn(opts.workerEntry ?? defaultWorkerEntry()), grads)
         workers.push(handle)
         await handle.request({ type: 'init', module: moduleUrl.href, config: opts.config, prefer: opts.prefer, layout, weights, grads }, 'ready')
       }
