@@ -306,3 +306,22 @@ test('profileDiStarStep times every part and leaks no tensors', () => {
   assert.equal(tf.memory().numTensors, count)
   dispose()
 })
+
+test('reward and regulariser gradient norms are measured separately, with their weights applied', () => {
+  const firstStep = (controls: Partial<DiStarControls>) => {
+    const t = makeTrainer()
+    t.trainer.controls = { ...t.trainer.controls, fakeStepsPerGeneratorStep: 0, ...controls }
+    const r = t.trainer.step()
+    t.dispose()
+    return r.gradNorms
+  }
+  const base = firstStep({})
+  const doubleReward = firstStep({ rewardWeight: 2 * CONTROLS.rewardWeight })
+  const tripleReg = firstStep({ regulariserWeight: 3 })
+  const close = (a: number, b: number) => Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b))
+  assert.ok(base.reward > 0 && base.regulariser > 0)
+  assert.ok(close(doubleReward.reward, 2 * base.reward) && close(doubleReward.regulariser, base.regulariser), JSON.stringify({ base, doubleReward }))
+  assert.ok(close(tripleReg.regulariser, 3 * base.regulariser) && close(tripleReg.reward, base.reward), JSON.stringify({ base, tripleReg }))
+  assert.ok(close(base.ratio, base.reward / base.regulariser))
+  assert.equal(firstStep({ rewardWeight: 0 }).reward, 0)
+})
