@@ -35,9 +35,13 @@ export default defineConfig({
           index: resolve(root, 'src-main/electron/main.ts'),
           // Runs in worker_threads; the job manager finds it beside itself as job-worker.js.
           'job-worker': resolve(root, 'src-main/core/jobs/worker-entry.ts'),
+          // Gradient workers of ml/backend/data-parallel.ts, which looks for it beside itself too.
+          'data-parallel-worker': resolve(root, 'src-main/ml/backend/data-parallel-worker.ts'),
           // `npm start` / `npm run serve`: launches Electron or the web host.
           start: resolve(root, 'src-main/cli/start.ts'),
         },
+        // Optional native backends: absent on most machines, loaded at run time when present.
+        external: ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'],
         output: {
           // Keep shared chunks in out/main/ itself: modules locate the worker and the renderer
           // relative to their own file.
