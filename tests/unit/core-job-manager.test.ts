@@ -139,6 +139,18 @@ describe('JobManager with the demo job', () => {
     assert.throws(() => manager.control(finished.jobId, { type: 'pause' }), (e: unknown) => e instanceof StudioError && e.code === 'conflict')
   })
 
+  it('refuses to queue jobs without bound', async () => {
+    const small = new JobManager({ workspace: workspace.info, maxQueued: 2, logger: recordingLogger().logger })
+    const events = collect(small)
+    const long = { kind: 'demo' as const, params: { samples: 2_000_000_000, chunks: 10_000, seed: 1 } }
+    const running = small.start(long)
+    const waiting = [small.start(long), small.start(long)]
+    assert.throws(() => small.start(long), (e: unknown) => e instanceof StudioError && e.code === 'conflict')
+    for (const { jobId } of [...waiting, running]) small.cancel(jobId)
+    for (const { jobId } of [...waiting, running]) assert.equal((await events.done(jobId)).status, 'cancelled')
+    await small.shutdown()
+  })
+
   it('reports a broken worker script as a failed job instead of crashing', async () => {
     const broken = new JobManager({ workspace: workspace.info, workerEntry: join(dir.path, 'missing-worker.js'), logger: recordingLogger().logger })
     const events = collect(broken)

@@ -22,6 +22,8 @@ export interface JobManagerOptions {
   /** Path of the worker script; defaults to the one beside this module (source or build). */
   workerEntry?: string
   maxConcurrent?: number
+  /** Start requests beyond this many waiting jobs are refused rather than queued without bound. */
+  maxQueued?: number
   /** How long a cancelled job may take to stop on its own before its thread is terminated. */
   cancelGraceMs?: number
   /** Folder for one JSON record per finished job, read back as history at start-up. */
@@ -45,12 +47,14 @@ export class JobManager {
   private readonly listeners = new Set<(event: StudioEvent) => void>()
   private readonly workerEntry: string
   private readonly maxConcurrent: number
+  private readonly maxQueued: number
   private readonly cancelGraceMs: number
   private readonly log: Logger
 
   constructor(private readonly options: JobManagerOptions) {
     this.workerEntry = options.workerEntry ?? defaultWorkerEntry()
     this.maxConcurrent = options.maxConcurrent ?? 1
+    this.maxQueued = options.maxQueued ?? 100
     this.cancelGraceMs = options.cancelGraceMs ?? 5_000
     this.log = options.logger ?? createLogger('jobs')
   }
@@ -61,6 +65,9 @@ export class JobManager {
   }
 
   start(request: StartRequest): { jobId: string } {
+    if (this.queue.length >= this.maxQueued) {
+      throw new StudioError('conflict', `${this.queue.length} jobs are already waiting; cancel some or wait for them to finish`)
+    }
     const jobId = `${request.kind}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`
     const summary: JobSummary = { jobId, kind: request.kind, status: 'queued', createdAt: new Date().toISOString() }
     this.jobs.set(jobId, { summary, request, finished: false })
