@@ -104,7 +104,9 @@ describe('studio in Chromium over the web host', { timeout: 180_000 }, () => {
   })
 
   it('loads, connects over WebSocket and visits every view', { skip }, async () => {
-    await page.goto(server.url)
+    const response = await page.goto(server.url)
+    assert.equal(response?.status(), 200)
+    assert.match(response?.headers()['content-security-policy'] ?? '', /default-src 'none'; script-src 'self'/)
     await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor()
     for (const view of VIEWS) {
       await page.getByTestId(`nav-${view}`).click()
