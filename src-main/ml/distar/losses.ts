@@ -180,11 +180,11 @@ export function generatorRegulariser(x0: tf.Tensor4D, noise: NoiseDraw, nets: Sc
     const xt = diffuse(x0, noise)
     const C = pseudoHuberConstant(opts.huberC, x0.shape.slice(1))
     const guided = opts.cfgScale !== 1
-    const needUncond = guided
+    // §3.2: the KL form treats both networks' outputs as constants; the score form keeps their graphs
     const constant = opts.kind === 'kl'
 
     const epsFake = constant ? constantOf(xt, (x) => nets.fake(x, noise.t)) : nets.fake(xt, noise.t)
-    const ref = referenceEps(nets, xt, noise.t, needUncond, constant)
+    const ref = referenceEps(nets, xt, noise.t, guided, constant)
     // the reference inside the divergence: guided (CFG in) or plain conditional (CFG out)
     const epsRef = guided && opts.cfgPlacement === 'in' ? cfgEps(ref.uncond!, ref.cond, opts.cfgScale) : ref.cond
 
