@@ -33,6 +33,8 @@ function splitImage(size: number, left: [number, number, number], right: [number
 
 function scores(reward: Reward, images: tf.Tensor4D): number[] {
   const s = reward.score(images, Array.from({ length: images.shape[0] }, () => 'a prompt'))
+  assert.deepEqual(s.shape, [images.shape[0]], `${reward.name} must return one score per image`)
+  assert.equal(s.dtype, 'float32')
   const out = Array.from(s.dataSync())
   s.dispose()
   return out

@@ -1,55 +1,14 @@
-// Rewards from plain JSON specs, as they arrive from a run config or the UI:
-//   { "kind": "sum", "parts": [ { "spec": { "kind": "alignment" }, "weight": 1 },
-//                               { "spec": { "kind": "target-colour", "rgb": [255, 200, 0] }, "weight": 0.5 } ] }
+// Builds rewards from the JSON specs of reward-spec.ts (as they arrive from a run config or the UI).
 // Adding a reward kind (e.g. the user-preference model, a Bradley-Terry head over
-// alignmentImageFeatures) means one schema member below and one entry in BUILDERS; the
-// compiler checks that every kind has a builder.
-import { z } from 'zod'
+// alignmentImageFeatures) means one schema member in reward-spec.ts and one entry in BUILDERS
+// here; the compiler checks that every kind has a builder.
 import { AlignmentModel } from './alignment-model.ts'
 import { alignmentReward, shippedAlignmentModelDir } from './alignment-reward.ts'
 import { brightnessReward, colourfulnessReward, contrastReward, targetColourReward } from './image-rewards.ts'
 import { weightedSum, type Reward } from './reward.ts'
+import { parseRewardSpec, RewardSpecError, type RewardSpec } from './reward-spec.ts'
 
-const rgb255 = z.tuple([z.number().min(0).max(255), z.number().min(0).max(255), z.number().min(0).max(255)])
-
-const alignmentSpec = z.object({
-  kind: z.literal('alignment'),
-  /** folder of an alignment model checkpoint; default: the shipped one */
-  modelDir: z.string().min(1).optional(),
-})
-
-export type RewardSpec =
-  | z.infer<typeof alignmentSpec>
-  | { kind: 'colourfulness' }
-  | { kind: 'brightness' }
-  | { kind: 'contrast' }
-  | { kind: 'target-colour'; rgb: [number, number, number] }
-  | { kind: 'sum'; parts: { spec: RewardSpec; weight: number }[] }
-
-export const rewardSpecSchema: z.ZodType<RewardSpec> = z.lazy(() =>
-  z.discriminatedUnion('kind', [
-    alignmentSpec.strict(),
-    z.strictObject({ kind: z.literal('colourfulness') }),
-    z.strictObject({ kind: z.literal('brightness') }),
-    z.strictObject({ kind: z.literal('contrast') }),
-    z.strictObject({ kind: z.literal('target-colour'), rgb: rgb255 }),
-    z.strictObject({
-      kind: z.literal('sum'),
-      parts: z.array(z.strictObject({ spec: rewardSpecSchema, weight: z.number().finite() })).min(1).max(16),
-    }),
-  ]),
-)
-
-export class RewardSpecError extends Error {
-  override name = 'RewardSpecError'
-}
-
-/** Validates a reward spec; the error lists every problem with its path. */
-export function parseRewardSpec(spec: unknown): RewardSpec {
-  const parsed = rewardSpecSchema.safeParse(spec)
-  if (!parsed.success) throw new RewardSpecError(`Invalid reward spec:\n${z.prettifyError(parsed.error)}`)
-  return parsed.data
-}
+export { parseRewardSpec, rewardSpecSchema, RewardSpecError, type RewardSpec } from './reward-spec.ts'
 
 export interface RewardContext {
   /** Loads (or returns an already loaded) alignment model from a checkpoint folder. */
@@ -65,6 +24,8 @@ export function cachingRewardContext(): RewardContext {
       if (!model) {
         model = AlignmentModel.load(dir)
         loaded.set(dir, model)
+        // Forget failures, so a model written later can still be loaded.
+        model.catch(() => loaded.delete(dir))
       }
       return model
     },

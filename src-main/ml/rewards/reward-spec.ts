@@ -1,0 +1,49 @@
+// The JSON form of a reward, validated with zod. This file imports only zod, so the IPC contract
+// and the renderer can validate reward choices with the same schema the trainer uses:
+//   { "kind": "sum", "parts": [ { "spec": { "kind": "alignment" }, "weight": 1 },
+//                               { "spec": { "kind": "target-colour", "rgb": [255, 200, 0] }, "weight": 0.5 } ] }
+import { z } from 'zod'
+
+const rgb255 = z.tuple([z.number().min(0).max(255), z.number().min(0).max(255), z.number().min(0).max(255)])
+
+const alignmentSpec = z.object({
+  kind: z.literal('alignment'),
+  /**
+   * Folder of an alignment model checkpoint; default: the shipped one. A path that arrives over IPC
+   * must be resolved inside the workspace by the core before the spec is built.
+   */
+  modelDir: z.string().min(1).optional(),
+})
+
+export type RewardSpec =
+  | z.infer<typeof alignmentSpec>
+  | { kind: 'colourfulness' }
+  | { kind: 'brightness' }
+  | { kind: 'contrast' }
+  | { kind: 'target-colour'; rgb: [number, number, number] }
+  | { kind: 'sum'; parts: { spec: RewardSpec; weight: number }[] }
+
+export const rewardSpecSchema: z.ZodType<RewardSpec> = z.lazy(() =>
+  z.discriminatedUnion('kind', [
+    alignmentSpec.strict(),
+    z.strictObject({ kind: z.literal('colourfulness') }),
+    z.strictObject({ kind: z.literal('brightness') }),
+    z.strictObject({ kind: z.literal('contrast') }),
+    z.strictObject({ kind: z.literal('target-colour'), rgb: rgb255 }),
+    z.strictObject({
+      kind: z.literal('sum'),
+      parts: z.array(z.strictObject({ spec: rewardSpecSchema, weight: z.number().finite() })).min(1).max(16),
+    }),
+  ]),
+)
+
+export class RewardSpecError extends Error {
+  override name = 'RewardSpecError'
+}
+
+/** Validates a reward spec; the error lists every problem with its path. */
+export function parseRewardSpec(spec: unknown): RewardSpec {
+  const parsed = rewardSpecSchema.safeParse(spec)
+  if (!parsed.success) throw new RewardSpecError(`Invalid reward spec:\n${z.prettifyError(parsed.error)}`)
+  return parsed.data
+}
