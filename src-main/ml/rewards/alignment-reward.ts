@@ -1,16 +1,24 @@
 // The alignment model seen through the reward interface, plus its image features for other models.
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { AlignmentModel } from './alignment-model.ts'
 import { checkRewardInputs, RewardInputError, type ImageFeatureExtractor, type Reward } from './reward.ts'
 
+const SHIPPED_MODEL_PATH = join('resources', 'models', 'alignment')
+
 /**
- * Folder of the alignment model shipped with the studio (resources/models/alignment), resolved from
- * this source file. Bundled builds should pass the folder explicitly (the core knows resources/).
+ * Folder of the alignment model shipped with the studio (resources/models/alignment): the nearest one
+ * above this module, so it is found from the sources (src-main/ml/rewards/) and from a bundle in
+ * out/main/ alike. Packaged apps whose resources live elsewhere pass the folder explicitly.
  */
 export function shippedAlignmentModelDir(): string {
-  return fileURLToPath(new URL('../../../resources/models/alignment/', import.meta.url))
+  const here = dirname(fileURLToPath(import.meta.url))
+  for (let dir = here, i = 0; i < 6; i++, dir = dirname(dir)) {
+    const candidate = join(dir, SHIPPED_MODEL_PATH)
+    if (existsSync(join(candidate, 'config.json'))) return candidate
+  }
+  return join(here, '..', '..', '..', SHIPPED_MODEL_PATH)
 }
 
 export function hasShippedAlignmentModel(dir = shippedAlignmentModelDir()): boolean {
