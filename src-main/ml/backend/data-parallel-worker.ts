@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { parentPort } from 'node:worker_threads'
 import { initTf } from './init.ts'
+import { threadCpuMs } from './thread-cpu.ts'
 import { gradientsOf, layoutOf, loadModel, type DataParallelModel, type FromWorker, type ToWorker } from './data-parallel.ts'
 
 if (!parentPort) throw new Error('data-parallel-worker.ts must run in a worker thread')
@@ -27,6 +28,7 @@ port.on('message', async (msg: ToWorker) => {
     }
     if (!state) throw new Error('step before init')
     const { model, layout, weights, grads } = state
+    const cpuStart = threadCpuMs()
     for (const slot of layout) {
       const values = weights.slice(slot.offset, slot.offset + slot.size) // copy out of shared memory
       tf.tidy(() => model.params[slot.name].assign(tf.tensor(values, slot.shape)))
@@ -39,7 +41,7 @@ port.on('message', async (msg: ToWorker) => {
       grads.set(result.grads[name].dataSync() as Float32Array, slot.offset)
     }
     tf.dispose(Object.values(result.grads))
-    send({ type: 'done', id: msg.id, loss: result.loss, rows })
+    send({ type: 'done', id: msg.id, loss: result.loss, rows, cpuMs: threadCpuMs() - cpuStart })
   } catch (err) {
     send({ type: 'error', id: msg.type === 'step' ? msg.id : undefined, message: err instanceof Error ? err.message : String(err) })
   }

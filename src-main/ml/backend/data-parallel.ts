@@ -19,6 +19,7 @@ import { existsSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { TfBackendName } from './probe.ts'
+import { threadCpuMs } from './thread-cpu.ts'
 
 /** What a model module builds in every thread. */
 export interface DataParallelModel {
@@ -56,6 +57,8 @@ export interface GradientResult {
   grads: Record<string, tf.Tensor>
   /** rows computed by each thread, main first */
   rows: number[]
+  /** CPU milliseconds each thread spent on this step, main first (NaN off Linux); see thread-cpu.ts */
+  cpuMs: number[]
 }
 
 interface ParamSlot {
@@ -71,7 +74,7 @@ export type ToWorker =
   | { type: 'step'; id: number; loss: string; wrt: string[]; batch: BatchArrays }
 export type FromWorker =
   | { type: 'ready'; backend: string }
-  | { type: 'done'; id: number; loss: number; rows: number }
+  | { type: 'done'; id: number; loss: number; rows: number; cpuMs: number }
   | { type: 'error'; id?: number; message: string }
 
 /**
@@ -137,6 +140,7 @@ export class DataParallelTrainer {
     const rows = batchRows(batch)
     const shares = splitRows(rows, this.threads)
 
+    const cpuStart = threadCpuMs()
     this.publishWeights()
     const pending = this.workers.map((w, i) => {
       const [start, end] = shares[i + 1]
@@ -162,8 +166,10 @@ export class DataParallelTrainer {
     const grads: Record<string, tf.Tensor> = {}
     let lossSum = own ? own.loss * (end - start) : 0
     const rowsPerThread = [end - start]
+    const workerCpu: number[] = []
     for (const r of results) {
       rowsPerThread.push(r ? r.msg.rows : 0)
+      workerCpu.push(r ? r.msg.cpuMs : 0)
       if (r) lossSum += r.msg.loss * r.msg.rows
     }
     for (const name of wrt) {
@@ -179,7 +185,7 @@ export class DataParallelTrainer {
       })
     }
     if (own) tf.dispose(Object.values(own.grads))
-    return { loss: lossSum / rows, grads, rows: rowsPerThread }
+    return { loss: lossSum / rows, grads, rows: rowsPerThread, cpuMs: [threadCpuMs() - cpuStart, ...workerCpu] }
   }
 
   /**
