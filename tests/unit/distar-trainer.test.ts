@@ -9,7 +9,11 @@ import { DiStarTrainer, type ConditioningSource, type DiStarTrainerOptions } fro
 import { DEFAULT_CONTROLS, DiStarControlError, type DiStarControls } from '../../src-main/ml/distar/controls.ts'
 import { cloneParams, initToyMlp, linearVpTables, toyMlpEps } from '../../src-main/ml/distar/toy-models.ts'
 import { profileDiStarStep } from '../../src-main/ml/distar/profile.ts'
-import type { EpsFn, EpsModel, Reward } from '../../src-main/ml/distar/types.ts'
+import { loadCheckpoint, saveCheckpoint } from '../../src-main/ml/checkpoint/checkpoint.ts'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { EpsFn, EpsModel, NamedTensor, Reward } from '../../src-main/ml/distar/types.ts'
 
 before(async () => {
   await tf.setBackend('cpu')
@@ -237,28 +241,45 @@ test('same seed, same weights after several steps; another seed differs', () => 
   assert.notDeepEqual(run(6).g, first.g)
 })
 
-test('exported optimizer state + weights continue bit-exactly in a fresh trainer', () => {
+test('a checkpoint of both networks and both optimizers (saveCheckpoint/loadCheckpoint) continues bit-exactly', async () => {
   const straight = makeTrainer()
   for (let i = 0; i < 4; i++) straight.trainer.step()
 
+  // two steps, then a checkpoint in the project's format: weights and optimizer moments as named tensors
   const first = makeTrainer()
   for (let i = 0; i < 2; i++) first.trainer.step()
-  const state = JSON.parse(JSON.stringify(first.trainer.exportState(), (_k, v) => (v instanceof Float32Array ? { f32: Array.from(v) } : v)), (_k, v) =>
-    v && typeof v === 'object' && Array.isArray(v.f32) ? Float32Array.from(v.f32) : v)
-  const weights = { g: snapshot(first.generator.params), f: snapshot(first.fake.params) }
+  const state = first.trainer.exportState()
+  const named = (prefix: string, params: Record<string, tf.Variable>): Record<string, NamedTensor> =>
+    Object.fromEntries(Object.entries(params).map(([k, v]) => [`${prefix}/${k}`, { dtype: 'float32', shape: [...v.shape], data: Float32Array.from(v.dataSync()) }]))
+  const prefixed = (prefix: string, moments: Record<string, NamedTensor>) => Object.fromEntries(Object.entries(moments).map(([k, v]) => [`${prefix}/${k}`, v]))
+  const dir = await mkdtemp(join(tmpdir(), 'distar-ckpt-'))
+  await saveCheckpoint(dir, {
+    config: { step: state.step, generatorOptimizerStep: state.generatorOptimizer.step, fakeOptimizerStep: state.fakeOptimizer.step },
+    tensors: { ...named('generator', first.generator.params), ...named('fake', first.fake.params), ...prefixed('adamG', state.generatorOptimizer.moments), ...prefixed('adamF', state.fakeOptimizer.moments) },
+  })
   first.dispose()
 
+  const loaded = await loadCheckpoint(dir)
+  await rm(dir, { recursive: true, force: true })
+  const config = loaded.config as { step: number; generatorOptimizerStep: number; fakeOptimizerStep: number }
+  const under = (prefix: string) => Object.fromEntries(Object.entries(loaded.tensors).filter(([k]) => k.startsWith(prefix + '/')).map(([k, v]) => [k.slice(prefix.length + 1), v]))
   const resumed = makeTrainer()
   tf.tidy(() => {
-    for (const [k, v] of Object.entries(resumed.generator.params)) v.assign(tf.tensor(weights.g[k]!, v.shape))
-    for (const [k, v] of Object.entries(resumed.fake.params)) v.assign(tf.tensor(weights.f[k]!, v.shape))
+    for (const [role, params] of [['generator', resumed.generator.params], ['fake', resumed.fake.params]] as const) {
+      const saved = under(role)
+      for (const [k, v] of Object.entries(params)) v.assign(tf.tensor(saved[k]!.data, v.shape))
+    }
   })
-  resumed.trainer.importState(state)
+  resumed.trainer.importState({
+    step: config.step, consecutiveSkips: 0, totalSkips: 0, pausedReason: null,
+    generatorOptimizer: { step: config.generatorOptimizerStep, moments: under('adamG') },
+    fakeOptimizer: { step: config.fakeOptimizerStep, moments: under('adamF') },
+  })
   for (let i = 0; i < 2; i++) resumed.trainer.step()
   assert.deepEqual(snapshot(resumed.generator.params), snapshot(straight.generator.params))
   assert.deepEqual(snapshot(resumed.fake.params), snapshot(straight.fake.params))
-  // and a state that does not fit is refused without touching the optimizer
-  assert.throws(() => resumed.trainer.importState({ ...state, fakeOptimizer: { step: 1, moments: {} } }), /missing moment/)
+  // and a state that does not fit is refused
+  assert.throws(() => resumed.trainer.importState({ ...resumed.trainer.exportState(), fakeOptimizer: { step: 1, moments: {} } }), /missing moment/)
   straight.dispose()
   resumed.dispose()
 })

@@ -86,7 +86,8 @@ export class Adam {
         const t = state.moments[`${name}/${kind}`]
         if (!t) throw new Error(`Adam.importState: missing moment '${name}/${kind}'`)
         const size = p.shape.reduce((a, b) => a * b, 1)
-        if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i]) || !(t.data instanceof Float32Array) || t.data.length !== size) {
+        if (t.dtype !== 'float32' || !(t.data instanceof Float32Array)) throw new Error(`Adam.importState: moment '${name}/${kind}' must be float32, got ${t.dtype}`)
+        if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i]) || t.data.length !== size) {
           throw new Error(`Adam.importState: moment '${name}/${kind}' has shape [${t.shape}] (${t.data?.length} values), parameter has [${p.shape}]`)
         }
       }

@@ -26,9 +26,5 @@ export interface ScheduleTables {
   readonly sigmas: ArrayLike<number>
 }
 
-/** Plain typed-array form of a tensor, the same shape as the checkpoint module's NamedTensor. */
-export interface NamedTensor {
-  dtype: 'float32'
-  shape: number[]
-  data: Float32Array
-}
+/** Plain typed-array form of a tensor: the checkpoint module's type, so optimizer states save as they are. */
+export type { NamedTensor } from '../checkpoint/checkpoint.ts'
