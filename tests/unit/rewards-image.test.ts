@@ -8,7 +8,7 @@ import {
   contrastReward,
   targetColourReward,
 } from '../../src-main/ml/rewards/image-rewards.ts'
-import { weightedSum, RewardInputError, type Reward } from '../../src-main/ml/rewards/reward.ts'
+import { weightedSum, rewardParts, RewardInputError, type Reward } from '../../src-main/ml/rewards/reward.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 import { initTf } from '../../src-main/ml/backend/init.ts'
 
@@ -100,6 +100,18 @@ test('weightedSum adds weighted parts per image', () => {
   assert.ok(Math.abs(split! - (2 * 0.5 - 1)) < 1e-3)
   assert.match(combined.name, /brightness/)
   imgs.dispose()
+})
+
+test('rewardParts flattens nested sums with multiplied weights', () => {
+  const brightness = brightnessReward()
+  const contrast = contrastReward()
+  const nested = weightedSum([
+    { reward: brightness, weight: 2 },
+    { reward: weightedSum([{ reward: contrast, weight: -0.5 }]), weight: 3 },
+  ])
+  const parts = rewardParts(nested)
+  assert.deepEqual(parts.map((p) => [p.reward, p.weight]), [[brightness, 2], [contrast, -1.5]])
+  assert.deepEqual(rewardParts(brightness), [{ reward: brightness, weight: 1 }])
 })
 
 test('bad input gets a clear RewardInputError', () => {

@@ -37,27 +37,49 @@ export function checkRewardInputs(rewardName: string, images: tf.Tensor, prompts
   }
 }
 
+export interface WeightedPart {
+  reward: Reward
+  weight: number
+}
+
+/** A weighted sum that keeps its parts visible, so a trainer can log each reward separately. */
+export interface WeightedSumReward extends Reward {
+  readonly parts: readonly WeightedPart[]
+}
+
 /**
  * r(x, c) = sum_i w_i r_i(x, c). Weights may be negative (to penalise a quantity) but must be finite.
  * The parts keep their own scales; see each reward's documentation for its range.
  */
-export function weightedSum(parts: { reward: Reward; weight: number }[]): Reward {
+export function weightedSum(parts: WeightedPart[]): WeightedSumReward {
   if (parts.length === 0) throw new RewardInputError('weightedSum needs at least one part')
   for (const p of parts) {
     if (!Number.isFinite(p.weight)) throw new RewardInputError(`weightedSum: weight of '${p.reward.name}' is not finite (${p.weight})`)
   }
   const name = parts.map((p) => `${p.weight}*${p.reward.name}`).join('+')
+  const frozenParts = Object.freeze(parts.map((p) => ({ ...p })))
   return {
     name,
+    parts: frozenParts,
     score(images, prompts) {
       checkRewardInputs(name, images, prompts)
       return tf.tidy(() => {
         let total: tf.Tensor1D = tf.zeros([images.shape[0]])
-        for (const p of parts) total = tf.add(total, tf.mul(p.reward.score(images, prompts), p.weight))
+        for (const p of frozenParts) total = tf.add(total, tf.mul(p.reward.score(images, prompts), p.weight))
         return total
       })
     },
   }
+}
+
+/**
+ * The weighted parts of a reward, flattened through nested sums (a plain reward is one part of weight 1),
+ * e.g. to stream one metric per reward while the trainer differentiates the total.
+ */
+export function rewardParts(reward: Reward): WeightedPart[] {
+  const parts = (reward as Partial<WeightedSumReward>).parts
+  if (!parts) return [{ reward, weight: 1 }]
+  return parts.flatMap((p) => rewardParts(p.reward).map((inner) => ({ reward: inner.reward, weight: inner.weight * p.weight })))
 }
 
 /**
