@@ -142,6 +142,7 @@ async function selectBackend(prefer?: TfBackendName): Promise<TfBackendInfo> {
       }
       await tf.ready()
       const notes = [probe.detail]
+      if (probe.name === 'wasm') notes.push('kernel fixes: Conv2DBackpropFilter, shape-safe BatchMatMul, leading-axis Sum as matMul')
       if (prefer && prefer !== probe.name) notes.push(`preferred ${prefer} unavailable`)
       if (skipped.length > 0) notes.push(`skipped: ${skipped.join('; ')}`)
       return { name: probe.name, package: probe.package, simd, threads, detail: notes.join('. ') }
