@@ -107,6 +107,8 @@ describe('JobManager with the demo job', () => {
     assert.equal(done.status, 'failed')
     assert.match(done.error ?? '', /failAtChunk/)
     assert.match(ev.of('job.error', jobId)[0]!.message, /chunk 3/)
+    // Progress held back by the throttle is sent before the failure: chunks 0-2 were done.
+    assert.equal(ev.of('job.progress', jobId).at(-1)!.done, 3)
     assert.equal(manager.list().find((j) => j.jobId === jobId)?.status, 'failed')
   })
 

@@ -6,7 +6,7 @@ import { Workspace } from '../workspace.ts'
 import { JobCancelledError } from './job-context.ts'
 import type { JobContext, SetControl } from './job-context.ts'
 import { jobRunners } from './kinds/index.ts'
-import type { FromWorker, JobWorkerData, ToWorker } from './worker-protocol.ts'
+import type { FromWorker, JobWorkerData, ToWorker, WorkerEvent } from './worker-protocol.ts'
 
 const PROGRESS_INTERVAL_MS = 100
 
@@ -37,6 +37,23 @@ function applyControl(control: JobControl): void {
 
 const startedAt = Date.now()
 let lastProgressAt = 0
+/** The newest progress held back by the throttle; sent before the job pauses or ends. */
+let heldProgress: WorkerEvent | null = null
+
+function progressEvent(done: number, total: number, message: string | undefined, now: number): WorkerEvent {
+  const fraction = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0
+  const elapsed = (now - startedAt) / 1000
+  const etaSeconds = fraction > 0 ? (elapsed * (1 - fraction)) / fraction : undefined
+  return {
+    channel: 'job.progress',
+    payload: { jobId: data.jobId, done, total, fraction, ...(message ? { message } : {}), ...(etaSeconds !== undefined ? { etaSeconds } : {}) },
+  }
+}
+
+function flushProgress(): void {
+  if (heldProgress) post({ type: 'event', event: heldProgress })
+  heldProgress = null
+}
 
 const ctx: JobContext = {
   jobId: data.jobId,
@@ -44,19 +61,10 @@ const ctx: JobContext = {
   workspace: Workspace.attach(data.workspace),
   progress(done, total, message) {
     const now = Date.now()
-    const finished = done >= total
-    if (!finished && now - lastProgressAt < PROGRESS_INTERVAL_MS) return
+    heldProgress = progressEvent(done, total, message, now)
+    if (done < total && now - lastProgressAt < PROGRESS_INTERVAL_MS) return
     lastProgressAt = now
-    const fraction = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0
-    const elapsed = (now - startedAt) / 1000
-    const etaSeconds = fraction > 0 ? (elapsed * (1 - fraction)) / fraction : undefined
-    post({
-      type: 'event',
-      event: {
-        channel: 'job.progress',
-        payload: { jobId: data.jobId, done, total, fraction, ...(message ? { message } : {}), ...(etaSeconds !== undefined ? { etaSeconds } : {}) },
-      },
-    })
+    flushProgress()
   },
   metrics(step, values) {
     post({ type: 'event', event: { channel: 'job.metrics', payload: { jobId: data.jobId, step, values } } })
@@ -73,6 +81,7 @@ const ctx: JobContext = {
     await new Promise<void>((resolve) => setImmediate(resolve))
     if (abort.signal.aborted) throw new JobCancelledError()
     if (!paused) return
+    flushProgress()
     post({ type: 'paused', paused: true })
     while (paused && !abort.signal.aborted) await new Promise<void>((resolve) => (wake = resolve))
     wake = null
@@ -86,8 +95,10 @@ async function main(): Promise<void> {
   try {
     const runner = await jobRunners[data.kind]()
     const result = await runner.run(ctx, data.params as never)
+    flushProgress()
     post({ type: 'result', result: result ?? null })
   } catch (err) {
+    flushProgress()
     const cancelled = abort.signal.aborted
     post({ type: 'failure', message: cancelled ? 'Cancelled' : describeError(err), cancelled })
   } finally {
