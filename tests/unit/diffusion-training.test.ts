@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { initTf } from '../../src-main/ml/backend/init.ts'
 import { ditEps, disposeParams, initDitParams, type DitConfig } from '../../src-main/ml/diffusion/dit.ts'
 import { VpSchedule } from '../../src-main/ml/diffusion/schedule.ts'
-import { DenoisingTrainer, DEFAULT_TRAIN_HYPER, drawNoise, learningRateAt, type NoisedBatch } from '../../src-main/ml/diffusion/training.ts'
+import { DenoisingTrainer, DEFAULT_TRAIN_HYPER, drawNoise, learningRateAt, minSnrWeights, type NoisedBatch } from '../../src-main/ml/diffusion/training.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 
 const config: DitConfig = { imageSize: 8, channels: 3, patch: 4, width: 32, depth: 1, heads: 2, mlpRatio: 2, vocabSize: 10, textLength: 4, textWidth: 16 }
@@ -85,6 +85,17 @@ describe('denoising trainer', () => {
     assert.equal(ra.loss, rb.loss)
     assert.deepEqual(await a.trainer.exportState(), await b.trainer.exportState())
     for (const x of [a, b]) { x.trainer.dispose(); disposeParams(x.params) }
+  })
+
+  it('min-SNR weights are min(SNR, gamma) / SNR: 1 at high noise, small at low noise, all 1 when off', () => {
+    const t = Int32Array.from([0, 100, 500, 999])
+    const w = minSnrWeights(schedule, t, 5)
+    const snr = (ti: number) => schedule.alphaBar(ti) / (1 - schedule.alphaBar(ti))
+    assert.ok(Math.abs(w[0]! - 5 / snr(0)) < 1e-6 && w[0]! < 0.01)
+    assert.ok(Math.abs(w[1]! - Math.fround(5 / snr(100))) < 1e-6)
+    assert.equal(w[2], 1)
+    assert.equal(w[3], 1)
+    assert.deepEqual(minSnrWeights(schedule, t, 0), new Float32Array([1, 1, 1, 1]))
   })
 
   it('warms the learning rate up, then decays it by a cosine to the floor', () => {

@@ -22,6 +22,12 @@ export interface TrainHyper {
   emaDecay: number
   /** fraction of captions replaced by the empty prompt (classifier-free guidance) */
   captionDropout: number
+  /**
+   * Min-SNR-gamma loss weighting (Hang et al. 2023): sample i is weighted min(SNR_i, gamma) / SNR_i,
+   * which stops the hard, low-noise timesteps from dominating the gradient so the coarse structure
+   * (high noise) is learnt sooner. 0 = plain uniform epsilon MSE.
+   */
+  minSnrGamma: number
 }
 
 export const DEFAULT_TRAIN_HYPER: TrainHyper = {
@@ -35,6 +41,7 @@ export const DEFAULT_TRAIN_HYPER: TrainHyper = {
   gradClip: 1,
   emaDecay: 0.999,
   captionDropout: 0.1,
+  minSnrGamma: 5,
 }
 
 /** Everything random about one training batch, drawn in JS so a step is a pure function of its inputs. */
@@ -63,15 +70,27 @@ export function coefficients(schedule: VpSchedule, t: Int32Array): { alpha: tf.T
   return { alpha: tf.tensor4d(a, [t.length, 1, 1, 1]), sigma: tf.tensor4d(s, [t.length, 1, 1, 1]) }
 }
 
-/** mean || eps_theta(alpha x0 + sigma eps, t, c) - eps ||^2 over all elements. */
+/** Per-sample loss weights min(SNR, gamma) / SNR for epsilon prediction (all 1 when gamma is 0). */
+export function minSnrWeights(schedule: VpSchedule, t: Int32Array, gamma: number): Float32Array {
+  const w = new Float32Array(t.length).fill(1)
+  if (gamma > 0) t.forEach((ti, i) => { const snr = schedule.alphaBar(ti) / (1 - schedule.alphaBar(ti)); w[i] = Math.min(snr, gamma) / snr })
+  return w
+}
+
+/**
+ * Denoising loss: per sample, the mean over pixels of (eps_theta(alpha x0 + sigma eps, t, c) - eps)^2.
+ * Returns the weighted batch mean (what is optimised) and the plain batch mean (what is reported).
+ */
 export function denoisingLoss(
   eps: EpsFn, params: Record<string, tf.Variable>, schedule: VpSchedule,
-  x0: tf.Tensor4D, t: Int32Array, noise: tf.Tensor4D, cond: tf.Tensor,
-): tf.Scalar {
+  x0: tf.Tensor4D, t: Int32Array, noise: tf.Tensor4D, cond: tf.Tensor, weights?: Float32Array,
+): { weighted: tf.Scalar; plain: tf.Scalar } {
   const { alpha, sigma } = coefficients(schedule, t)
   const xt = tf.add(tf.mul(alpha, x0), tf.mul(sigma, noise)) as tf.Tensor4D
   const pred = eps(params, xt, tf.tensor1d(Array.from(t), 'float32'), cond)
-  return tf.mean(tf.square(tf.sub(pred, noise))) as tf.Scalar
+  const perSample = tf.mean(tf.square(tf.sub(pred, noise)), [1, 2, 3])
+  const plain = tf.mean(perSample) as tf.Scalar
+  return { weighted: weights ? (tf.mean(tf.mul(perSample, tf.tensor1d(weights))) as tf.Scalar) : plain, plain }
 }
 
 export function learningRateAt(h: TrainHyper, step: number): number {
@@ -110,7 +129,7 @@ export class DenoisingTrainer {
     }
   }
 
-  /** One Adam step on a batch; returns the loss and the pre-clip gradient norm. */
+  /** One Adam step on a batch; returns the plain (unweighted) loss and the pre-clip gradient norm. */
   async trainStep(batch: NoisedBatch, imageShape: [number, number, number]): Promise<{ loss: number; gradNorm: number; lr: number }> {
     const B = batch.t.length
     const lr = learningRateAt(this.hyper, this.step)
@@ -119,14 +138,17 @@ export class DenoisingTrainer {
     const stepSize = (lr * Math.sqrt(1 - beta2 ** k)) / (1 - beta1 ** k)
     const emaDecay = Math.min(this.hyper.emaDecay, (1 + this.step) / (10 + this.step))
     const names = Object.keys(this.params)
+    const weights = minSnrWeights(this.schedule, batch.t, this.hyper.minSnrGamma)
     const [lossT, normT] = tf.tidy(() => {
       const x0 = tf.tensor4d(batch.x0, [B, ...imageShape])
       const noise = tf.tensor4d(batch.noise, [B, ...imageShape])
       const cond = tf.tensor(batch.cond, this.condShape(B), 'int32')
-      const { value, grads } = tf.variableGrads(
-        () => denoisingLoss(this.eps, this.params, this.schedule, x0, batch.t, noise, cond),
-        names.map((n) => this.params[n]!),
-      )
+      let plainLoss: tf.Scalar | null = null
+      const { grads } = tf.variableGrads(() => {
+        const { weighted, plain } = denoisingLoss(this.eps, this.params, this.schedule, x0, batch.t, noise, cond, weights)
+        plainLoss = tf.keep(plain)
+        return weighted
+      }, names.map((n) => this.params[n]!))
       const gradOf = (n: string) => grads[this.params[n]!.name]!
       const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(gradOf(n))))))
       const clip = tf.minimum(1, tf.div(gradClip, tf.add(norm, 1e-6)))
@@ -138,7 +160,7 @@ export class DenoisingTrainer {
         p.assign(tf.sub(p, tf.mul(tf.div(m, tf.add(tf.sqrt(v), adamEps)), stepSize)))
         e.assign(tf.add(tf.mul(e, emaDecay), tf.mul(p, 1 - emaDecay)))
       }
-      return [value, norm]
+      return [plainLoss!, norm]
     })
     const [loss, gradNorm] = await Promise.all([lossT.data(), normT.data()])
     lossT.dispose()
@@ -147,14 +169,14 @@ export class DenoisingTrainer {
     return { loss: loss[0]!, gradNorm: gradNorm[0]!, lr }
   }
 
-  /** The denoising loss of the current weights on a batch, without updating anything. */
+  /** The plain denoising loss of the current weights on a batch, without updating anything. */
   async evaluateLoss(batch: NoisedBatch, imageShape: [number, number, number]): Promise<number> {
     const B = batch.t.length
     const lossT = tf.tidy(() => denoisingLoss(
       this.eps, this.params, this.schedule,
       tf.tensor4d(batch.x0, [B, ...imageShape]), batch.t, tf.tensor4d(batch.noise, [B, ...imageShape]),
       tf.tensor(batch.cond, this.condShape(B), 'int32'),
-    ))
+    ).plain)
     const value = (await lossT.data())[0]!
     lossT.dispose()
     return value
