@@ -211,12 +211,16 @@ describe('dense', () => {
       { data: randomArray(rng, o), shape: [o] },
     ]
     const reference = (x: Arr, w: Arr, bias: Arr) => refMatMul(x, w, b * t, i, o).map((v, idx) => v + bias[idx % o])
-    await checkGradients({
-      rng,
+    const seed = 12
+    const grads = await checkGradients({
+      rng: new Rng(seed),
       inputs,
       op: (x, w, bias) => dense(x, w as tf.Tensor2D, bias as tf.Tensor1D),
       reference,
     })
+    const stockDense = (x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor) => tf.add(tf.matMul(tf.reshape(x, [b * t, i]) as tf.Tensor2D, w as tf.Tensor2D), bias)
+    const stock = await stockCpuGradients(inputs, stockDense, seed)
+    grads.forEach((g, k) => assertClose(g, stock[k], 1e-5, `grad ${k} vs stock`))
   })
 
   it('keeps the leading dimensions and refuses a wrong input size', () => {
@@ -373,7 +377,11 @@ describe('wasm Conv2DBackpropFilter kernel', () => {
         { data: randomArray(rng, ws.reduce((a, b) => a * b)), shape: ws },
       ]
       const reference = (x: Arr, w: Arr) => refConv2d(x, xs, w, ws, stride, pad).y
-      await checkGradients({ rng, inputs, op: (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad), reference })
+      const stockConv = (x: tf.Tensor, w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad)
+      const seed = 50 + stride
+      const grads = await checkGradients({ rng: new Rng(seed), inputs, op: stockConv, reference })
+      const onCpu = await stockCpuGradients(inputs, stockConv, seed)
+      grads.forEach((g, k) => assertClose(g, onCpu[k], 1e-4, `wasm kernel grad ${k} vs cpu`))
       // fused.conv2d with linear activation is the path that used to fail even for input-only gradients
       await checkGradients({
         rng,
