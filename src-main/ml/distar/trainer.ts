@@ -126,6 +126,19 @@ export interface DiStarTrainerState {
   fakeOptimizer: AdamState
 }
 
+/**
+ * Wiring to the DiT, for example:
+ *
+ *   const eps: EpsFn = (p, x, t, cond) => ditEps(p, model.dit, x, t, cond as tf.Tensor2D)
+ *   const trainer = new DiStarTrainer({
+ *     generator: { eps, params: model.cloneParams(true) }, fake: { eps, params: model.cloneParams(true) },
+ *     reference: { eps, params: model.params }, schedule: model.schedule, tInit: 399, batchSize: 16,
+ *     imageShape: [32, 32, 3], rewards: [alignment], seed, controls: { ...DEFAULT_CONTROLS },
+ *     conditioning: (rng, B) => { const prompts = ...; return { prompts, cond: tf.tensor2d(tok.encodeBatch(prompts), [B, L], 'int32'),
+ *                                                         nullCond: tf.zeros([B, L], 'int32') } },
+ *   })
+ *   const result = trainer.step()   // plain numbers; trainer.controls may change before the next call
+ */
 export class DiStarTrainer {
   /** read (and validated) at the start of every step; replace or edit between steps */
   controls: DiStarControls
