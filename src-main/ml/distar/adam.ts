@@ -71,8 +71,8 @@ export class Adam {
     return { step: this.stepCount, moments }
   }
 
-  /** Restores a state from `exportState`; refuses a state that does not fit these parameters. */
-  importState(state: AdamState): void {
+  /** Throws a clear error unless `state` fits these parameters (nothing is changed). */
+  checkState(state: AdamState): void {
     if (!state || !Number.isInteger(state.step) || state.step < 0 || typeof state.moments !== 'object' || state.moments === null) {
       throw new Error('Adam.importState: not an optimizer state (need an integer step >= 0 and a moments record)')
     }
@@ -80,7 +80,6 @@ export class Adam {
     for (const key of Object.keys(state.moments)) {
       if (!expected.has(key)) throw new Error(`Adam.importState: unknown moment '${key}'`)
     }
-    // check everything before assigning anything, so a bad state leaves the optimizer untouched
     for (const [name, p] of Object.entries(this.params)) {
       for (const kind of ['m', 'v']) {
         const t = state.moments[`${name}/${kind}`]
@@ -92,6 +91,11 @@ export class Adam {
         }
       }
     }
+  }
+
+  /** Restores a state from `exportState`; a state that does not fit is refused before anything changes. */
+  importState(state: AdamState): void {
+    this.checkState(state)
     tf.tidy(() => {
       for (const [name, p] of Object.entries(this.params)) {
         this.m[name]!.assign(tf.tensor(state.moments[`${name}/m`]!.data, p.shape))

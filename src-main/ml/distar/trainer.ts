@@ -213,7 +213,7 @@ export class DiStarTrainer {
     this.totalSkips++
     const reason = problems.join('; ')
     if (this.consecutiveSkips >= this.pauseAfter) {
-      this.pausedReason = `paused: ${this.consecutiveSkips} steps in a row had non-finite values (last: ${reason})`
+      this.pausedReason = `paused: ${this.consecutiveSkips} steps in a row were skipped (last: ${reason})`
       return this.result('paused', index, controls, losses, norms, timings, this.pausedReason)
     }
     return this.result('skipped', index, controls, losses, norms, timings, reason)
@@ -233,6 +233,9 @@ export class DiStarTrainer {
   /** Restores counters and both optimizers (the weights are restored by the caller, from its checkpoint). */
   importState(state: DiStarTrainerState): void {
     if (!state || !Number.isInteger(state.step) || state.step < 0) throw new Error('DiStarTrainer.importState: not a trainer state (need an integer step >= 0)')
+    // check both before changing either, so a bad state leaves the trainer as it was
+    this.generatorOpt.checkState(state.generatorOptimizer)
+    this.fakeOpt.checkState(state.fakeOptimizer)
     this.generatorOpt.importState(state.generatorOptimizer)
     this.fakeOpt.importState(state.fakeOptimizer)
     this.stepIndex = state.step
