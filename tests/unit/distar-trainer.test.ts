@@ -281,7 +281,7 @@ test('a checkpoint of both networks and both optimizers (saveCheckpoint/loadChec
   // and a state that does not fit is refused before anything changes (the generator's part was fine)
   const current = resumed.trainer.exportState()
   const other = straight.trainer.exportState()
-  assert.throws(() => resumed.trainer.importState({ ...other, fakeOptimizer: { step: 1, moments: {} } }), /missing moment/)
+  assert.throws(() => resumed.trainer.importState({ ...other, generatorOptimizer: { ...other.generatorOptimizer, step: 99 }, fakeOptimizer: { step: 1, moments: {} } }), /missing moment/)
   assert.deepEqual(resumed.trainer.exportState(), current)
   straight.dispose()
   resumed.dispose()
