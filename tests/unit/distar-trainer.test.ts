@@ -349,3 +349,19 @@ test('reward and regulariser gradient norms are measured separately, with their 
   assert.ok(close(base.ratio, base.reward / base.regulariser))
   assert.equal(firstStep({ rewardWeight: 0 }).reward, 0)
 })
+
+test('epsWithFrozenParams serves the regulariser (reference and fake), never the fake-score update', () => {
+  const plain = makeTrainer()
+  plain.trainer.step()
+  const calls = { fakeFrozen: 0, referenceFrozen: 0 }
+  const hooked = makeTrainer()
+  const counted = (model: EpsModel, key: keyof typeof calls): EpsFn => (p, x, t, c) => { calls[key]++; return model.eps(p, x, t, c) }
+  hooked.fake.epsWithFrozenParams = counted(hooked.fake, 'fakeFrozen')
+  hooked.reference.epsWithFrozenParams = counted(hooked.reference, 'referenceFrozen')
+  hooked.trainer.step()
+  assert.deepEqual(calls, { fakeFrozen: 1, referenceFrozen: 1 }) // K = 2 fake updates used the trainable path
+  assert.deepEqual(snapshot(hooked.generator.params), snapshot(plain.generator.params))
+  assert.deepEqual(snapshot(hooked.fake.params), snapshot(plain.fake.params))
+  plain.dispose()
+  hooked.dispose()
+})

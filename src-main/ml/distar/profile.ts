@@ -58,13 +58,16 @@ export function profileDiStarStep(options: DiStarTrainerOptions, warmup = 1): Di
       })
       return performance.now() - started
     }
+    // as in the trainer's generator update: the frozen-parameter variants where the caller gave them
+    const referenceEps = reference.epsWithFrozenParams ?? reference.eps
+    const fakeEps = fake.epsWithFrozenParams ?? fake.eps
     const refForward = (x: tf.Tensor4D) => guided
-      ? reference.eps(reference.params, tf.concat([x, x], 0), tf.concat([noise.t, noise.t], 0), tf.concat([cond, nullCond], 0))
-      : reference.eps(reference.params, x, noise.t, cond)
+      ? referenceEps(reference.params, tf.concat([x, x], 0), tf.concat([noise.t, noise.t], 0), tf.concat([cond, nullCond], 0))
+      : referenceEps(reference.params, x, noise.t, cond)
     const nets = {
-      fake: (x: tf.Tensor4D, t: tf.Tensor1D) => fake.eps(fake.params, x, t, cond),
+      fake: (x: tf.Tensor4D, t: tf.Tensor1D) => fakeEps(fake.params, x, t, cond),
       reference: (x: tf.Tensor4D, t: tf.Tensor1D, withUncond: boolean) => {
-        if (!withUncond) return { cond: reference.eps(reference.params, x, t, cond), uncond: null }
+        if (!withUncond) return { cond: referenceEps(reference.params, x, t, cond), uncond: null }
         const [a, b] = tf.split(refForward(x), 2, 0) as [tf.Tensor4D, tf.Tensor4D]
         return { cond: a, uncond: b }
       },
@@ -77,7 +80,7 @@ export function profileDiStarStep(options: DiStarTrainerOptions, warmup = 1): Di
       generatorForwardMs: timed(() => generatorSample(generator, z, cond, schedule, tInit)),
       generatorForwardBackwardMs: timed(() => tf.variableGrads(() => tf.sum(tf.mul(generatorSample(generator, z, cond, schedule, tInit), imageGrad)) as tf.Scalar, genVars).grads),
       referenceForwardMs: timed(() => refForward(xt)),
-      fakeForwardMs: timed(() => fake.eps(fake.params, xt, noise.t, cond)),
+      fakeForwardMs: timed(() => fakeEps(fake.params, xt, noise.t, cond)),
       regulariserGradMs: timed(() => tf.grad((x: tf.Tensor) => generatorRegulariser(x as tf.Tensor4D, noise, nets, { ...c, kind: c.regulariser }).loss)(x0)),
       rewardGradMs: rewards.length === 0 ? 0 : timed(() => tf.grad((x: tf.Tensor) => tf.addN(rewards.map((r) => tf.mean(r.score(x as tf.Tensor4D, prompts)))))(x0)),
     }

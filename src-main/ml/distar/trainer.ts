@@ -368,12 +368,15 @@ export class DiStarTrainer {
  * empty-prompt passes run as one batch of 2B (measured faster than two calls on wasm).
  */
 function scoreNets(fake: EpsModel, reference: EpsModel, cond: tf.Tensor, nullCond: tf.Tensor): ScoreNets {
+  // neither network's parameters are differentiated here, so their frozen-parameter variants serve
+  const fakeEps = fake.epsWithFrozenParams ?? fake.eps
+  const referenceEps = reference.epsWithFrozenParams ?? reference.eps
   return {
-    fake: (xt, t) => fake.eps(fake.params, xt, t, cond),
+    fake: (xt, t) => fakeEps(fake.params, xt, t, cond),
     reference: (xt, t, withUncond) => {
-      if (!withUncond) return { cond: reference.eps(reference.params, xt, t, cond), uncond: null }
+      if (!withUncond) return { cond: referenceEps(reference.params, xt, t, cond), uncond: null }
       const B = xt.shape[0]
-      const both = reference.eps(reference.params, tf.concat([xt, xt], 0), tf.concat([t, t], 0), tf.concat([cond, nullCond], 0))
+      const both = referenceEps(reference.params, tf.concat([xt, xt], 0), tf.concat([t, t], 0), tf.concat([cond, nullCond], 0))
       const [c, u] = tf.split(both, [B, B], 0) as [tf.Tensor4D, tf.Tensor4D]
       return { cond: c, uncond: u }
     },

@@ -15,6 +15,12 @@ export type EpsFn = (params: Record<string, tf.Variable>, xt: tf.Tensor4D, t: tf
 export interface EpsModel {
   eps: EpsFn
   params: Record<string, tf.Variable>
+  /**
+   * Optional: the same network for calls whose parameters get no gradient (the reference always, the fake
+   * score inside the generator update). Its backward pass only needs d/dx_t, so it may skip the weight
+   * gradients that a custom-gradient dense layer would otherwise compute and throw away.
+   */
+  epsWithFrozenParams?: EpsFn
 }
 
 /**
