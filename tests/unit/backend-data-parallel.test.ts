@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import * as tf from '@tensorflow/tfjs-core'
 import { initTf } from '../../src-main/ml/backend/init.ts'
 import { batchRows, DataParallelTrainer, gradientsOf, splitRows } from '../../src-main/ml/backend/data-parallel.ts'
+import { threadCpuMs } from '../../src-main/ml/backend/thread-cpu.ts'
 import { syntheticBatch } from '../../src-main/bench/tasks/dit-denoise.ts'
 import type { DitConfig } from '../../src-main/ml/diffusion/dit.ts'
 
@@ -45,6 +46,8 @@ describe('DataParallelTrainer', () => {
       const single = gradientsOf(trainer.model, syntheticBatch(TINY, rows, rows), 'default', names)
       const parallel = await trainer.computeGradients(syntheticBatch(TINY, rows, rows))
       assert.deepEqual(parallel.rows, rows === 1 ? [1, 0] : [Math.ceil(rows / 2), Math.floor(rows / 2)])
+      assert.equal(parallel.cpuMs.length, 2)
+      if (process.platform === 'linux') assert.ok(parallel.cpuMs.every((ms) => Number.isFinite(ms) && ms >= 0), `cpu times ${parallel.cpuMs}`)
       assert.ok(Math.abs(parallel.loss - single.loss) <= 1e-5 * Math.abs(single.loss), `loss ${parallel.loss} vs ${single.loss}`)
       assert.ok(maxRelativeDifference(single.grads, parallel.grads) < 1e-4)
       tf.dispose([...Object.values(single.grads), ...Object.values(parallel.grads)])
@@ -104,6 +107,18 @@ describe('DataParallelTrainer', () => {
   it('refuses a module without createDataParallelModel', async () => {
     const notAModel = new URL('../../src-main/ml/backend/probe.ts', import.meta.url)
     await assert.rejects(DataParallelTrainer.create({ module: notAModel, workers: 0 }), /does not export createDataParallelModel/)
+  })
+})
+
+describe('threadCpuMs', () => {
+  it('counts this thread\'s CPU time on Linux', { skip: process.platform !== 'linux' }, () => {
+    const before = threadCpuMs()
+    let x = 0
+    const until = Date.now() + 60
+    while (Date.now() < until) x += Math.sqrt(x + 1)
+    assert.ok(x > 0)
+    assert.ok(threadCpuMs() >= before)
+    assert.ok(Number.isFinite(before) && before >= 0)
   })
 })
 
