@@ -7,6 +7,7 @@ import type { BenchContext, BenchEntry, BenchRow } from './harness/registry.ts'
 import { BENCH_DIT, syntheticBatch } from './tasks/dit-denoise.ts'
 import { spread, summarise, timeIt, type Timing } from './harness/timing.ts'
 import { threadCpuMs } from '../ml/backend/thread-cpu.ts'
+import { withStockWasmKernel } from '../ml/backend/wasm-kernels.ts'
 
 type Loss = (...xs: tf.Tensor[]) => tf.Scalar
 
@@ -118,6 +119,27 @@ const layerNormEntry: BenchEntry = {
     } finally {
       tf.dispose([tokens, hidden, r1, r2])
     }
+  },
+}
+
+const leadingSumEntry: BenchEntry = {
+  name: 'Sum over axis 0 (bias gradients)',
+  async run(ctx) {
+    const rows: BenchRow[] = []
+    for (const shape of [[1024, 128], [1024, 512]]) {
+      const x = seeded(shape, 50)
+      try {
+        const ours = await timeIt(() => tf.sum(x, 0), { repeats: ctx.repeats * 4 })
+        const stock = await timeIt(() => withStockWasmKernel('Sum', () => tf.sum(x, 0)), { repeats: ctx.repeats * 4 })
+        rows.push(
+          { name: `sum [${shape}] axis 0, ones@x kernel`, value: ours.medianMs, unit: 'ms', notes: spread(ours) },
+          { name: `sum [${shape}] axis 0, stock wasm`, value: stock.medianMs, unit: 'ms', notes: `${(stock.medianMs / ours.medianMs).toFixed(1)}x slower; ${spread(stock)}` },
+        )
+      } finally {
+        x.dispose()
+      }
+    }
+    return rows
   },
 }
 
@@ -245,5 +267,5 @@ const dataParallelEntry: BenchEntry = {
   },
 }
 
-export const benches: BenchEntry[] = [matMulEntry, denseStackEntry, layerNormEntry, attentionEntry, convEntry, embeddingEntry, dataParallelEntry]
+export const benches: BenchEntry[] = [matMulEntry, denseStackEntry, layerNormEntry, leadingSumEntry, attentionEntry, convEntry, embeddingEntry, dataParallelEntry]
 

@@ -87,6 +87,34 @@ function registerConv2DBackpropFilter(): void {
   })
 }
 
+/** The stock kernels we replaced, so benchmarks can compare against them. */
+const replaced = new Map<string, tf.KernelConfig>()
+
+/** Replaces a wasm kernel by our version, remembering the stock one. */
+function replaceWasmKernel(original: tf.KernelConfig, ours: tf.KernelConfig): void {
+  replaced.set(original.kernelName, original)
+  tf.unregisterKernel(original.kernelName, 'wasm')
+  tf.registerKernel(ours)
+}
+
+/**
+ * Runs `fn` with tfjs-backend-wasm's stock kernel for `kernelName` instead of ours (for benchmarks
+ * that measure what a replacement buys). Synchronous `fn` only: the swap must not leak into other work.
+ */
+export function withStockWasmKernel<T>(kernelName: 'Sum' | 'BatchMatMul', fn: () => T): T {
+  const stock = replaced.get(kernelName)
+  if (!stock) return fn()
+  const ours = tf.getKernel(kernelName, 'wasm')
+  tf.unregisterKernel(kernelName, 'wasm')
+  tf.registerKernel(stock)
+  try {
+    return fn()
+  } finally {
+    tf.unregisterKernel(kernelName, 'wasm')
+    tf.registerKernel(ours)
+  }
+}
+
 /** Marks our Sum kernel, so registering twice keeps the original delegate. */
 const FAST_SUM = Symbol('di-studio fast wasm Sum')
 
@@ -121,8 +149,7 @@ function registerFastSum(): void {
     },
   }
   config[FAST_SUM] = true
-  tf.unregisterKernel('Sum', 'wasm')
-  tf.registerKernel(config)
+  replaceWasmKernel(original, config)
 }
 
 /** Marks our BatchMatMul wrapper. */
@@ -158,8 +185,7 @@ function registerShapeSafeMatMul(): void {
     },
   }
   config[SAFE_MATMUL] = true
-  tf.unregisterKernel('BatchMatMul', 'wasm')
-  tf.registerKernel(config)
+  replaceWasmKernel(original, config)
 }
 
 /**
