@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { initTf } from '../../src-main/ml/backend/init.ts'
 import { attention, conv2d, dense, embedding, gelu, layerNorm, matMul2d, silu } from '../../src-main/ml/backend/ops.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
+import { withStockWasmKernel } from '../../src-main/ml/backend/wasm-kernels.ts'
 
 // ------------------------------------------------------------------ float64 reference maths
 type Arr = Float64Array
@@ -448,6 +449,20 @@ describe('wasm Sum over leading axes', () => {
         assertClose(got.data, want.data, 1e-6, what)
       }
     }
+  })
+
+  it('can be swapped for the stock kernel for comparisons, and is restored afterwards', () => {
+    const ours = tf.getKernel('Sum', 'wasm')
+    const x = tf.tensor2d([[1, 2], [3, 4], [5, 6]])
+    const stock = withStockWasmKernel('Sum', () => {
+      assert.notEqual(tf.getKernel('Sum', 'wasm'), ours)
+      return tf.sum(x, 0)
+    })
+    assert.equal(tf.getKernel('Sum', 'wasm'), ours)
+    assert.deepEqual(Array.from(stock.dataSync()), [9, 12])
+    assert.throws(() => withStockWasmKernel('Sum', () => { throw new Error('inside') }), /inside/)
+    assert.equal(tf.getKernel('Sum', 'wasm'), ours, 'restored after an exception too')
+    tf.dispose([x, stock])
   })
 
   it('is differentiable (bias gradients go through it)', async () => {
