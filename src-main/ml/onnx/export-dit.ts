@@ -1,0 +1,103 @@
+// ONNX export of the DiT (src-main/ml/diffusion/dit.ts), op for op, with a dynamic batch.
+// Two graphs come from one description:
+//   'eps'       : (xt [B,H,W,C], t [B] float32, tokens [B,L] int32) -> eps [B,H,W,C]   (the reference sampler)
+//   'generator' : (z [B,H,W,C], tokens [B,L] int32) -> x0 [B,H,W,C], x0 = (z - sigma_tinit eps(z, t_init)) / alpha_tinit
+// Any change to ditEps must be mirrored here; tests/unit/onnx-export-dit.test.ts checks that
+// TensorFlow.js and onnxruntime agree within 1e-4 on random inputs.
+import type { DitConfig } from '../diffusion/dit.ts'
+import { ditParamShapes, tokenCount } from '../diffusion/dit.ts'
+import { OnnxGraphBuilder, type OnnxValue } from './graph-builder.ts'
+
+/** The ONNX signature the studio's inference pipeline expects; also the contract for imported generators. */
+export const ONNX_SIGNATURES = {
+  eps: { inputs: ['xt', 't', 'tokens'], outputs: ['eps'] },
+  generator: { inputs: ['z', 'tokens'], outputs: ['x0'] },
+} as const
+
+export type DitExportKind = { kind: 'eps' } | { kind: 'generator'; tInit: number; alpha: number; sigma: number }
+
+const LAYER_NORM_EPS = 1e-6 // ops.layerNorm's default, which ditEps uses
+
+export function exportDitToOnnx(config: DitConfig, values: Record<string, Float32Array>, what: DitExportKind, docString = ''): Uint8Array {
+  const shapes = ditParamShapes(config)
+  for (const [name, shape] of Object.entries(shapes)) {
+    const v = values[name]
+    const size = shape.reduce((a, b) => a * b, 1)
+    if (!v || v.length !== size) throw new Error(`ONNX export: parameter '${name}' is missing or not of shape [${shape}]`)
+  }
+  const { imageSize: S, channels: C, patch: p, width: D, heads, textLength: L } = config
+  const T = tokenCount(config)
+  const g = new OnnxGraphBuilder(what.kind === 'eps' ? 'dit_eps' : 'dit_generator')
+  const w = (name: string) => g.weight(name, shapes[name]!, values[name]!)
+  const shape = (dims: number[]) => g.int64s(dims, 'shape')
+  const reshape = (x: OnnxValue, dims: number[]) => g.op1('Reshape', [x, shape(dims)])
+  const linear = (prefix: string, x: OnnxValue) => g.op1('Add', [g.op1('MatMul', [x, w(prefix + '.w')]), w(prefix + '.b')])
+  const linearNamed = (prefix: string, i: number, x: OnnxValue) =>
+    g.op1('Add', [g.op1('MatMul', [x, w(`${prefix}.w${i}`)]), w(`${prefix}.b${i}`)])
+  const silu = (x: OnnxValue) => g.op1('Mul', [x, g.op1('Sigmoid', [x])])
+  const ones = g.weight('const.ln_scale', [D], new Float32Array(D).fill(1))
+  const layerNorm = (x: OnnxValue) => g.op1('LayerNormalization', [x, ones], { axis: -1, epsilon: { float: LAYER_NORM_EPS } })
+  const one = g.scalar(1, 'one')
+  const modulate = (x: OnnxValue, shift: OnnxValue, scale: OnnxValue) => g.op1('Add', [g.op1('Mul', [x, g.op1('Add', [scale, one])]), shift])
+
+  const x = what.kind === 'eps' ? g.input('xt', 'float32', ['batch', S, S, C]) : g.input('z', 'float32', ['batch', S, S, C])
+  const tokens = g.input('tokens', 'int32', ['batch', L])
+
+  // timestep embedding: [B or 1, D]; the generator's t is the constant t_init, broadcast later
+  const half = D / 2
+  const freqs = new Float32Array(half)
+  for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(10000) * i) / half)
+  const tColumn =
+    what.kind === 'eps'
+      ? reshape(g.input('t', 'float32', ['batch']), [-1, 1])
+      : g.weight('const.t_init', [1, 1], new Float32Array([what.tInit]))
+  const args = g.op1('Mul', [tColumn, g.weight('const.freqs', [1, half], freqs)])
+  const tEmb = g.op1('Concat', [g.op1('Sin', [args]), g.op1('Cos', [args])], { axis: 1 })
+  const timeEmb = linearNamed('time', 2, silu(linearNamed('time', 1, tEmb)))
+
+  // text encoder: embeddings + positions, mean over non-pad tokens, MLP
+  const emb = g.op1('Add', [g.op1('Gather', [w('text.embed'), tokens], { axis: 0 }), w('text.pos')]) // [B, L, tw]
+  const notPad = g.op1('Not', [g.op1('Equal', [tokens, g.op1('Cast', [g.int64s([0], 'zero')], { to: 6 })])])
+  const mask = g.op1('Unsqueeze', [g.op1('Cast', [notPad], { to: 1 }), g.int64s([2], 'axes')]) // [B, L, 1]
+  const count = g.op1('Max', [g.op1('ReduceSum', [mask, g.int64s([1], 'axes')], { keepdims: 0 }), one])
+  const pooled = g.op1('Div', [g.op1('ReduceSum', [g.op1('Mul', [emb, mask]), g.int64s([1], 'axes')], { keepdims: 0 }), count])
+  const textEmb = linearNamed('text', 2, silu(linearNamed('text', 1, pooled)))
+  const cond = silu(g.op1('Add', [timeEmb, textEmb])) // [B, D]
+
+  // patchify: [B,H,W,C] -> [B*T, p*p*C] -> tokens [B, T, D]
+  const rows = reshape(x, [-1, p, S / p, p * C])
+  const patches = reshape(g.op1('Transpose', [rows], { perm: [0, 2, 1, 3] }), [-1, p * p * C])
+  let h = g.op1('Add', [reshape(linear('patch', patches), [-1, T, D]), w('pos')])
+
+  const headDim = D / heads
+  const splitHeads = (v: OnnxValue) => g.op1('Transpose', [reshape(v, [-1, T, heads, headDim])], { perm: [0, 2, 1, 3] })
+  const invSqrt = g.scalar(1 / Math.sqrt(headDim), 'inv_sqrt_dh')
+  for (let i = 0; i < config.depth; i++) {
+    const pre = `blocks.${i}.`
+    const mods = g.op('Split', [reshape(linear(pre + 'ada', cond), [-1, 1, 6 * D])], { axis: 2 }, 6)
+    const [shiftA, scaleA, gateA, shiftM, scaleM, gateM] = mods as [OnnxValue, OnnxValue, OnnxValue, OnnxValue, OnnxValue, OnnxValue]
+    const normed = reshape(modulate(layerNorm(h), shiftA, scaleA), [-1, D])
+    const q = g.op1('Mul', [splitHeads(linear(pre + 'q', normed)), invSqrt])
+    const k = splitHeads(linear(pre + 'k', normed))
+    const v = splitHeads(linear(pre + 'v', normed))
+    const scores = g.op1('MatMul', [q, g.op1('Transpose', [k], { perm: [0, 1, 3, 2] })])
+    const mixed = g.op1('MatMul', [g.op1('Softmax', [scores], { axis: -1 }), v])
+    const merged = reshape(g.op1('Transpose', [mixed], { perm: [0, 2, 1, 3] }), [-1, D])
+    h = g.op1('Add', [h, g.op1('Mul', [gateA, reshape(linear(pre + 'o', merged), [-1, T, D])])])
+    const hidden = silu(linearNamed(pre + 'mlp', 1, modulate(layerNorm(h), shiftM, scaleM)))
+    h = g.op1('Add', [h, g.op1('Mul', [gateM, linearNamed(pre + 'mlp', 2, hidden)])])
+  }
+  const [shiftF, scaleF] = g.op('Split', [reshape(linear('final.ada', cond), [-1, 1, 2 * D])], { axis: 2 }, 2) as [OnnxValue, OnnxValue]
+  const out = linear('final', modulate(layerNorm(h), shiftF, scaleF)) // [B, T, p*p*C]
+  const grid = reshape(out, [-1, S / p, p, p * C])
+  const eps = reshape(g.op1('Transpose', [grid], { perm: [0, 2, 1, 3] }), [-1, S, S, C])
+
+  if (what.kind === 'eps') {
+    g.output(eps, 'eps', 'float32', ['batch', S, S, C])
+  } else {
+    if (!(what.alpha > 0)) throw new Error(`ONNX export: generator alpha_tinit must be > 0, got ${what.alpha}`)
+    const x0 = g.op1('Div', [g.op1('Sub', [x, g.op1('Mul', [eps, g.scalar(what.sigma, 'sigma_tinit')])]), g.scalar(what.alpha, 'alpha_tinit')])
+    g.output(x0, 'x0', 'float32', ['batch', S, S, C])
+  }
+  return g.encode(docString)
+}
