@@ -5,7 +5,7 @@ import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import * as tf from '@tensorflow/tfjs-core'
 import { initTf } from '../../src-main/ml/backend/init.ts'
-import { attention, conv2d, dense, embedding, gelu, layerNorm, matMul2d, silu } from '../../src-main/ml/backend/ops.ts'
+import { attention, conv2d, dense, embedding, gelu, layerNorm, matMul2d, silu, transpose2d } from '../../src-main/ml/backend/ops.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 import { withStockWasmKernel } from '../../src-main/ml/backend/wasm-kernels.ts'
 
@@ -182,10 +182,21 @@ before(async () => {
   assert.equal(info.name, 'wasm', 'these checks are about the wasm backend')
 })
 
+describe('transpose2d', () => {
+  it('equals tf.transpose for block-divisible and indivisible shapes', () => {
+    tf.tidy(() => {
+      for (const shape of [[16, 8], [12, 20], [6, 10], [5, 7], [1, 9], [8, 1]] as [number, number][]) {
+        const x = tf.tensor2d(Float32Array.from({ length: shape[0] * shape[1] }, (_, i) => i), shape)
+        assert.deepEqual(transpose2d(x).arraySync(), tf.transpose(x).arraySync(), `[${shape}]`)
+      }
+    })
+  })
+})
+
 describe('matMul2d', () => {
-  it('matches finite differences and stock autodiff', async () => {
+  // [5,7]@[7,3] takes the a^T dy branch of the weight gradient, [4,12]@[12,2] the (dy^T a)^T one
+  for (const [m, k, n] of [[5, 7, 3], [4, 12, 2]]) it(`[${m},${k}]@[${k},${n}] matches finite differences and stock autodiff`, async () => {
     const rng = new Rng(1)
-    const [m, k, n] = [5, 7, 3]
     const inputs = [{ data: randomArray(rng, m * k), shape: [m, k] }, { data: randomArray(rng, k * n), shape: [k, n] }]
     const op = (a: tf.Tensor, b: tf.Tensor) => matMul2d(a as tf.Tensor2D, b as tf.Tensor2D)
     const seed = 11
