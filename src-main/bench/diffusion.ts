@@ -5,14 +5,14 @@ import * as tf from '@tensorflow/tfjs-core'
 import { ditEps, initDitParams, disposeParams, countParams, type DitConfig } from '../ml/diffusion/dit.ts'
 import { DEFAULT_ARCHITECTURE } from '../ml/diffusion/pretrain-run.ts'
 import { sample, withGuidance, type SamplerKind } from '../ml/diffusion/samplers.ts'
-import { VpSchedule } from '../ml/diffusion/schedule.ts'
+import { DEFAULT_SCHEDULE, VpSchedule } from '../ml/diffusion/schedule.ts'
 import { DenoisingTrainer, DEFAULT_TRAIN_HYPER, drawNoise } from '../ml/diffusion/training.ts'
 import { Rng } from '../ml/util/rng.ts'
 import type { BenchContext, BenchEntry, BenchRow } from './harness/registry.ts'
 import { spread, summarise } from './harness/timing.ts'
 
 /** The shipped reference network (vocabulary size as built from the emoji training captions). */
-const REFERENCE_DIT: DitConfig = { ...DEFAULT_ARCHITECTURE, imageSize: 32, vocabSize: 2235, textLength: 16 }
+const REFERENCE_DIT: DitConfig = { ...DEFAULT_ARCHITECTURE, imageSize: 32, vocabSize: 2235, textLength: 16, schedule: DEFAULT_SCHEDULE }
 const schedule = new VpSchedule()
 
 function randomTokens(rng: Rng, batch: number, c: DitConfig): Int32Array {

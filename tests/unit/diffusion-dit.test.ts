@@ -6,6 +6,7 @@ import { initTf } from '../../src-main/ml/backend/init.ts'
 import {
   countParams, ditEps, ditParamShapes, disposeParams, initDitParams, initDitValues, patchify, unpatchify, type DitConfig,
 } from '../../src-main/ml/diffusion/dit.ts'
+import { VpSchedule } from '../../src-main/ml/diffusion/schedule.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 
 const config: DitConfig = { imageSize: 8, channels: 3, patch: 4, width: 16, depth: 2, heads: 2, mlpRatio: 2, vocabSize: 12, textLength: 5, textWidth: 8 }
@@ -60,6 +61,28 @@ describe('DiT', () => {
     assert.ok(y1.some((v) => Math.abs(v) > 1e-4))
     disposeParams(params)
     tf.dispose([x, t, tokens, y0])
+  })
+
+  it("with output 'v' it returns eps = sigma_t x_t + alpha_t v (so sigma_t x_t at initialisation)", () => {
+    const schedule = new VpSchedule()
+    const vConfig: DitConfig = { ...config, output: 'v', schedule: schedule.config }
+    const params = initDitParams(vConfig, 1)
+    const { x, tokens } = inputs(2, 3)
+    const ts = [17, 900]
+    const y = ditEps(params, vConfig, x, tf.tensor1d(ts), tokens).arraySync()
+    const xs = x.arraySync()
+    for (let b = 0; b < 2; b++) {
+      const expected = xs[b]![3]![5]![1]! * schedule.sigma(ts[b]!)
+      assert.ok(Math.abs(y[b]![3]![5]![1]! - expected) < 1e-5, `image ${b}: ${y[b]![3]![5]![1]} vs ${expected}`)
+    }
+    perturb(params, 8)
+    const eps = ditEps(params, vConfig, x, tf.tensor1d(ts), tokens)
+    const v = ditEps(params, { ...vConfig, output: 'epsilon' }, x, tf.tensor1d(ts), tokens) // the raw network output
+    const a = tf.tensor4d(ts.map((t) => schedule.alpha(t)), [2, 1, 1, 1]), s = tf.tensor4d(ts.map((t) => schedule.sigma(t)), [2, 1, 1, 1])
+    const diff = tf.max(tf.abs(tf.sub(eps, tf.add(tf.mul(s, x), tf.mul(a, v))))).dataSync()[0]!
+    assert.ok(diff < 1e-5, `v conversion off by ${diff}`)
+    assert.throws(() => ditParamShapes({ ...config, output: 'v' }), /needs the schedule/)
+    disposeParams(params)
   })
 
   it('depends on the timestep and on the prompt; the empty prompt (all pads) is a valid condition', () => {

@@ -33,7 +33,7 @@ describe('pretraining run', () => {
   const options = (outDir: string, extra: Partial<PretrainOptions> = {}): PretrainOptions => ({
     ...DEFAULT_PRETRAIN,
     outDir, steps: 6, batch: 4, seed: 3, imageSize: 8, maxTextLength: 6,
-    architecture: { channels: 3, patch: 4, width: 16, depth: 1, heads: 2, mlpRatio: 2, textWidth: 8 },
+    architecture: { channels: 3, patch: 4, width: 16, depth: 1, heads: 2, mlpRatio: 2, textWidth: 8, output: 'v' },
     hyper: { ...DEFAULT_PRETRAIN.hyper, warmupSteps: 2 },
     sampleEvery: 3, sampleSteps: 2, logEvery: 2,
     ...extra,

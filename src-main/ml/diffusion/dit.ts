@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { attention as multiHeadAttention, dense, layerNorm, silu } from '../backend/ops.ts'
 import { Rng } from '../util/rng.ts'
+import { VpSchedule, type ScheduleConfig } from './schedule.ts'
 
 export interface DitConfig {
   imageSize: number
@@ -26,6 +27,15 @@ export interface DitConfig {
   textLength: number
   /** width of the text token embeddings */
   textWidth: number
+  /**
+   * What the last layer predicts (absent = 'epsilon'). With 'v' (v = alpha eps - sigma x0, Salimans &
+   * Ho 2022) ditEps still returns eps, as eps = sigma_t x_t + alpha_t v: at high noise the network
+   * then outputs ~ -x0 instead of having to copy x_t through precisely, which on this patch
+   * transformer left blocky colour errors in early eps-trained samples.
+   */
+  output?: 'epsilon' | 'v'
+  /** the VP schedule of the v -> eps conversion (required when output is 'v') */
+  schedule?: ScheduleConfig
 }
 
 export type DitParams = Record<string, tf.Variable>
@@ -39,6 +49,12 @@ export function validateDitConfig(c: DitConfig): DitConfig {
   if (c.imageSize % c.patch !== 0) throw new Error(`DitConfig: imageSize ${c.imageSize} is not divisible by patch ${c.patch}`)
   if (c.width % c.heads !== 0) throw new Error(`DitConfig: width ${c.width} is not divisible by heads ${c.heads}`)
   if (c.width % 2 !== 0) throw new Error(`DitConfig: width must be even (sinusoidal time embedding), got ${c.width}`)
+  const output = c.output ?? 'epsilon'
+  if (output !== 'epsilon' && output !== 'v') throw new Error(`DitConfig.output must be 'epsilon' or 'v', got '${String(c.output)}'`)
+  if (output === 'v') {
+    if (!c.schedule) throw new Error("DitConfig: output 'v' needs the schedule it converts with")
+    new VpSchedule(c.schedule) // validates
+  }
   return c
 }
 
@@ -212,6 +228,25 @@ export function ditEps(params: DitParams, c: DitConfig, xt: tf.Tensor4D, t: tf.T
   }
 
   const [shiftF, scaleF] = tf.split(tf.reshape(linear(params, 'final.ada', cond), [B, 1, 2 * D]), 2, 2) as [tf.Tensor, tf.Tensor]
-  const out = linear(params, 'final', modulate(layerNorm(h), shiftF, scaleF))
-  return unpatchify(out, B, H, W, C, c.patch)
+  const out = unpatchify(linear(params, 'final', modulate(layerNorm(h), shiftF, scaleF)), B, H, W, C, c.patch)
+  if ((c.output ?? 'epsilon') === 'epsilon') return out
+  // eps = sigma_t x_t + alpha_t v, with alpha_t, sigma_t looked up per image (no gradient needed w.r.t. the tables)
+  const { alphas, sigmas } = scheduleTables(c.schedule!)
+  const index = tf.cast(t, 'int32')
+  const alpha = tf.reshape(tf.gather(tf.tensor1d(alphas), index), [B, 1, 1, 1])
+  const sigma = tf.reshape(tf.gather(tf.tensor1d(sigmas), index), [B, 1, 1, 1])
+  return tf.add(tf.mul(sigma, xt), tf.mul(alpha, out)) as tf.Tensor4D
+}
+
+const tableCache = new Map<string, { alphas: Float32Array; sigmas: Float32Array }>()
+
+function scheduleTables(config: ScheduleConfig): { alphas: Float32Array; sigmas: Float32Array } {
+  const key = JSON.stringify(config)
+  let tables = tableCache.get(key)
+  if (!tables) {
+    const s = new VpSchedule(config)
+    tables = { alphas: Float32Array.from(s.alphas), sigmas: Float32Array.from(s.sigmas) }
+    tableCache.set(key, tables)
+  }
+  return tables
 }

@@ -58,15 +58,21 @@ export class DiffusionModel {
     readonly params: DitParams,
     readonly training: Record<string, unknown> = {},
   ) {
+    if (dit.output === 'v' && JSON.stringify(dit.schedule) !== JSON.stringify(scheduleConfig)) {
+      throw new Error(`DiffusionModel: the DiT converts v with schedule ${JSON.stringify(dit.schedule)}, the model samples with ${JSON.stringify(scheduleConfig)}`)
+    }
     if (dit.vocabSize !== tokenizer.vocabSize || dit.textLength !== tokenizer.maxLength) {
       throw new Error(`DiffusionModel: DiT expects vocab ${dit.vocabSize} x length ${dit.textLength}, tokenizer has ${tokenizer.vocabSize} x ${tokenizer.maxLength}`)
     }
     this.schedule = new VpSchedule(scheduleConfig)
   }
 
-  /** A freshly initialised (seeded) model; `dit`'s text sizes are taken from the tokenizer. */
-  static create(dit: Omit<DitConfig, 'vocabSize' | 'textLength'>, scheduleConfig: ScheduleConfig, tokenizer: Tokenizer, seed: number): DiffusionModel {
-    const full: DitConfig = { ...dit, vocabSize: tokenizer.vocabSize, textLength: tokenizer.maxLength }
+  /** A freshly initialised (seeded) model; `dit`'s text sizes come from the tokenizer, a v-output's schedule from scheduleConfig. */
+  static create(dit: Omit<DitConfig, 'vocabSize' | 'textLength' | 'schedule'>, scheduleConfig: ScheduleConfig, tokenizer: Tokenizer, seed: number): DiffusionModel {
+    const full: DitConfig = {
+      ...dit, vocabSize: tokenizer.vocabSize, textLength: tokenizer.maxLength,
+      ...(dit.output === 'v' ? { schedule: { ...scheduleConfig } } : {}),
+    }
     return new DiffusionModel(full, scheduleConfig, tokenizer, paramsFromValues(full, initDitValues(full, seed), true))
   }
 

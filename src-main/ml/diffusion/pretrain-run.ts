@@ -25,10 +25,10 @@ import { DEFAULT_SCHEDULE, type ScheduleConfig } from './schedule.ts'
 import { DenoisingTrainer, DEFAULT_TRAIN_HYPER, drawNoise, type TrainHyper } from './training.ts'
 
 /** Architecture knobs a user sets; vocabulary size and text length come from the tokenizer. */
-export type DitArchitecture = Omit<DitConfig, 'vocabSize' | 'textLength' | 'imageSize'>
+export type DitArchitecture = Omit<DitConfig, 'vocabSize' | 'textLength' | 'imageSize' | 'schedule'>
 
 export const DEFAULT_ARCHITECTURE: DitArchitecture = {
-  channels: 3, patch: 4, width: 128, depth: 4, heads: 4, mlpRatio: 4, textWidth: 128,
+  channels: 3, patch: 4, width: 128, depth: 4, heads: 4, mlpRatio: 4, textWidth: 128, output: 'v',
 }
 
 export interface PretrainOptions {
@@ -153,8 +153,8 @@ export class Pretraining {
     } else {
       tokenizer = Tokenizer.build(this.data.train.items.flatMap((it) => it.captions), { maxLength: o.maxTextLength })
     }
-    const dit: DitConfig = { ...o.architecture, imageSize: o.imageSize, vocabSize: tokenizer.vocabSize, textLength: tokenizer.maxLength }
-    const model = DiffusionModel.create(dit, o.schedule, tokenizer, o.seed)
+    const model = DiffusionModel.create({ ...o.architecture, imageSize: o.imageSize }, o.schedule, tokenizer, o.seed)
+    const dit = model.dit
     const hyper: TrainHyper = { ...o.hyper, totalSteps: o.steps }
     const trainer = new DenoisingTrainer(
       (p, x, t, cond) => ditEps(p, dit, x, t, cond as tf.Tensor2D), model.params, model.schedule, hyper,
