@@ -122,26 +122,33 @@ const layerNormEntry: BenchEntry = {
   },
 }
 
-const leadingSumEntry: BenchEntry = {
-  name: 'Sum over axis 0 (bias gradients)',
-  async run(ctx) {
-    const rows: BenchRow[] = []
-    for (const shape of [[1024, 128], [1024, 512]]) {
-      const x = seeded(shape, 50)
-      try {
-        const ours = await timeIt(() => tf.sum(x, 0), { repeats: ctx.repeats * 4 })
-        const stock = await timeIt(() => withStockWasmKernel('Sum', () => tf.sum(x, 0)), { repeats: ctx.repeats * 4 })
-        rows.push(
-          { name: `sum [${shape}] axis 0, ones@x kernel`, value: ours.medianMs, unit: 'ms', notes: spread(ours) },
-          { name: `sum [${shape}] axis 0, stock wasm`, value: stock.medianMs, unit: 'ms', notes: `${(stock.medianMs / ours.medianMs).toFixed(1)}x slower; ${spread(stock)}` },
-        )
-      } finally {
-        x.dispose()
+/** Our replacement wasm kernel vs the stock one on the same op (rows only make sense on wasm). */
+function kernelVersusStock(name: string, kernel: 'Sum' | 'Transpose', op: (x: tf.Tensor) => tf.Tensor): BenchEntry {
+  return {
+    name,
+    async run(ctx) {
+      const rows: BenchRow[] = []
+      for (const shape of [[1024, 128], [1024, 512]]) {
+        const x = seeded(shape, 50)
+        try {
+          const ours = await timeIt(() => op(x), { repeats: ctx.repeats * 4 })
+          const stock = await timeIt(() => withStockWasmKernel(kernel, () => op(x)), { repeats: ctx.repeats * 4 })
+          rows.push(
+            { name: `${name} [${shape}], our kernel`, value: ours.medianMs, unit: 'ms', notes: spread(ours) },
+            { name: `${name} [${shape}], stock wasm`, value: stock.medianMs, unit: 'ms', notes: `${(stock.medianMs / ours.medianMs).toFixed(1)}x ours; ${spread(stock)}` },
+          )
+        } finally {
+          x.dispose()
+        }
       }
-    }
-    return rows
-  },
+      return rows
+    },
+  }
 }
+
+// Bias gradients sum over leading axes; weight gradients transpose activations.
+const leadingSumEntry = kernelVersusStock('sum over axis 0', 'Sum', (x) => tf.sum(x, 0))
+const transposeEntry = kernelVersusStock('2-D transpose', 'Transpose', (x) => tf.transpose(x))
 
 const attentionEntry: BenchEntry = {
   name: 'attention B16 T64 D128 4 heads',
@@ -267,5 +274,5 @@ const dataParallelEntry: BenchEntry = {
   },
 }
 
-export const benches: BenchEntry[] = [matMulEntry, denseStackEntry, layerNormEntry, leadingSumEntry, attentionEntry, convEntry, embeddingEntry, dataParallelEntry]
+export const benches: BenchEntry[] = [matMulEntry, denseStackEntry, layerNormEntry, leadingSumEntry, transposeEntry, attentionEntry, convEntry, embeddingEntry, dataParallelEntry]
 

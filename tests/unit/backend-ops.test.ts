@@ -5,7 +5,7 @@ import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import * as tf from '@tensorflow/tfjs-core'
 import { initTf } from '../../src-main/ml/backend/init.ts'
-import { attention, conv2d, dense, embedding, gelu, layerNorm, matMul2d, silu, transpose2d } from '../../src-main/ml/backend/ops.ts'
+import { attention, conv2d, dense, embedding, gelu, layerNorm, matMul2d, silu } from '../../src-main/ml/backend/ops.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 import { withStockWasmKernel } from '../../src-main/ml/backend/wasm-kernels.ts'
 
@@ -182,14 +182,18 @@ before(async () => {
   assert.equal(info.name, 'wasm', 'these checks are about the wasm backend')
 })
 
-describe('transpose2d', () => {
-  it('equals tf.transpose for block-divisible and indivisible shapes', () => {
-    tf.tidy(() => {
-      for (const shape of [[16, 8], [12, 20], [6, 10], [5, 7], [1, 9], [8, 1]] as [number, number][]) {
-        const x = tf.tensor2d(Float32Array.from({ length: shape[0] * shape[1] }, (_, i) => i), shape)
-        assert.deepEqual(transpose2d(x).arraySync(), tf.transpose(x).arraySync(), `[${shape}]`)
+describe('wasm 2-D Transpose (blocked)', () => {
+  it('equals the cpu backend for block-divisible, indivisible and small shapes, float32 and int32', async () => {
+    for (const shape of [[128, 64], [96, 200], [6, 10], [5, 7], [1, 9], [8, 1], [4096, 4]] as [number, number][]) {
+      for (const dtype of ['float32', 'int32'] as const) {
+        const values = Array.from({ length: shape[0] * shape[1] }, (_, i) => i % 1000)
+        const got = tf.tidy(() => tf.transpose(tf.tensor2d(values, shape, dtype)).arraySync())
+        await tf.setBackend('cpu')
+        const want = tf.tidy(() => tf.transpose(tf.tensor2d(values, shape, dtype)).arraySync())
+        await tf.setBackend('wasm')
+        assert.deepEqual(got, want, `[${shape}] ${dtype}`)
       }
-    })
+    }
   })
 })
 
