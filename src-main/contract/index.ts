@@ -8,6 +8,7 @@ import { FinalJobStatus, JobControl, JobId, JobStatus, JobSummary, StartJobParam
 import { BackendReport, WorkspaceInfo } from './reports.ts'
 
 export * from './channels.ts'
+export * from './files.ts'
 export * from './jobs.ts'
 export * from './reports.ts'
 

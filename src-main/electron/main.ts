@@ -9,6 +9,7 @@ import { locateWorkspace } from '../core/workspace.ts'
 import { registerIpcHandlers } from './ipc.ts'
 import { trustedSenderCheck } from './sender-check.ts'
 import { createStudioWindow, hardenApp } from './window.ts'
+import { handleWorkspaceFiles, registerWorkspaceScheme } from './workspace-protocol.ts'
 
 const log = createLogger('electron')
 const here = dirname(fileURLToPath(import.meta.url))
@@ -19,6 +20,7 @@ const paths = {
 
 app.enableSandbox()
 hardenApp(log)
+registerWorkspaceScheme()
 
 if (!app.requestSingleInstanceLock()) {
   app.quit()
@@ -40,6 +42,7 @@ if (!app.requestSingleInstanceLock()) {
 
     const isTrusted = trustedSenderCheck(() => (win && !win.isDestroyed() ? win.webContents.id : null), paths.rendererIndex)
     registerIpcHandlers(ipcMain, core, isTrusted, log)
+    handleWorkspaceFiles(core.workspace, log)
     core.onEvent((event) => {
       if (win && !win.isDestroyed()) win.webContents.send(event.channel, event.payload)
     })

@@ -4,9 +4,10 @@ export const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",
-  "img-src 'self' data: blob:",
+  // studio-file: is the desktop app's scheme for workspace files (src-main/electron/workspace-protocol.ts).
+  "img-src 'self' data: blob: studio-file:",
   "font-src 'self'",
-  "connect-src 'self'",
+  "connect-src 'self' studio-file:",
   "base-uri 'none'",
   "form-action 'none'",
   "object-src 'none'",

@@ -10,11 +10,13 @@ import { extname, join, normalize, relative, isAbsolute, sep } from 'node:path'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer } from 'ws'
 import type { WebSocket, RawData } from 'ws'
-import { ClientMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, describeIssues } from '../contract/index.ts'
+import { ClientMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, StudioError, WORKSPACE_FILE_ROUTE, describeIssues } from '../contract/index.ts'
 import type { ServerMessage, StudioErrorInfo } from '../contract/index.ts'
 import { createLogger } from '../core/logger.ts'
 import type { Logger } from '../core/logger.ts'
 import type { StudioCore } from '../core/studio-core.ts'
+import { findServableFile } from '../core/workspace-files.ts'
+import type { ServableFile } from '../core/workspace-files.ts'
 import { SECURITY_HEADERS } from './security-headers.ts'
 
 export const WS_PATH = '/ws'
@@ -58,7 +60,7 @@ export async function startWebHost(core: StudioCore, options: WebHostOptions): P
   const allowedOrigins = (): string[] => allowedHosts().map((h) => `http://${h}`)
 
   const server = createServer((req, res) => {
-    serveStatic(req, res, options.staticDir, allowedHosts()).catch((err: Error) => {
+    serveHttp(req, res, options.staticDir, allowedHosts(), (urlPath) => findServableFile(core.workspace, urlPath)).catch((err: Error) => {
       log.error(`Static request ${req.url} failed: ${err.message}`)
       if (!res.headersSent) res.writeHead(500, SECURITY_HEADERS)
       res.end()
@@ -158,7 +160,13 @@ function recoverId(json: unknown): string | number | null {
   return (typeof id === 'string' && id.length <= 64) || Number.isInteger(id) ? (id as string | number) : null
 }
 
-async function serveStatic(req: IncomingMessage, res: ServerResponse, root: string, allowedHosts: string[]): Promise<void> {
+async function serveHttp(
+  req: IncomingMessage,
+  res: ServerResponse,
+  root: string,
+  allowedHosts: string[],
+  findFile: (urlPath: string) => Promise<ServableFile>,
+): Promise<void> {
   if (!allowedHosts.includes(req.headers.host ?? '')) {
     res.writeHead(403, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain' })
     res.end('Forbidden host')
@@ -169,9 +177,11 @@ async function serveStatic(req: IncomingMessage, res: ServerResponse, root: stri
     res.end()
     return
   }
+  const rawPath = new URL(req.url ?? '/', 'http://x').pathname
+  if (rawPath.startsWith(WORKSPACE_FILE_ROUTE)) return serveWorkspaceFile(req, res, rawPath.slice(WORKSPACE_FILE_ROUTE.length), findFile)
   let pathname: string
   try {
-    pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
+    pathname = decodeURIComponent(rawPath)
   } catch {
     res.writeHead(400, SECURITY_HEADERS)
     res.end()
@@ -198,5 +208,36 @@ async function serveStatic(req: IncomingMessage, res: ServerResponse, root: stri
     res.end()
     return
   }
-  createReadStream(file).pipe(res)
+  streamFile(file, res)
+}
+
+/** A file that vanishes or fails mid-read ends that response, never the process. */
+function streamFile(path: string, res: ServerResponse): void {
+  createReadStream(path)
+    .on('error', () => res.destroy())
+    .pipe(res)
+}
+
+/** /files/<path>: a file from the workspace, for <img> and fetch() in the page. */
+async function serveWorkspaceFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  urlPath: string,
+  findFile: (urlPath: string) => Promise<ServableFile>,
+): Promise<void> {
+  let file: ServableFile
+  try {
+    file = await findFile(urlPath)
+  } catch (err) {
+    const status = err instanceof StudioError ? (err.code === 'not-found' ? 404 : 403) : 500
+    res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' })
+    res.end(err instanceof StudioError ? err.message : 'Internal error')
+    return
+  }
+  res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': file.mime, 'Content-Length': file.size, 'Cache-Control': 'no-cache' })
+  if (req.method === 'HEAD') {
+    res.end()
+    return
+  }
+  streamFile(file.path, res)
 }

@@ -146,6 +146,18 @@ describe('studio in Chromium over the web host', { timeout: 180_000 }, () => {
     await page.screenshot({ path: join(artifacts, 'train-demo-done.png') })
   })
 
+  it('saves a result in the workspace and reads it back through the file route', { skip: skipBrowser }, async () => {
+    await page.getByLabel('Seed').fill('5')
+    await page.getByLabel('Save the result in the workspace').check()
+    await page.getByTestId('demo-start').click()
+    const card = page.locator('[data-testid="job-card"][data-status="succeeded"]').first()
+    await card.getByTestId('job-show-file').click()
+    const shown = JSON.parse((await card.getByTestId('job-file').textContent()) ?? '{}') as { seed?: number; estimate?: number }
+    assert.equal(shown.seed, 5)
+    assert.ok(Math.abs((shown.estimate ?? 0) - Math.PI) < 0.01)
+    await page.getByLabel('Save the result in the workspace').uncheck()
+  })
+
   it('shows a failing job with its error, and pauses, resumes and cancels a long one', { skip: skipBrowser }, async () => {
     await page.getByLabel('Fail half-way (error path)').check()
     await page.getByTestId('demo-start').click()

@@ -57,7 +57,38 @@ describe('web host: HTTP', () => {
       assert.doesNotMatch(res.body, /root:/)
     }
     assert.equal((await httpGet(studio.host.url, { method: 'POST' })).status, 405)
+    assert.equal((await httpGet(studio.host.url, { method: 'PUT', path: '/files/x.json' })).status, 405)
     assert.equal((await httpGet(studio.host.url, { host: 'evil.example' })).status, 403)
+  })
+})
+
+describe('web host: workspace files', () => {
+  let studio: Studio
+  before(async () => {
+    studio = await startTestStudio()
+    const { mkdir, writeFile } = await import('node:fs/promises')
+    const { join } = await import('node:path')
+    await mkdir(join(studio.workspace, 'runs', 'r1'), { recursive: true })
+    await writeFile(join(studio.workspace, 'runs', 'r1', 'metrics.json'), '{"loss":0.5}')
+    await writeFile(join(studio.workspace, 'runs', 'r1', 'notes.html'), '<script>alert(1)</script>')
+  })
+  after(() => studio.close())
+
+  it('serves data and images from the workspace under /files/ with the security headers', async () => {
+    const res = await httpGet(studio.host.url, { path: '/files/runs/r1/metrics.json' })
+    assert.equal(res.status, 200)
+    assert.equal(res.body, '{"loss":0.5}')
+    assert.match(String(res.headers['content-type']), /application\/json/)
+    assert.match(String(res.headers['content-security-policy']), /default-src 'none'/)
+  })
+
+  it('refuses escapes and unserved types, and reports missing files', async () => {
+    assert.equal((await httpGet(studio.host.url, { path: '/files/..%2F..%2F..%2Fetc%2Fpasswd.txt' })).status, 403)
+    assert.equal((await httpGet(studio.host.url, { path: '/files/runs/r1/notes.html' })).status, 403)
+    assert.equal((await httpGet(studio.host.url, { path: '/files/runs/r1/none.json' })).status, 404)
+    const raw = await httpGet(studio.host.url, { path: '/files/../../../../etc/passwd' })
+    assert.ok(raw.status === 404 || raw.status === 403)
+    assert.doesNotMatch(raw.body, /root:/)
   })
 })
 
