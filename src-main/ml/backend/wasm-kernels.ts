@@ -1,9 +1,12 @@
-// Kernels that tfjs-backend-wasm 4.22 lacks or runs slowly, registered for 'wasm' only.
+// Kernels that tfjs-backend-wasm 4.22 lacks, gets wrong or runs slowly, registered for 'wasm' only.
 //
-// Conv2DBackpropFilter (dW of a convolution) is missing on wasm. Without it, conv training fails and
-// even input gradients through a linear-activation conv break (tfjs routes those through fused.conv2d,
-// whose gradient computes dW eagerly). We express dW as one forward conv2d, which XNNPACK runs fast
-// (measured 33 ms vs 114-294 ms for im2col + matMul, see docs/measurements/feasibility.md).
+// - Conv2DBackpropFilter (dW of a convolution) is missing. Without it, conv training fails and even
+//   input gradients through a linear-activation conv break (tfjs routes those through fused.conv2d,
+//   whose gradient computes dW eagerly). We express dW as one forward conv2d, which XNNPACK runs fast
+//   (33 ms vs 114-294 ms for im2col + matMul, docs/measurements/feasibility.md).
+// - BatchMatMul / _FusedMatMul can return wrong numbers (XNNPACK operator cache keyed by buffer only).
+// - Sum and Mean over leading axes, and 2-D Transpose, are slow; we route them to faster forms.
+// Replacements keep the stock kernel as the fallback for every case they do not handle.
 import * as tf from '@tensorflow/tfjs-core'
 
 /**
@@ -89,19 +92,38 @@ function registerConv2DBackpropFilter(): void {
 
 /** The stock kernels we replaced, so benchmarks can compare against them. */
 const replaced = new Map<string, tf.KernelConfig>()
+const OURS = Symbol('di-studio wasm kernel')
 
-/** Replaces a wasm kernel by our version, remembering the stock one. */
-function replaceWasmKernel(original: tf.KernelConfig, ours: tf.KernelConfig): void {
-  replaced.set(original.kernelName, original)
-  tf.unregisterKernel(original.kernelName, 'wasm')
-  tf.registerKernel(ours)
+type KernelArgs = Parameters<tf.KernelFunc>[0]
+
+/**
+ * Replaces a wasm kernel by `fastPath`, which returns a result for the cases it handles and null for
+ * the rest (those run the stock kernel). Idempotent; keeps the stock setup (it binds wasm functions).
+ */
+function replaceWasmKernel(kernelName: string, fastPath: (args: KernelArgs, backend: WasmBackendView) => tf.TensorInfo | null): void {
+  const original = tf.getKernel(kernelName, 'wasm')
+  if (!original || (original as { [OURS]?: boolean })[OURS]) return
+  const config: tf.KernelConfig & { [OURS]?: boolean } = {
+    kernelName,
+    backendName: 'wasm',
+    setupFunc: original.setupFunc,
+    disposeFunc: original.disposeFunc,
+    kernelFunc: (args) => fastPath(args, args.backend as WasmBackendView) ?? original.kernelFunc(args),
+  }
+  config[OURS] = true
+  replaced.set(kernelName, original)
+  tf.unregisterKernel(kernelName, 'wasm')
+  tf.registerKernel(config)
 }
+
+/** The part of tfjs-backend-wasm's BackendWasm we read: the shape each buffer was allocated with. */
+type WasmBackendView = tf.KernelBackend & { dataIdMap?: { get(id: object): { shape: number[] } | undefined } }
 
 /**
  * Runs `fn` with tfjs-backend-wasm's stock kernel for `kernelName` instead of ours (for benchmarks
  * that measure what a replacement buys). Synchronous `fn` only: the swap must not leak into other work.
  */
-export function withStockWasmKernel<T>(kernelName: 'Sum' | 'BatchMatMul' | 'Transpose', fn: () => T): T {
+export function withStockWasmKernel<T>(kernelName: 'Sum' | 'Mean' | 'BatchMatMul' | 'Transpose', fn: () => T): T {
   const stock = replaced.get(kernelName)
   if (!stock) return fn()
   const ours = tf.getKernel(kernelName, 'wasm')
@@ -115,118 +137,107 @@ export function withStockWasmKernel<T>(kernelName: 'Sum' | 'BatchMatMul' | 'Tran
   }
 }
 
-/** Marks our Sum kernel, so registering twice keeps the original delegate. */
-const FAST_SUM = Symbol('di-studio fast wasm Sum')
+/**
+ * True when a tensor views its buffer in a shape other than the buffer's own (a reshape shares its
+ * input's buffer). See the matMul fix below for why that matters.
+ */
+function isReshapedView(backend: WasmBackendView, t: tf.TensorInfo): boolean {
+  const buffer = backend.dataIdMap?.get(t.dataId)
+  return buffer !== undefined && !tf.util.arraysEqual(buffer.shape, t.shape)
+}
+
+/** A real copy: a new buffer allocated in the tensor's own shape. */
+const copyOf = (t: tf.Tensor) => tf.add(t, tf.zeros([], t.dtype))
 
 /**
- * wasm's Sum transposes the input so the reduced axes are innermost, then loops: summing a
- * [1024, 512] tensor over axis 0 took 8.3 ms. That is exactly the reduction every bias gradient and
- * broadcast gradient does. Over leading axes the same sum is `ones[1, rows] @ x[rows, cols]`, a 2-D
- * matMul XNNPACK runs in 0.08 ms. Other reductions go to the original kernel.
+ * tfjs-backend-wasm 4.22 caches the XNNPACK matMul operator by the id of the `b` operand's buffer,
+ * ignoring its shape. After `matMul(p, x.reshape([4, 8]))`, a later `matMul(q, x.reshape([2, 16]))`
+ * reuses the [4, 8] operator and returns wrong numbers or aborts with "memory access out of bounds"
+ * (reproduced in tests/unit/backend-ops.test.ts). Backprop does this naturally (one dy, several
+ * reshapes). When `b` is a reshaped view we hand the matMul a copy, so every cached operator for a
+ * buffer has that buffer's own shape.
  */
-function registerFastSum(): void {
-  const original = tf.getKernel('Sum', 'wasm')
-  if (!original || (original as { [FAST_SUM]?: boolean })[FAST_SUM]) return
-  const config: tf.KernelConfig & { [FAST_SUM]?: boolean } = {
-    kernelName: 'Sum',
-    backendName: 'wasm',
-    // the original binds its wasm function when the backend starts; keep that
-    setupFunc: original.setupFunc,
-    disposeFunc: original.disposeFunc,
-    kernelFunc: (args) => {
+function registerShapeSafeMatMuls(): void {
+  replaceWasmKernel('BatchMatMul', (args, backend) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo }
+    if (!isReshapedView(backend, b)) return null
+    const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs
+    return runOpsInKernel(backend, [a, b], (at, bt) => tf.tidy(() => tf.matMul(at, copyOf(bt), transposeA, transposeB)))
+  })
+  replaceWasmKernel('_FusedMatMul', (args, backend) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs as tf._FusedMatMulInputs
+    if (!isReshapedView(backend, b)) return null
+    const attrs = args.attrs as unknown as tf._FusedMatMulAttrs
+    const extras = [bias, preluActivationWeights].filter((t): t is tf.TensorInfo => t !== undefined)
+    return runOpsInKernel(backend, [a, b, ...extras], (at, bt, ...rest) =>
+      tf.tidy(() =>
+        tf.fused.matMul({
+          a: at,
+          b: copyOf(bt),
+          transposeA: attrs.transposeA,
+          transposeB: attrs.transposeB,
+          activation: attrs.activation,
+          leakyreluAlpha: attrs.leakyreluAlpha,
+          bias: bias ? rest[0] : undefined,
+          preluActivationWeights: preluActivationWeights ? rest[bias ? 1 : 0] : undefined,
+        }),
+      ),
+    )
+  })
+}
+
+/**
+ * wasm's Sum and Mean transpose the input so the reduced axes are innermost, then loop: summing a
+ * [1024, 512] tensor over axis 0 took 3-8 ms. That is the reduction every bias gradient and broadcast
+ * gradient does. Over leading axes the same sum is `ones[1, rows] @ x[rows, cols]`, a 2-D matMul
+ * XNNPACK runs in about 0.1 ms (scale the ones by 1/rows for the mean).
+ */
+function registerLeadingAxisReductions(): void {
+  for (const kernelName of ['Sum', 'Mean'] as const) {
+    replaceWasmKernel(kernelName, (args, backend) => {
       const x = args.inputs.x as tf.TensorInfo
       const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs
-      const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b)
+      const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q)
       const leading = axes.length > 0 && axes.length < x.shape.length && axes.every((a, i) => a === i)
-      if (x.dtype !== 'float32' || !leading) return original.kernelFunc(args)
-      const rows = x.shape.slice(0, axes.length).reduce((a, b) => a * b, 1)
+      if (x.dtype !== 'float32' || !leading) return null
+      const rows = x.shape.slice(0, axes.length).reduce((p, q) => p * q, 1)
       const kept = x.shape.slice(axes.length)
-      const cols = kept.reduce((a, b) => a * b, 1)
+      const cols = kept.reduce((p, q) => p * q, 1)
       const outShape = keepDims ? [...axes.map(() => 1), ...kept] : kept
-      return runOpsInKernel(args.backend as tf.KernelBackend, [x], (xt) =>
-        tf.tidy(() => tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(xt, [rows, cols])), outShape)),
+      const weight = kernelName === 'Mean' ? 1 / rows : 1
+      return runOpsInKernel(backend, [x], (xt) =>
+        tf.tidy(() => tf.reshape(tf.matMul(tf.fill([1, rows], weight), tf.reshape(xt, [rows, cols])), outShape)),
       )
-    },
+    })
   }
-  config[FAST_SUM] = true
-  replaceWasmKernel(original, config)
 }
 
-/** Marks our BatchMatMul wrapper. */
-const SAFE_MATMUL = Symbol('di-studio shape-safe wasm BatchMatMul')
-
 /**
- * Works around a tfjs-backend-wasm 4.22 bug: the XNNPACK matMul operator is cached by the id of the
- * `b` operand's buffer, ignoring its shape. A reshape shares its input's buffer, so after
- * `matMul(p, x.reshape([4, 8]))` a later `matMul(q, x.reshape([2, 16]))` reuses the [4, 8] operator and
- * returns wrong numbers or aborts with "memory access out of bounds" (reproduced in
- * tests/unit/backend-ops.test.ts). Backprop does this naturally (one dy, several reshapes). When `b` is
- * viewed in a shape other than its buffer's own, we hand the matMul a copy, so every cached operator
- * for a buffer has that buffer's shape.
+ * wasm's 2-D Transpose is slow (0.8-1.3 ms for [1024, 128], 3.4-4.2 ms for [1024, 512]). Viewing the
+ * matrix as b x b blocks, [rows/b, b, cols/b, b], and transposing that rank-4 tensor with perm
+ * [2, 3, 0, 1] is the same transpose, about 4x faster. Backprop transposes many 2-D matrices.
  */
-function registerShapeSafeMatMul(): void {
-  const original = tf.getKernel('BatchMatMul', 'wasm')
-  if (!original || (original as { [SAFE_MATMUL]?: boolean })[SAFE_MATMUL]) return
-  const config: tf.KernelConfig & { [SAFE_MATMUL]?: boolean } = {
-    kernelName: 'BatchMatMul',
-    backendName: 'wasm',
-    setupFunc: original.setupFunc,
-    disposeFunc: original.disposeFunc,
-    kernelFunc: (args) => {
-      const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo }
-      const backend = args.backend as tf.KernelBackend & { dataIdMap?: { get(id: object): { shape: number[] } | undefined } }
-      const buffer = backend.dataIdMap?.get(b.dataId)
-      const isView = buffer !== undefined && !tf.util.arraysEqual(buffer.shape, b.shape)
-      if (!isView) return original.kernelFunc(args)
-      const { transposeA, transposeB } = args.attrs as unknown as tf.BatchMatMulAttrs
-      return runOpsInKernel(backend, [a, b], (at, bt) =>
-        tf.tidy(() => tf.matMul(at, tf.add(bt, 0) /* a real copy: new buffer, own shape */, transposeA, transposeB)),
-      )
-    },
-  }
-  config[SAFE_MATMUL] = true
-  replaceWasmKernel(original, config)
-}
-
-/** Marks our Transpose wrapper. */
-const FAST_TRANSPOSE = Symbol('di-studio blocked wasm 2-D Transpose')
-
-/**
- * wasm's 2-D Transpose is slow (0.8 ms for [1024, 128], 3.4 ms for [1024, 512]). Viewing the matrix
- * as b x b blocks, [rows/b, b, cols/b, b], and transposing that rank-4 tensor with perm [2, 3, 0, 1]
- * is the same transpose, about 4x faster. Backprop transposes a lot of 2-D matrices.
- */
-function registerFastTranspose(): void {
-  const original = tf.getKernel('Transpose', 'wasm')
-  if (!original || (original as { [FAST_TRANSPOSE]?: boolean })[FAST_TRANSPOSE]) return
-  const config: tf.KernelConfig & { [FAST_TRANSPOSE]?: boolean } = {
-    kernelName: 'Transpose',
-    backendName: 'wasm',
-    setupFunc: original.setupFunc,
-    disposeFunc: original.disposeFunc,
-    kernelFunc: (args) => {
-      const x = args.inputs.x as tf.TensorInfo
-      const { perm } = args.attrs as unknown as tf.TransposeAttrs
-      const [rows, cols] = x.shape
-      const block = x.shape.length === 2 && perm[0] === 1 ? [8, 4].find((b) => rows % b === 0 && cols % b === 0) : undefined
-      if (!block || rows * cols < 4096) return original.kernelFunc(args)
-      return runOpsInKernel(args.backend as tf.KernelBackend, [x], (xt) =>
-        tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(xt, [rows / block, block, cols / block, block]), [2, 3, 0, 1]), [cols, rows])),
-      )
-    },
-  }
-  config[FAST_TRANSPOSE] = true
-  replaceWasmKernel(original, config)
+function registerBlockedTranspose(): void {
+  replaceWasmKernel('Transpose', (args, backend) => {
+    const x = args.inputs.x as tf.TensorInfo
+    const { perm } = args.attrs as unknown as tf.TransposeAttrs
+    if (x.shape.length !== 2 || perm[0] !== 1) return null
+    const [rows, cols] = x.shape
+    const block = [8, 4].find((b) => rows % b === 0 && cols % b === 0)
+    if (!block || rows * cols < 4096) return null
+    return runOpsInKernel(backend, [x], (xt) =>
+      tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(xt, [rows / block, block, cols / block, block]), [2, 3, 0, 1]), [cols, rows])),
+    )
+  })
 }
 
 /**
- * Registers the wasm kernels training needs (idempotent): Conv2DBackpropFilter, which wasm lacks; a
- * BatchMatMul safe against the operator-cache bug; a Sum that reduces leading axes with a matMul; a
- * blocked 2-D Transpose.
+ * Registers the wasm kernel fixes (idempotent): Conv2DBackpropFilter, which wasm lacks; matMuls safe
+ * against the operator-cache bug; Sum and Mean over leading axes as a matMul; a blocked 2-D Transpose.
  */
 export function registerWasmTrainingKernels(): void {
   registerConv2DBackpropFilter()
-  registerShapeSafeMatMul()
-  registerFastSum()
-  registerFastTranspose()
+  registerShapeSafeMatMuls()
+  registerLeadingAxisReductions()
+  registerBlockedTranspose()
 }
