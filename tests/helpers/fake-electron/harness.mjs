@@ -1,0 +1,64 @@
+// Runs the built Electron main process (argv[2]) against the fake Electron, exercises what it
+// registered, and prints one JSON report line for tests/integration/electron-main-wiring.test.ts.
+import { existsSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+import { emitReady, recorded } from 'electron'
+
+const until = async (check, what, timeoutMs = 30_000) => {
+  const start = Date.now()
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+await import(pathToFileURL(process.argv[2]).href)
+emitReady()
+await until(() => recorded.windows.length > 0, 'the studio window')
+const win = recorded.windows[0]
+const contents = win.webContents
+const ownPage = { sender: { id: contents.id }, senderFrame: { url: pathToFileURL(win.loadedFile).href, parent: null } }
+const invoke = (channel, event, params) => recorded.ipcHandlers.get(channel)(event, params)
+
+const report = {
+  sandboxEnabled: recorded.sandboxEnabled,
+  webPreferences: { ...win.options.webPreferences, preload: undefined },
+  preloadExists: existsSync(win.options.webPreferences.preload),
+  preloadIsCjs: win.options.webPreferences.preload.endsWith('.cjs'),
+  rendererExists: existsSync(win.loadedFile),
+  ipcChannels: [...recorded.ipcHandlers.keys()].sort(),
+  privilegedSchemes: recorded.privilegedSchemes.map((s) => s.scheme),
+}
+
+report.workspace = await invoke('app.getWorkspace', ownPage, {})
+report.foreignPage = await invoke('app.getWorkspace', { ...ownPage, senderFrame: { url: 'https://evil.example/', parent: null } }, {})
+report.otherContents = await invoke('app.getWorkspace', { ...ownPage, sender: { id: 999 } }, {})
+report.badParams = await invoke('jobs.start', ownPage, { kind: 'demo', params: { samples: 'lots' } })
+
+const started = await invoke('jobs.start', ownPage, { kind: 'demo', params: { samples: 100_000, chunks: 4, saveResultAs: 'results/pi.json' } })
+report.started = started.ok
+await until(() => contents.sent.some((m) => m.channel === 'job.done'), 'job.done sent to the window')
+report.eventChannelsSent = [...new Set(contents.sent.map((m) => m.channel))].sort()
+
+const fileHandler = recorded.protocolHandlers.get('studio-file')
+const fetchFile = async (url) => {
+  const response = await fileHandler(new Request(url))
+  return { status: response.status, body: await response.text() }
+}
+report.fileOk = await fetchFile('studio-file://workspace/results/pi.json')
+report.fileEscape = await fetchFile('studio-file://workspace/..%2F..%2Fetc%2Fpasswd.txt')
+report.fileOtherHost = await fetchFile('studio-file://elsewhere/results/pi.json')
+
+report.newWindow = contents.windowOpenHandler({ url: 'https://evil.example/' })
+let prevented = 0
+const fakeEvent = { preventDefault: () => prevented++ }
+contents.emit('will-navigate', fakeEvent, 'https://evil.example/')
+contents.emit('will-redirect', fakeEvent, 'https://evil.example/')
+contents.emit('will-attach-webview', fakeEvent)
+report.navigationPrevented = prevented
+await until(() => recorded.permissionRequestHandler, 'the permission handler')
+report.permissionGranted = await new Promise((resolve) => recorded.permissionRequestHandler(contents, 'media', resolve))
+report.permissionCheck = recorded.permissionCheckHandler(contents, 'media')
+
+process.stdout.write(`${JSON.stringify(report)}\n`)
+process.exit(0)
