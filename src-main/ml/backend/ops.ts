@@ -1,10 +1,13 @@
 // Building blocks with gradients that are fast on tfjs-backend-wasm, for the DiT, the reward models
-// and DI*. They are correct on every backend; the speed facts behind them (docs/measurements/):
-//  - a 2-D matMul without transpose flags runs in XNNPACK (~14 GFLOP/s per core); any transpose flag
-//    or a batch dimension falls back to a scalar loop (~1-1.8 GFLOP/s). tfjs's stock matMul gradient
-//    uses flags, so a dense layer's backward pass ran 4-5x slower than it needs to;
+// and DI*: matMul2d, dense, embedding, attention, layerNorm, silu, gelu, conv2d. They are correct on
+// every backend. The speed facts behind them (docs/measurements/ and `npm run bench -- --only backend`):
+//  - a 2-D matMul without transpose flags runs in XNNPACK (14-28 GFLOP/s per core here); any transpose
+//    flag or a batch dimension falls back to a scalar loop (~1 GFLOP/s). tfjs's stock matMul gradient
+//    uses flags, so a dense stack's backward pass ran 3-12x slower than it needs to;
 //  - a rank-5 transpose is very slow (66 ms vs 0.2 ms for rank 4): keep q/k/v separate;
-//  - conv gradients are fastest as forward convs (wasm-kernels.ts, conv2d below).
+//  - conv gradients are fastest as forward convs (wasm-kernels.ts, conv2d below);
+//  - kernel-level fixes every op benefits from (2-D transposes, bias-gradient sums, the matMul cache
+//    bug) live in wasm-kernels.ts and are installed by initTf.
 // Each gradient here is checked against finite differences and stock autodiff in
 // tests/unit/backend-ops.test.ts.
 import * as tf from '@tensorflow/tfjs-core'
