@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { attention, conv2d, dense, embedding, gelu, layerNorm } from '../ml/backend/ops.ts'
 import { DataParallelTrainer, gradientsOf } from '../ml/backend/data-parallel.ts'
+import { withStockMatMulGradient } from '../ml/backend/gradients.ts'
 import type { BenchContext, BenchEntry, BenchRow } from './harness/registry.ts'
 import { BENCH_DIT, syntheticBatch } from './tasks/dit-denoise.ts'
 import { spread, summarise, timeIt, type Timing } from './harness/timing.ts'
@@ -73,23 +74,27 @@ const denseStackEntry: BenchEntry = {
     const x = seeded([batch, sizes[0]], 3)
     const ws = sizes.slice(1).map((out, i) => seeded([sizes[i], out], 10 + i, 1 / Math.sqrt(sizes[i])))
     const bs = sizes.slice(1).map((out) => tf.zeros([out]))
-    const forward = (layer: (h: tf.Tensor, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor) => (...params: tf.Tensor[]) => {
+    const loss = (...params: tf.Tensor[]) => {
       let h: tf.Tensor = x
       for (let i = 0; i < ws.length; i++) {
-        h = layer(h, params[i] as tf.Tensor2D, params[ws.length + i] as tf.Tensor1D)
+        h = dense(h, params[i] as tf.Tensor2D, params[ws.length + i] as tf.Tensor1D)
         if (i < ws.length - 1) h = tf.relu(h)
       }
       return tf.mean(tf.square(h)) as tf.Scalar
     }
-    const custom = forward((h, w, b) => dense(h, w, b))
-    const stock = forward((h, w, b) => tf.add(tf.matMul(h as tf.Tensor2D, w), b))
+    const params = [...ws, ...bs]
     try {
-      const fwd = await timeIt(() => tf.tidy(() => custom(...ws, ...bs)), { repeats: ctx.repeats })
-      const rows: BenchRow[] = [
+      const fwd = await timeIt(() => tf.tidy(() => loss(...params)), { repeats: ctx.repeats })
+      ctx.log('dense stack B64: our matMul gradient')
+      const fast = await timeGrad(ctx, loss, params)
+      ctx.log('dense stack B64: stock matMul gradient')
+      const slow = await timeIt(() => withStockMatMulGradient(() => tf.tidy(() => tf.grads(loss)(params))), { repeats: ctx.repeats })
+      return [
         { name: 'dense stack B64 forward', value: fwd.medianMs, unit: 'ms', notes: `3.67M params; ${spread(fwd)}` },
+        { name: 'dense stack B64 fwd+bwd, our matMul gradient', value: fast.medianMs, unit: 'ms', notes: `grads w.r.t. all weights; ${spread(fast)}` },
+        { name: 'dense stack B64 fwd+bwd, stock matMul gradient', value: slow.medianMs, unit: 'ms', notes: spread(slow) },
+        { name: 'dense stack B64 matMul-gradient speed-up', value: slow.medianMs / fast.medianMs, unit: 'x', notes: 'stock / ours, medians' },
       ]
-      rows.push(...(await customVersusStock(ctx, 'dense stack B64', [...ws, ...bs], custom, stock, 'grads w.r.t. all weights')))
-      return rows
     } finally {
       tf.dispose([x, ...ws, ...bs])
     }

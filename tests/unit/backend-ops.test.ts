@@ -8,6 +8,7 @@ import { initTf } from '../../src-main/ml/backend/init.ts'
 import { attention, conv2d, dense, embedding, gelu, layerNorm, matMul2d, silu } from '../../src-main/ml/backend/ops.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 import { withStockWasmKernel } from '../../src-main/ml/backend/wasm-kernels.ts'
+import { withStockMatMulGradient } from '../../src-main/ml/backend/gradients.ts'
 
 // ------------------------------------------------------------------ float64 reference maths
 type Arr = Float64Array
@@ -207,6 +208,37 @@ describe('matMul2d', () => {
     const grads = await checkGradients({ rng: new Rng(seed), inputs, op, reference: (a, b) => refMatMul(a, b, m, k, n) })
     const stock = await stockCpuGradients(inputs, (a, b) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D), seed)
     grads.forEach((g, i) => assertClose(g, stock[i], 1e-5, `grad ${i} vs stock`))
+  })
+
+  it('computes no weight gradient when only the input gradient is asked for (frozen weights)', async () => {
+    const x = tf.randomNormal([64, 32], 0, 1, 'float32', 1) as tf.Tensor2D
+    const w = tf.randomNormal([32, 16], 0, 1, 'float32', 2) as tf.Tensor2D
+    const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(matMul2d(a as tf.Tensor2D, b as tf.Tensor2D)))
+    const matMulsIn = async (f: () => tf.Tensor[]) => {
+      const profile = await tf.profile(() => {
+        tf.dispose(f())
+      })
+      return profile.kernels.filter((k) => k.name === 'BatchMatMul').length
+    }
+    const inputOnly = await matMulsIn(() => [tf.grad((a: tf.Tensor) => loss(a, w))(x)])
+    const both = await matMulsIn(() => tf.grads(loss)([x, w]))
+    assert.ok(both > inputOnly, `weight gradient skipped: ${inputOnly} matMuls for dx only, ${both} for dx and dW`)
+    tf.dispose([x, w])
+  })
+
+  it('can run with the stock gradient for comparisons, which agrees, and is restored afterwards', () => {
+    const ours = tf.getGradient('BatchMatMul')
+    const a = tf.randomNormal([6, 5], 0, 1, 'float32', 3) as tf.Tensor2D
+    const b = tf.randomNormal([5, 4], 0, 1, 'float32', 4) as tf.Tensor2D
+    const loss = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.square(matMul2d(x as tf.Tensor2D, y as tf.Tensor2D)))
+    const fast = tf.grads(loss)([a, b])
+    const stock = withStockMatMulGradient(() => {
+      assert.notEqual(tf.getGradient('BatchMatMul'), ours)
+      return tf.grads(loss)([a, b])
+    })
+    assert.equal(tf.getGradient('BatchMatMul'), ours)
+    fast.forEach((g, i) => assertClose(g.dataSync(), stock[i].dataSync(), 1e-5, `grad ${i}`))
+    tf.dispose([a, b, ...fast, ...stock])
   })
 
   it('refuses operands that are not matching 2-D matrices', () => {

@@ -10,6 +10,7 @@ import '@tensorflow/tfjs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { probeTfBackends, type TfBackendName, type TfBackendProbe } from './probe.ts'
+import { registerFastMatMulGradient } from './gradients.ts'
 import { registerWasmTrainingKernels } from './wasm-kernels.ts'
 
 export type { TfBackendName } from './probe.ts'
@@ -131,6 +132,7 @@ export function initTf(opts: InitTfOptions = {}): Promise<TfBackendInfo> {
 }
 
 async function selectBackend(prefer?: TfBackendName): Promise<TfBackendInfo> {
+  registerFastMatMulGradient() // global, but takes effect on wasm only (see gradients.ts)
   const probes = probeTfBackends()
   const ordered = orderCandidates(probes, prefer)
   const skipped: string[] = probes.filter((p) => !p.available).map((p) => `${p.name}: ${p.detail}`)

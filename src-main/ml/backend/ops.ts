@@ -31,34 +31,15 @@ function fail(op: string, message: string): never {
 // ---------------------------------------------------------------------------------------------
 // Matrix products
 
-const matMul2dWithGrad = withCustomGrad<(a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D>((a: tf.Tensor2D, b: tf.Tensor2D, save: Saver): Grad<tf.Tensor2D> => {
-  save([a, b])
-  return {
-    value: tf.matMul(a, b),
-    // d(ab)/da = dy b^T, d(ab)/db = a^T dy, with explicit transposes so both stay on XNNPACK.
-    gradFunc: (dy, [sa, sb]) => {
-      const [n, inSize] = (sa as tf.Tensor2D).shape
-      const outSize = (sb as tf.Tensor2D).shape[1]
-      // (2-D transposes are fast on wasm with the blocked kernel in wasm-kernels.ts)
-      const da = tf.matMul(dy, tf.transpose(sb as tf.Tensor2D))
-      // a^T dy transposes an [n, in] matrix; (dy^T a)^T transposes [n, out] and [out, in]: pick the smaller.
-      const db =
-        n * inSize <= n * outSize + inSize * outSize
-          ? tf.matMul(tf.transpose(sa as tf.Tensor2D), dy)
-          : tf.transpose(tf.matMul(tf.transpose(dy), sa as tf.Tensor2D))
-      return [da, db]
-    },
-  }
-})
-
 /**
- * `a @ b` for 2-D a [m,k] and b [k,n], with a gradient made of flag-free 2-D matMuls on explicit
- * transposes (measured 4-5x faster than tfjs's stock matMul gradient on wasm).
+ * `a @ b` for 2-D a [m,k] and b [k,n]: the one form wasm runs in XNNPACK. Its gradient (registered by
+ * initTf, gradients.ts) is made of flag-free 2-D matMuls on explicit transposes, 3-12x faster than
+ * tfjs's stock one on wasm, and lazy per input: frozen weights cost no weight gradient.
  */
 export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (a.rank !== 2 || b.rank !== 2) fail('matMul2d', `needs 2-D operands, got shapes [${a.shape}] and [${b.shape}]`)
   if (a.shape[1] !== b.shape[0]) fail('matMul2d', `inner dimensions differ: [${a.shape}] @ [${b.shape}]`)
-  return matMul2dWithGrad(a, b)
+  return tf.matMul(a, b)
 }
 
 /**
