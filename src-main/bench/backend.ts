@@ -183,15 +183,18 @@ const convEntry: BenchEntry = {
     const x = seeded([16, 32, 32, 32], 30) as tf.Tensor4D
     const w = seeded([3, 3, 32, 32], 31, 0.1) as tf.Tensor4D
     const r = seeded([16, 32, 32, 32], 32)
+    const loss = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), r)) as tf.Scalar
     try {
-      return await customVersusStock(
-        ctx,
-        'conv2d 3x3 B16',
-        [x, w],
-        (a, b) => tf.sum(tf.mul(conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), r)) as tf.Scalar,
-        (a, b) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), r)) as tf.Scalar,
-        'grads w.r.t. x and w; stock uses Conv2DBackpropInput and our registered filter kernel',
-      )
+      const fwd = await timeIt(() => conv2d(x, w, 1, 'same'), { repeats: ctx.repeats })
+      const ours = await timeGrad(ctx, loss, [x, w])
+      ctx.log('conv2d: stock Conv2DBackpropInput')
+      const stock = await timeIt(() => withStockWasmKernel('Conv2DBackpropInput', () => tf.tidy(() => tf.grads(loss)([x, w]))), { repeats: ctx.repeats })
+      return [
+        { name: 'conv2d 3x3 B16 forward', value: fwd.medianMs, unit: 'ms', notes: spread(fwd) },
+        { name: 'conv2d 3x3 B16 fwd+bwd, our kernels', value: ours.medianMs, unit: 'ms', notes: `dx and dW as forward convs; ${spread(ours)}` },
+        { name: 'conv2d 3x3 B16 fwd+bwd, stock dx kernel', value: stock.medianMs, unit: 'ms', notes: `wasm's Conv2DBackpropInput (dW still ours: wasm has none); ${spread(stock)}` },
+        { name: 'conv2d 3x3 B16 gradient speed-up', value: stock.medianMs / ours.medianMs, unit: 'x', notes: 'stock / ours, medians' },
+      ]
     } finally {
       tf.dispose([x, w, r])
     }

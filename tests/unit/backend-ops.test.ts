@@ -378,7 +378,7 @@ describe('activations', () => {
   }
 })
 
-describe('conv2d with forward-conv gradients', () => {
+describe('conv2d gradients through the wasm kernels', () => {
   const cases: { kernel: number; stride: number; pad: Pad; size: number }[] = [
     { kernel: 3, stride: 1, pad: 'same', size: 6 },
     { kernel: 3, stride: 1, pad: 'valid', size: 6 },
@@ -406,6 +406,22 @@ describe('conv2d with forward-conv gradients', () => {
       grads.forEach((g, i) => assertClose(g, stock[i], 1e-4, `grad ${i} vs cpu`))
     })
   }
+
+  it('conv2dTranspose (which runs the same input-gradient kernel) matches the cpu backend', async () => {
+    const rng = new Rng(60)
+    for (const [pad, size] of [['same', 5], ['valid', 4], [1, 5]] as const) {
+      const dyShape: [number, number, number, number] = [2, size, size, 4]
+      const outShape: [number, number, number, number] = pad === 'valid' ? [2, size + 2, size + 2, 3] : [2, size, size, 3]
+      const dyValues = Array.from(randomArray(rng, dyShape.reduce((a, b) => a * b)))
+      const wValues = Array.from(randomArray(rng, 3 * 3 * 3 * 4))
+      const run = () => tf.tidy(() => tf.conv2dTranspose(tf.tensor4d(dyValues, dyShape), tf.tensor4d(wValues, [3, 3, 3, 4]), outShape, 1, pad).dataSync())
+      const onWasm = run()
+      await tf.setBackend('cpu')
+      const onCpu = run()
+      await tf.setBackend('wasm')
+      assertClose(onWasm, onCpu, 1e-5, `conv2dTranspose pad ${pad}`)
+    }
+  })
 
   it('refuses mismatched channels', () => {
     tf.tidy(() => {

@@ -11,7 +11,6 @@
 // Each gradient here is checked against finite differences and stock autodiff in
 // tests/unit/backend-ops.test.ts.
 import * as tf from '@tensorflow/tfjs-core'
-import { conv2dFilterGrad } from './wasm-kernels.ts'
 
 // tf.customGrad's typing takes a variadic of Tensor | save-function; these aliases keep call sites readable.
 type Saver = tf.GradSaveFunc
@@ -233,10 +232,11 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 // Convolution
 
 /**
- * 2-D convolution (NHWC, filter [kh, kw, cin, cout]) whose gradients are forward convolutions:
- * dx = conv2d(dy, flipped and in/out-swapped w) for stride 1 (33 ms vs 157 ms for wasm's
- * Conv2DBackpropInput, which is kept for stride > 1), dW by conv2dFilterGrad (wasm lacks that kernel).
- * Padding: 'same', 'valid' or a number.
+ * 2-D convolution (NHWC, filter [kh, kw, cin, cout]); padding 'same', 'valid' or a number. This is
+ * tf.conv2d with input checks: on wasm its gradients are fast through initTf's kernels
+ * (wasm-kernels.ts): dx as a forward conv for stride 1 (33 ms vs 157 ms for wasm's own
+ * Conv2DBackpropInput), dW as a forward conv (wasm lacks that kernel). tfjs's conv gradient is lazy
+ * per input, so a frozen filter costs no dW.
  */
 export function conv2d(
   x: tf.Tensor4D,
@@ -248,43 +248,5 @@ export function conv2d(
   if (w.rank !== 4) fail('conv2d', `filter must be [kh, kw, cin, cout], got [${w.shape}]`)
   if (x.shape[3] !== w.shape[2]) fail('conv2d', `input has ${x.shape[3]} channels, filter expects ${w.shape[2]}`)
   if (!Number.isInteger(stride) || stride < 1) fail('conv2d', `stride must be a positive integer, got ${stride}`)
-  const filterShape = w.shape as [number, number, number, number]
-  const f = withCustomGrad<(a: tf.Tensor4D, b: tf.Tensor4D) => tf.Tensor4D>((xi: tf.Tensor4D, wi: tf.Tensor4D, save: Saver): Grad<tf.Tensor4D> => {
-    save([xi, wi])
-    return {
-      value: tf.conv2d(xi, wi, stride, pad),
-      gradFunc: (dy, [sx, sw]) => [
-        conv2dInputGrad(dy, sw as tf.Tensor4D, (sx as tf.Tensor4D).shape, stride, pad),
-        conv2dFilterGrad(sx as tf.Tensor4D, dy, filterShape, stride, pad),
-      ],
-    }
-  })
-  return f(x, w)
-}
-
-function conv2dInputGrad(
-  dy: tf.Tensor4D,
-  w: tf.Tensor4D,
-  xShape: [number, number, number, number],
-  stride: number,
-  pad: 'same' | 'valid' | number,
-): tf.Tensor4D {
-  if (stride !== 1) return tf.conv2dTranspose(dy, w, xShape, stride, pad)
-  return tf.tidy(() => {
-    const [kh, kw] = w.shape
-    const info = tf.backend_util.computeConv2DInfo(xShape, w.shape, 1, 1, pad)
-    const { top, bottom, left, right } = info.padInfo
-    if (Math.max(top, bottom) > kh - 1 || Math.max(left, right) > kw - 1) {
-      return tf.conv2dTranspose(dy, w, xShape, 1, pad) // padding wider than the kernel: rare, keep the stock path
-    }
-    // A stride-1 conv's transpose is a full correlation with the flipped kernel, cropped by the forward padding.
-    const flipped = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2])
-    const dyPadded = tf.pad(dy, [
-      [0, 0],
-      [kh - 1 - top, kh - 1 - bottom],
-      [kw - 1 - left, kw - 1 - right],
-      [0, 0],
-    ])
-    return tf.conv2d(dyPadded, flipped, 1, 'valid') as tf.Tensor4D
-  })
+  return tf.conv2d(x, w, stride, pad)
 }
