@@ -46,6 +46,14 @@ describe('DiT', () => {
     assert.notDeepEqual(a['blocks.0.q.w'], c['blocks.0.q.w'])
     assert.ok(a['blocks.0.ada.w']!.every((v) => v === 0))
     assert.ok(a['final.w']!.every((v) => v === 0))
+    // patch positions start as distinct 2-D sin-cos codes (4 patches of width 16)
+    const pos = a['pos']!
+    assert.deepEqual(pos, c['pos'])
+    for (let i = 0; i < 4; i++) for (let j = i + 1; j < 4; j++) {
+      let d = 0
+      for (let k = 0; k < 16; k++) d += (pos[i * 16 + k]! - pos[j * 16 + k]!) ** 2
+      assert.ok(d > 0.1, `positions ${i} and ${j} nearly equal`)
+    }
   })
 
   it('maps [B,H,W,C] to [B,H,W,C], deterministically, and starts as the zero function (adaLN-zero)', () => {

@@ -91,7 +91,12 @@ export function countParams(c: DitConfig): number {
   return Object.values(ditParamShapes(c)).reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0)
 }
 
-/** Initial values, seeded: Xavier-normal weights, small embeddings, zeros for biases and adaLN-zero layers. */
+/**
+ * Initial values, seeded: Xavier-normal weights, small text embeddings, zeros for biases and the
+ * adaLN-zero layers, and 2-D sin-cos patch positions (as in DiT). A near-zero learned position
+ * start left early samples blocky, each patch coloured on its own: without position the attention
+ * cannot tell neighbours apart, and learning positions from scratch is slow at this budget.
+ */
 export function initDitValues(c: DitConfig, seed: number): Record<string, Float32Array> {
   const rng = new Rng(seed)
   const out: Record<string, Float32Array> = {}
@@ -102,10 +107,33 @@ export function initDitValues(c: DitConfig, seed: number): Record<string, Float3
       out[name] = new Float32Array(size)
       continue
     }
-    const std = name === 'pos' || name.startsWith('text.embed') || name === 'text.pos' ? 0.02 : Math.sqrt(2 / (shape[0]! + shape[1]!))
+    if (name === 'pos' && c.width % 4 === 0) {
+      out[name] = sinCosPositions(c.imageSize / c.patch, c.width)
+      continue
+    }
+    const std = name === 'pos' || name === 'text.embed' || name === 'text.pos' ? 0.02 : Math.sqrt(2 / (shape[0]! + shape[1]!))
     const v = rng.normals(size)
     for (let i = 0; i < size; i++) v[i]! *= std
     out[name] = v
+  }
+  return out
+}
+
+/** [grid*grid, width]: the first half of each row encodes the patch row, the second half its column. */
+export function sinCosPositions(grid: number, width: number): Float32Array {
+  const quarter = width / 4
+  const out = new Float32Array(grid * grid * width)
+  for (let r = 0; r < grid; r++) {
+    for (let col = 0; col < grid; col++) {
+      const row = out.subarray((r * grid + col) * width, (r * grid + col + 1) * width)
+      for (let i = 0; i < quarter; i++) {
+        const omega = 1 / 10000 ** (i / quarter)
+        row[i] = Math.sin(r * omega)
+        row[quarter + i] = Math.cos(r * omega)
+        row[2 * quarter + i] = Math.sin(col * omega)
+        row[3 * quarter + i] = Math.cos(col * omega)
+      }
+    }
   }
   return out
 }
