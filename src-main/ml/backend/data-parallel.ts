@@ -3,7 +3,9 @@
 // Why: wasm threads do not work in stock tfjs 4.22 under Node (blob-URL workers), and even with a
 // shim they only speed up plain 2-D matMuls; the training step did not get faster
 // (docs/measurements/tfjs-wasm-dit.md). Splitting the batch across threads, each with its own
-// single-threaded wasm backend, did: measured 1.47x at batch 64 in the feasibility study.
+// single-threaded wasm backend, did: 1.47x at batch 64 in the feasibility study. Here (DiT D128,
+// depth 4, `npm run bench -- --only "DiT step"`): 1.53x wall at B16 and 1.58x at B64 while another job
+// held part of the machine, and 1.7x / 2.0x by per-thread CPU time (what two free cores give).
 //
 // How: the main thread owns the model (the canonical weights, the optimizer). Each step it copies its
 // current weights into a SharedArrayBuffer, hands each worker a slice of the batch, computes the
@@ -13,6 +15,9 @@
 //
 // The model is defined once, in a module every thread imports (functions cannot cross threads):
 //   export function createDataParallelModel(config: unknown): DataParallelModel | Promise<DataParallelModel>
+// Frozen weights (a reference network) are built there from the config in every thread; everything
+// random (noise, timesteps, dropped captions) must travel in the batch, so a row's loss is the same
+// whichever thread computes it. Example: src-main/bench/tasks/dit-denoise.ts.
 import * as tf from '@tensorflow/tfjs-core'
 import os from 'node:os'
 import { existsSync } from 'node:fs'
