@@ -25,7 +25,7 @@ async function serveInstead(argv: string[], reason: string | null): Promise<void
 async function main(): Promise<void> {
   const argv = process.argv.slice(2)
   if (argv.includes('--web')) return serveInstead(argv, null)
-  const electron = locateElectronRuntime()
+  const electron = await locateElectronRuntime()
   if (!electron.ok) return serveInstead(argv, electron.reason)
   const startedAt = Date.now()
   let fellBack = false
