@@ -61,7 +61,7 @@ export async function startWebHost(core: StudioCore, options: WebHostOptions): P
 
   const server = createServer((req, res) => {
     serveHttp(req, res, options.staticDir, allowedHosts(), (urlPath) => findServableFile(core.workspace, urlPath)).catch((err: Error) => {
-      log.error(`Static request ${req.url} failed: ${err.message}`)
+      log.error(`HTTP request ${req.url} failed: ${err.message}`)
       if (!res.headersSent) res.writeHead(500, SECURITY_HEADERS)
       res.end()
     })
