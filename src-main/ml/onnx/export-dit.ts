@@ -6,6 +6,7 @@
 // TensorFlow.js and onnxruntime agree within 1e-4 on random inputs.
 import type { DitConfig } from '../diffusion/dit.ts'
 import { ditParamShapes, tokenCount } from '../diffusion/dit.ts'
+import { VpSchedule } from '../diffusion/schedule.ts'
 import { OnnxGraphBuilder, type OnnxValue } from './graph-builder.ts'
 
 /** The ONNX signature the studio's inference pipeline expects; also the contract for imported generators. */
@@ -47,10 +48,8 @@ export function exportDitToOnnx(config: DitConfig, values: Record<string, Float3
   const half = D / 2
   const freqs = new Float32Array(half)
   for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(10000) * i) / half)
-  const tColumn =
-    what.kind === 'eps'
-      ? reshape(g.input('t', 'float32', ['batch']), [-1, 1])
-      : g.weight('const.t_init', [1, 1], new Float32Array([what.tInit]))
+  const tInput = what.kind === 'eps' ? g.input('t', 'float32', ['batch']) : null
+  const tColumn = what.kind === 'eps' ? reshape(tInput!, [-1, 1]) : g.weight('const.t_init', [1, 1], new Float32Array([what.tInit]))
   const args = g.op1('Mul', [tColumn, g.weight('const.freqs', [1, half], freqs)])
   const tEmb = g.op1('Concat', [g.op1('Sin', [args]), g.op1('Cos', [args])], { axis: 1 })
   const timeEmb = linearNamed('time', 2, silu(linearNamed('time', 1, tEmb)))
@@ -90,7 +89,8 @@ export function exportDitToOnnx(config: DitConfig, values: Record<string, Float3
   const [shiftF, scaleF] = g.op('Split', [reshape(linear('final.ada', cond), [-1, 1, 2 * D])], { axis: 2 }, 2) as [OnnxValue, OnnxValue]
   const out = linear('final', modulate(layerNorm(h), shiftF, scaleF)) // [B, T, p*p*C]
   const grid = reshape(out, [-1, S / p, p, p * C])
-  const eps = reshape(g.op1('Transpose', [grid], { perm: [0, 2, 1, 3] }), [-1, S, S, C])
+  const raw = reshape(g.op1('Transpose', [grid], { perm: [0, 2, 1, 3] }), [-1, S, S, C])
+  const eps = (config.output ?? 'epsilon') === 'epsilon' ? raw : vToEps(g, config, raw, x, tInput, what)
 
   if (what.kind === 'eps') {
     g.output(eps, 'eps', 'float32', ['batch', S, S, C])
@@ -100,4 +100,31 @@ export function exportDitToOnnx(config: DitConfig, values: Record<string, Float3
     g.output(x0, 'x0', 'float32', ['batch', S, S, C])
   }
   return g.encode(docString)
+}
+
+/**
+ * A v-predicting DiT (config.output 'v') returns v; ditEps converts with eps = sigma_t x_t + alpha_t v,
+ * looking alpha_t and sigma_t up in float32 tables by the integer timestep. The eps graph gathers them
+ * by t; the generator's t_init is fixed, so there they are constants.
+ */
+function vToEps(g: OnnxGraphBuilder, config: DitConfig, v: OnnxValue, x: OnnxValue, t: OnnxValue | null, what: DitExportKind): OnnxValue {
+  if (!config.schedule) throw new Error("ONNX export: a v-output DiT needs config.schedule to convert v to eps")
+  const schedule = new VpSchedule(config.schedule)
+  const alphas = Float32Array.from(schedule.alphas)
+  const sigmas = Float32Array.from(schedule.sigmas)
+  let alpha: OnnxValue
+  let sigma: OnnxValue
+  if (t) {
+    const index = g.op1('Cast', [t], { to: 7 }) // float -> int64 truncates, as tf.cast(t, 'int32') does
+    const column = (table: Float32Array, name: string) =>
+      g.op1('Reshape', [g.op1('Gather', [g.weight(name, [schedule.T], table), index], { axis: 0 }), g.int64s([-1, 1, 1, 1], 'shape')])
+    alpha = column(alphas, 'const.v_alphas')
+    sigma = column(sigmas, 'const.v_sigmas')
+  } else {
+    if (what.kind !== 'generator') throw new Error('ONNX export: internal error, the eps graph has a t input')
+    if (!Number.isInteger(what.tInit) || what.tInit < 0 || what.tInit >= schedule.T) throw new Error(`ONNX export: t_init must be an integer in [0, ${schedule.T - 1}], got ${what.tInit}`)
+    alpha = g.scalar(alphas[what.tInit]!, 'v_alpha_tinit')
+    sigma = g.scalar(sigmas[what.tInit]!, 'v_sigma_tinit')
+  }
+  return g.op1('Add', [g.op1('Mul', [sigma, x]), g.op1('Mul', [alpha, v])])
 }
