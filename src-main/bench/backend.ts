@@ -5,7 +5,8 @@ import { attention, conv2d, dense, embedding, gelu, layerNorm } from '../ml/back
 import { DataParallelTrainer, gradientsOf } from '../ml/backend/data-parallel.ts'
 import { withStockMatMulGradient } from '../ml/backend/gradients.ts'
 import type { BenchContext, BenchEntry, BenchRow } from './harness/registry.ts'
-import { BENCH_DIT, syntheticBatch } from './tasks/dit-denoise.ts'
+import { BENCH_DIT, createDataParallelModel, syntheticBatch } from './tasks/dit-denoise.ts'
+import { ditEps } from '../ml/diffusion/dit.ts'
 import { spread, summarise, timeIt, type Timing } from './harness/timing.ts'
 import { threadCpuMs } from '../ml/backend/thread-cpu.ts'
 import { withStockWasmKernel } from '../ml/backend/wasm-kernels.ts'
@@ -235,7 +236,7 @@ const embeddingEntry: BenchEntry = {
   },
 }
 
-/** Wall and calling-thread CPU time of `step`, medians over `repeats` after one warm-up. */
+/** Wall and calling-thread CPU time of `step` (which returns other threads' CPU ms), medians after one warm-up. */
 async function timeWithCpu(step: () => Promise<number>, repeats: number) {
   const wall: number[] = []
   const mainCpu: number[] = []
@@ -252,6 +253,39 @@ async function timeWithCpu(step: () => Promise<number>, repeats: number) {
     busiestCpu.push(Math.max(cpu, otherThreadCpu))
   }
   return { wall: summarise(wall), mainCpu: summarise(mainCpu), busiestCpu: summarise(busiestCpu) }
+}
+
+const frozenWeightsEntry: BenchEntry = {
+  name: 'DiT backward: frozen weights vs all weights',
+  async run(ctx) {
+    // DI*'s generator update backprops through the frozen reference and the fake score w.r.t. their
+    // input only; the lazy matMul gradient lets the tape skip their weight gradients.
+    const model = createDataParallelModel(BENCH_DIT)
+    const batch = syntheticBatch(BENCH_DIT, 16, 3)
+    const xt: tf.Tensor = tf.tensor(batch.xt.data, batch.xt.shape)
+    const t: tf.Tensor = tf.tensor(batch.t.data, batch.t.shape)
+    const tokens: tf.Tensor = tf.tensor(batch.tokens.data, batch.tokens.shape, 'int32')
+    const loss = (x: tf.Tensor) =>
+      tf.sum(tf.square(ditEps(model.params, BENCH_DIT, x as tf.Tensor4D, t as tf.Tensor1D, tokens as tf.Tensor2D))) as tf.Scalar
+    const vars = Object.values(model.params)
+    try {
+      const inputOnly = await timeWithCpu(async () => {
+        tf.dispose(tf.grad(loss)(xt))
+        return 0
+      }, ctx.repeats)
+      const all = await timeWithCpu(async () => {
+        const { value, grads } = tf.variableGrads(() => loss(xt), vars)
+        tf.dispose([value, ...Object.values(grads)])
+        return 0
+      }, ctx.repeats)
+      return [
+        { name: 'DiT B16 fwd+bwd w.r.t. input only (frozen weights)', value: inputOnly.wall.medianMs, unit: 'ms', notes: `wall; CPU ${inputOnly.mainCpu.medianMs.toFixed(0)} ms; ${spread(inputOnly.wall)}` },
+        { name: 'DiT B16 fwd+bwd w.r.t. all weights', value: all.wall.medianMs, unit: 'ms', notes: `wall; CPU ${all.mainCpu.medianMs.toFixed(0)} ms; ${spread(all.wall)}` },
+      ]
+    } finally {
+      tf.dispose([xt, t, tokens, ...vars])
+    }
+  },
 }
 
 const dataParallelEntry: BenchEntry = {
@@ -293,5 +327,5 @@ const dataParallelEntry: BenchEntry = {
   },
 }
 
-export const benches: BenchEntry[] = [matMulEntry, denseStackEntry, layerNormEntry, leadingSumEntry, transposeEntry, attentionEntry, convEntry, embeddingEntry, dataParallelEntry]
+export const benches: BenchEntry[] = [matMulEntry, denseStackEntry, layerNormEntry, leadingSumEntry, transposeEntry, attentionEntry, convEntry, embeddingEntry, frozenWeightsEntry, dataParallelEntry]
 
