@@ -1,0 +1,104 @@
+// The full configuration of a DI* run, as saved in runs/<id>/config.json and as accepted from the CLI
+// (--config run.json) and the UI. Every field has a default that works for the embedded 32x32 model, so
+// `{}` is a valid config. Validation is zod; errors list every problem with its path.
+//
+// This file imports only zod and the reward spec (itself zod-only), so the contract could reuse it.
+import { z } from 'zod'
+import { rewardSpecSchema } from '../../ml/rewards/reward-spec.ts'
+
+export const RUN_CONFIG_VERSION = 1
+
+/** Run ids double as directory names: letters, digits, - and _. */
+export const RunId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'run ids are letters, digits, - and _ (at most 64)')
+
+const finite = () => z.number().finite()
+
+/**
+ * Starting values of the live controls (src-main/ml/distar/controls.ts). Each may be omitted (the DI*
+ * default is used); ranges that depend on the model (tRange vs T) are checked when the run starts.
+ */
+export const RunControls = z.strictObject({
+  rewardWeight: finite().optional(),
+  rewardMix: z.record(z.string().min(1).max(200), finite()).optional(),
+  regulariserWeight: finite().min(0).optional(),
+  regulariser: z.enum(['score', 'kl']).optional(),
+  fullDivergence: z.boolean().optional(),
+  huberC: finite().positive().optional(),
+  cfgScale: finite().optional(),
+  cfgPlacement: z.enum(['in', 'out']).optional(),
+  generatorLr: finite().min(0).optional(),
+  fakeLr: finite().min(0).optional(),
+  tRange: z.tuple([z.int().min(1), z.int().min(1)]).refine(([a, b]) => a <= b, 'tRange must be [tMin, tMax] with tMin <= tMax').optional(),
+  fakeStepsPerGeneratorStep: z.int().min(0).max(100).optional(),
+  maxGradNorm: finite().min(0).optional(),
+})
+export type RunControls = z.output<typeof RunControls>
+
+/**
+ * Where the training prompts come from: a list, a text file (one prompt a line), or the emoji
+ * catalogue's training-split captions (the embedded model's own prompt distribution).
+ */
+export const TrainPrompts = z.union([
+  z.literal('emoji-train-captions'),
+  z.array(z.string().max(500)).min(1).max(100_000),
+  z.strictObject({ file: z.string().min(1) }),
+])
+export type TrainPrompts = z.output<typeof TrainPrompts>
+
+export const RunConfig = z
+  .strictObject({
+    version: z.literal(RUN_CONFIG_VERSION).default(RUN_CONFIG_VERSION),
+    /** shown in run lists; free text */
+    name: z.string().max(200).optional(),
+    /** the reference model folder; default: the embedded model (resources/models/reference) */
+    baseModelDir: z.string().min(1).optional(),
+    reward: rewardSpecSchema.default({ kind: 'alignment' }),
+    controls: RunControls.default({}),
+    batchSize: z.int().min(1).max(1024).default(16),
+    /** generator steps to run in total */
+    steps: z.int().min(1).max(10_000_000).default(300),
+    /** everything random in the run derives from this seed (and the step index) */
+    seed: z.int().min(0).max(0xffff_ffff).default(0),
+    /** the generator's input timestep (DMD2 / DI*: 399 of 1000) */
+    tInit: z.int().min(0).default(399),
+    prompts: TrainPrompts.default('emoji-train-captions'),
+    samples: z
+      .strictObject({
+        /** a grid every N steps (step 0 included); 0 = only at step 0 and at the end */
+        every: z.int().min(0).default(25),
+        /** fixed prompts of the grid; default resources/prompts/showcase.txt */
+        prompts: z.array(z.string().max(500)).min(1).max(256).optional(),
+        /** one seed per prompt; default 0, 1, 2, ... */
+        seeds: z.array(z.int().min(0).max(0xffff_ffff)).min(1).max(256).optional(),
+        columns: z.int().min(1).max(64).default(8),
+      })
+      .default({ every: 25, columns: 8 }),
+    checkpoints: z
+      .strictObject({
+        /** a checkpoint every N steps (and always at stop and at the end) */
+        every: z.int().min(1).default(50),
+        /** complete checkpoints kept (the oldest are deleted) */
+        keep: z.int().min(1).max(1000).default(3),
+      })
+      .default({ every: 50, keep: 3 }),
+    adam: z.strictObject({ beta1: finite().min(0).max(1), beta2: finite().min(0).max(1), epsilon: finite().positive() }).optional(),
+    /** skipped (non-finite) steps in a row before the run pauses with a message */
+    pauseAfterNonFinite: z.int().min(1).max(1000).default(5),
+  })
+  .refine((c) => !c.samples.seeds || !c.samples.prompts || c.samples.seeds.length === c.samples.prompts.length, {
+    message: 'samples.seeds must have one seed per sample prompt',
+    path: ['samples', 'seeds'],
+  })
+export type RunConfig = z.output<typeof RunConfig>
+export type RunConfigInput = z.input<typeof RunConfig>
+
+export class RunConfigError extends Error {
+  override name = 'RunConfigError'
+}
+
+/** Validates a run config (defaults filled in); the error names every bad field. */
+export function parseRunConfig(input: unknown, where = 'run config'): RunConfig {
+  const parsed = RunConfig.safeParse(input ?? {})
+  if (!parsed.success) throw new RunConfigError(`Invalid ${where}:\n${z.prettifyError(parsed.error)}`)
+  return parsed.data
+}

@@ -1,0 +1,152 @@
+// The on-disk layout of one run, runs/<id>/ inside the workspace:
+//   config.json            the full, validated run config (written once, atomically)
+//   status.json            what the run is doing now (atomic rewrite on every change)
+//   metrics.jsonl          one JSON line per step, plus control-change lines (appended, fsynced)
+//   samples/step-<N>.png   sample grid after N steps, with step-<N>.json listing prompts and seeds
+//   checkpoints/step-<N>/  generator, fake score, both optimisers and counters (ml/checkpoint, atomic pair)
+import { promises as fs } from 'node:fs'
+import { join } from 'node:path'
+import { atomicWriteFile } from '../../util/atomic-write.ts'
+
+export const RUN_FILES = {
+  config: 'config.json',
+  status: 'status.json',
+  metrics: 'metrics.jsonl',
+  samples: 'samples',
+  checkpoints: 'checkpoints',
+} as const
+
+export type RunState = 'starting' | 'running' | 'paused' | 'stopped' | 'completed' | 'failed'
+
+export interface RunStatus {
+  runId: string
+  state: RunState
+  /** steps completed */
+  step: number
+  totalSteps: number
+  /** why the run is paused (the NaN guard's message) or failed */
+  message?: string
+  /** step of the newest complete checkpoint, if any */
+  checkpointStep?: number
+  updatedAt: string
+}
+
+export function runDir(workspaceRoot: string, runId: string): string {
+  return join(workspaceRoot, 'runs', runId)
+}
+
+export const samplePaths = (dir: string, step: number) => ({
+  png: join(dir, RUN_FILES.samples, `step-${step}.png`),
+  sidecar: join(dir, RUN_FILES.samples, `step-${step}.json`),
+})
+
+export const checkpointPath = (dir: string, step: number) => join(dir, RUN_FILES.checkpoints, `step-${step}`)
+
+export async function writeStatus(dir: string, status: RunStatus): Promise<void> {
+  await atomicWriteFile(join(dir, RUN_FILES.status), JSON.stringify(status, null, 2) + '\n')
+}
+
+export async function readStatus(dir: string): Promise<RunStatus | null> {
+  try {
+    return JSON.parse(await fs.readFile(join(dir, RUN_FILES.status), 'utf8')) as RunStatus
+  } catch {
+    return null
+  }
+}
+
+/** Checkpoint steps present under checkpoints/, newest first (completeness is checked when loading). */
+export async function listCheckpointSteps(dir: string): Promise<number[]> {
+  let entries: string[]
+  try {
+    entries = await fs.readdir(join(dir, RUN_FILES.checkpoints))
+  } catch {
+    return []
+  }
+  const steps = new Set<number>()
+  for (const e of entries) {
+    // step-<N>.previous is a complete checkpoint left by a save interrupted mid-swap (see checkpoint.ts)
+    const m = /^step-(\d+)(\.previous)?$/.exec(e)
+    if (m) steps.add(Number(m[1]))
+  }
+  return [...steps].sort((a, b) => b - a)
+}
+
+/** Deletes all but the newest `keep` checkpoints (never the one named `protect`). */
+export async function pruneCheckpoints(dir: string, keep: number, protect: number): Promise<void> {
+  const steps = await listCheckpointSteps(dir)
+  for (const step of steps.slice(keep)) {
+    if (step === protect) continue
+    const path = checkpointPath(dir, step)
+    for (const p of [path, `${path}.incoming`, `${path}.previous`]) await fs.rm(p, { recursive: true, force: true })
+  }
+}
+
+/** Lines of metrics.jsonl. */
+export type MetricsLine =
+  | ({ type: 'step' } & Record<string, unknown> & { step: number })
+  | { type: 'controls'; step: number; changes: Record<string, unknown>; time: string }
+
+/**
+ * Appends lines to metrics.jsonl with an fsync each, so a line that was announced is on disk.
+ * A line torn by a kill is dropped on the next open (`truncateMetrics`).
+ */
+export class MetricsLog {
+  private constructor(private readonly handle: fs.FileHandle) {}
+
+  static async open(dir: string): Promise<MetricsLog> {
+    return new MetricsLog(await fs.open(join(dir, RUN_FILES.metrics), 'a'))
+  }
+
+  async append(line: MetricsLine): Promise<void> {
+    await this.handle.appendFile(JSON.stringify(line, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)) + '\n')
+    await this.handle.sync()
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close()
+  }
+}
+
+/**
+ * Keeps only the metrics of steps before `step` (a resume from the checkpoint at `step` runs the
+ * rest again), dropping torn and malformed lines. Rewritten atomically.
+ */
+export async function truncateMetrics(dir: string, step: number): Promise<void> {
+  let text: string
+  try {
+    text = await fs.readFile(join(dir, RUN_FILES.metrics), 'utf8')
+  } catch {
+    return
+  }
+  const kept: string[] = []
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue
+    try {
+      const parsed = JSON.parse(line) as { step?: unknown }
+      if (typeof parsed.step === 'number' && parsed.step < step) kept.push(line)
+    } catch {
+      // a torn last line from a kill: drop it
+    }
+  }
+  await atomicWriteFile(join(dir, RUN_FILES.metrics), kept.map((l) => l + '\n').join(''))
+}
+
+/** Reads metrics.jsonl (skipping malformed lines), e.g. for tests and the run list. */
+export async function readMetrics(dir: string): Promise<MetricsLine[]> {
+  let text: string
+  try {
+    text = await fs.readFile(join(dir, RUN_FILES.metrics), 'utf8')
+  } catch {
+    return []
+  }
+  const out: MetricsLine[] = []
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue
+    try {
+      out.push(JSON.parse(line) as MetricsLine)
+    } catch {
+      /* torn line */
+    }
+  }
+  return out
+}

@@ -1,0 +1,273 @@
+// Everything a DI* run holds in memory: the frozen reference, the generator and fake score (clones of it),
+// the rewards, the prompt source and the trainer, built from a validated run config. Also the two
+// things that turn that state into files: checkpoints (weights + optimiser states + counters) and
+// sample grids for the fixed prompts and seeds.
+import * as tf from '@tensorflow/tfjs-core'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { loadCheckpoint, saveCheckpoint, CheckpointError, type NamedTensor } from '../../ml/checkpoint/checkpoint.ts'
+import { DiffusionModel, paramsToNamedTensors } from '../../ml/diffusion/model.ts'
+import { ditEps, disposeParams, ditParamShapes, type DitParams } from '../../ml/diffusion/dit.ts'
+import { encodeImageGrid } from '../../ml/diffusion/image-grid.ts'
+import { generatorSample } from '../../ml/distar/losses.ts'
+import { validateControls, type DiStarControls } from '../../ml/distar/controls.ts'
+import { DiStarTrainer, type DiStarTrainerOptions, type DiStarTrainerState } from '../../ml/distar/trainer.ts'
+import type { EpsFn } from '../../ml/distar/types.ts'
+import type { AdamState } from '../../ml/distar/adam.ts'
+import { createReward, cachingRewardContext, type RewardContext } from '../../ml/rewards/registry.ts'
+import { rewardParts, type Reward } from '../../ml/rewards/reward.ts'
+import { buildCatalog } from '../../ml/data/emoji-catalog.ts'
+import { Rng } from '../../ml/util/rng.ts'
+import { atomicWriteFile } from '../../util/atomic-write.ts'
+import type { RunConfig, TrainPrompts } from './run-config.ts'
+import { RunConfigError } from './run-config.ts'
+
+const REFERENCE_MODEL_PATH = join('resources', 'models', 'reference')
+const SHOWCASE_PROMPTS_PATH = join('resources', 'prompts', 'showcase.txt')
+
+/** The nearest `resources/<rel>` above this module (works from sources and from a bundle in out/). */
+function resourcePath(rel: string): string {
+  const here = dirname(fileURLToPath(import.meta.url))
+  for (let dir = here, i = 0; i < 6; i++, dir = dirname(dir)) {
+    if (existsSync(join(dir, rel))) return join(dir, rel)
+  }
+  return join(here, '..', '..', '..', rel)
+}
+
+/** The embedded reference model's folder (resources/models/reference). */
+export function defaultReferenceModelDir(): string {
+  return resourcePath(REFERENCE_MODEL_PATH)
+}
+
+export function showcasePromptList(): string[] {
+  return readPromptFile(resourcePath(SHOWCASE_PROMPTS_PATH))
+}
+
+function readPromptFile(path: string): string[] {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err) {
+    throw new RunConfigError(`Cannot read the prompt file ${path}: ${(err as Error).message}`)
+  }
+  const prompts = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0)
+  if (prompts.length === 0) throw new RunConfigError(`The prompt file ${path} has no prompts`)
+  return prompts
+}
+
+export function resolveTrainPrompts(source: TrainPrompts, baseDir = process.cwd()): string[] {
+  if (source === 'emoji-train-captions') {
+    const captions = [...new Set(buildCatalog().filter((e) => e.split === 'train').map((e) => e.item.canonicalCaption))]
+    if (captions.length === 0) throw new RunConfigError('The emoji catalogue has no training captions')
+    return captions
+  }
+  if (Array.isArray(source)) return source
+  return readPromptFile(resolve(baseDir, source.file))
+}
+
+/** The fixed prompts and seeds of the sample grids. */
+export function samplePlan(config: RunConfig): { prompts: string[]; seeds: number[] } {
+  const prompts = config.samples.prompts ?? showcasePromptList()
+  const seeds = config.samples.seeds ?? prompts.map((_, i) => i)
+  return { prompts, seeds }
+}
+
+/** Counters and controls stored with a checkpoint (its config.json). */
+export interface RunCheckpointInfo {
+  kind: 'distar-run-checkpoint'
+  version: 1
+  step: number
+  consecutiveSkips: number
+  totalSkips: number
+  pausedReason: string | null
+  generatorAdamStep: number
+  fakeAdamStep: number
+  /** the controls in force when the checkpoint was written (a resume starts with them) */
+  controls: DiStarControls
+}
+
+export interface RunSessionOptions {
+  rewardContext?: RewardContext
+  /** folder relative paths in the config (prompt files) are resolved against */
+  baseDir?: string
+}
+
+export class RunSession {
+  readonly trainer: DiStarTrainer
+  readonly rewards: Reward[]
+  private disposed = false
+
+  private constructor(
+    readonly config: RunConfig,
+    /** absolute folder of the reference model */
+    readonly modelDir: string,
+    readonly reference: DiffusionModel,
+    readonly generator: DitParams,
+    readonly fake: DitParams,
+    trainerOptions: DiStarTrainerOptions,
+  ) {
+    this.rewards = trainerOptions.rewards
+    this.trainer = new DiStarTrainer(trainerOptions)
+  }
+
+  /** Loads the reference named by the config and builds a fresh trainer (generator and fake = reference). */
+  static async create(config: RunConfig, opts: RunSessionOptions = {}): Promise<RunSession> {
+    const modelDir = config.baseModelDir ? resolve(opts.baseDir ?? process.cwd(), config.baseModelDir) : defaultReferenceModelDir()
+    if (!existsSync(join(modelDir, 'config.json'))) {
+      throw new RunConfigError(
+        config.baseModelDir
+          ? `No reference model at ${modelDir} (baseModelDir): expected a folder with config.json and model.safetensors`
+          : `The embedded reference model is missing (${modelDir}); set baseModelDir in the run config to a diffusion model folder`,
+      )
+    }
+    const reference = await DiffusionModel.load(modelDir)
+    let generator: DitParams | undefined
+    let fake: DitParams | undefined
+    try {
+      const T = reference.schedule.alphas.length
+      if (config.tInit >= T) throw new RunConfigError(`tInit must be below the model's T = ${T}, got ${config.tInit}`)
+      const reward = await createReward(config.reward, opts.rewardContext ?? cachingRewardContext())
+      const { rewards, mix } = splitReward(reward)
+      let controls: DiStarControls
+      try {
+        controls = validateControls({ ...config.controls, rewardMix: { ...mix, ...(config.controls.rewardMix ?? {}) } }, T)
+      } catch (err) {
+        throw new RunConfigError(`Invalid run config controls: ${(err as Error).message}`)
+      }
+      const prompts = resolveTrainPrompts(config.prompts, opts.baseDir)
+      generator = reference.cloneParams(true)
+      fake = reference.cloneParams(true)
+      const eps: EpsFn = (p, x, t, cond) => ditEps(p, reference.dit, x, t, cond as tf.Tensor2D)
+      const L = reference.tokenizer.maxLength
+      const trainerOptions: DiStarTrainerOptions = {
+        generator: { eps, params: generator },
+        fake: { eps, params: fake },
+        reference: { eps, params: reference.params },
+        schedule: reference.schedule,
+        tInit: config.tInit,
+        batchSize: config.batchSize,
+        imageShape: reference.imageShape,
+        rewards,
+        seed: config.seed,
+        controls,
+        ...(config.adam ? { adam: config.adam } : {}),
+        pauseAfterNonFinite: config.pauseAfterNonFinite,
+        conditioning: (rng, B) => {
+          const batch = Array.from({ length: B }, () => rng.pick(prompts))
+          return { prompts: batch, cond: reference.encodePrompts(batch), nullCond: tf.zeros([B, L], 'int32') }
+        },
+      }
+      return new RunSession(config, modelDir, reference, generator, fake, trainerOptions)
+    } catch (err) {
+      if (generator) disposeParams(generator)
+      if (fake) disposeParams(fake)
+      reference.dispose()
+      throw err
+    }
+  }
+
+  get step(): number {
+    return this.trainer.exportState().step
+  }
+
+  /** Writes generator, fake score, both optimiser states and the counters as one atomic checkpoint. */
+  async saveCheckpoint(dir: string): Promise<void> {
+    const state = this.trainer.exportState()
+    const tensors: Record<string, NamedTensor> = {}
+    for (const [k, t] of Object.entries(await paramsToNamedTensors(this.generator))) tensors[`generator/${k}`] = t
+    for (const [k, t] of Object.entries(await paramsToNamedTensors(this.fake))) tensors[`fake/${k}`] = t
+    for (const [k, t] of Object.entries(state.generatorOptimizer.moments)) tensors[`generatorAdam/${k}`] = t
+    for (const [k, t] of Object.entries(state.fakeOptimizer.moments)) tensors[`fakeAdam/${k}`] = t
+    const info: RunCheckpointInfo = {
+      kind: 'distar-run-checkpoint', version: 1, step: state.step,
+      consecutiveSkips: state.consecutiveSkips, totalSkips: state.totalSkips, pausedReason: state.pausedReason,
+      generatorAdamStep: state.generatorOptimizer.step, fakeAdamStep: state.fakeOptimizer.step,
+      controls: this.trainer.controls,
+    }
+    await saveCheckpoint(dir, { config: info, tensors })
+  }
+
+  /**
+   * Restores a checkpoint written by saveCheckpoint. Everything is read and verified before anything
+   * changes, so a corrupt or mismatched checkpoint (CheckpointError) leaves the session as it was.
+   */
+  async loadCheckpoint(dir: string): Promise<RunCheckpointInfo> {
+    const shapes: Record<string, number[]> = {}
+    for (const [k, s] of Object.entries(ditParamShapes(this.reference.dit))) {
+      shapes[`generator/${k}`] = s
+      shapes[`fake/${k}`] = s
+      for (const opt of ['generatorAdam', 'fakeAdam']) {
+        shapes[`${opt}/${k}/m`] = s
+        shapes[`${opt}/${k}/v`] = s
+      }
+    }
+    const ck = await loadCheckpoint(dir, { expectShapes: shapes })
+    const info = ck.config as RunCheckpointInfo
+    if (info?.kind !== 'distar-run-checkpoint' || !Number.isInteger(info.step)) throw new CheckpointError(`${dir} is not a DI* run checkpoint`)
+    const T = this.reference.schedule.alphas.length
+    const controls = validateControls(info.controls, T)
+    const moments = (prefix: string): AdamState['moments'] => {
+      const out: AdamState['moments'] = {}
+      for (const [k, t] of Object.entries(ck.tensors)) if (k.startsWith(`${prefix}/`)) out[k.slice(prefix.length + 1)] = t
+      return out
+    }
+    const state: DiStarTrainerState = {
+      step: info.step, consecutiveSkips: info.consecutiveSkips, totalSkips: info.totalSkips, pausedReason: info.pausedReason,
+      generatorOptimizer: { step: info.generatorAdamStep, moments: moments('generatorAdam') },
+      fakeOptimizer: { step: info.fakeAdamStep, moments: moments('fakeAdam') },
+    }
+    this.trainer.importState(state) // validates the optimiser states before changing anything
+    assignParams(this.generator, ck.tensors, 'generator')
+    assignParams(this.fake, ck.tensors, 'fake')
+    this.trainer.controls = controls
+    return info
+  }
+
+  /** One-step samples of the generator for the fixed prompts and seeds, written as a PNG grid + JSON sidecar. */
+  async writeSampleGrid(pngPath: string, sidecarPath: string, step: number): Promise<void> {
+    const { prompts, seeds } = samplePlan(this.config)
+    const [H, W, C] = this.reference.imageShape
+    const z = tf.tidy(() => tf.concat(seeds.map((s) => tf.tensor4d(new Rng(s).normals(H * W * C), [1, H, W, C])), 0) as tf.Tensor4D)
+    const images = tf.tidy(() => {
+      const eps: EpsFn = (p, x, t, cond) => ditEps(p, this.reference.dit, x, t, cond as tf.Tensor2D)
+      return generatorSample({ eps, params: this.generator }, z, this.reference.encodePrompts(prompts), this.reference.schedule, this.config.tInit)
+    })
+    z.dispose()
+    const pixels = (await images.data()) as Float32Array
+    images.dispose()
+    await atomicWriteFile(pngPath, encodeImageGrid(pixels, prompts.length, H, { columns: this.config.samples.columns }))
+    await atomicWriteFile(sidecarPath, JSON.stringify({ step, prompts, seeds, tInit: this.config.tInit, columns: this.config.samples.columns }, null, 2) + '\n')
+  }
+
+  /** The generator's weights as plain arrays (tests compare runs bit for bit). */
+  generatorValues(): Record<string, Float32Array> {
+    return Object.fromEntries(Object.entries(this.generator).map(([k, v]) => [k, v.dataSync() as Float32Array]))
+  }
+
+  dispose(): void {
+    if (this.disposed) return
+    this.disposed = true
+    this.trainer.dispose()
+    disposeParams(this.generator)
+    disposeParams(this.fake)
+    this.reference.dispose()
+  }
+}
+
+/**
+ * The trainer streams one metric per reward, so a weighted sum is passed as its parts with their
+ * weights as the starting rewardMix (the UI can then move each). Parts with clashing names stay summed.
+ */
+function splitReward(reward: Reward): { rewards: Reward[]; mix: Record<string, number> } {
+  const parts = rewardParts(reward)
+  const names = new Set(parts.map((p) => p.reward.name))
+  if (parts.length === 1 || names.size !== parts.length) return { rewards: [reward], mix: {} }
+  return { rewards: parts.map((p) => p.reward), mix: Object.fromEntries(parts.map((p) => [p.reward.name, p.weight])) }
+}
+
+function assignParams(params: DitParams, tensors: Record<string, NamedTensor>, prefix: string): void {
+  tf.tidy(() => {
+    for (const [k, v] of Object.entries(params)) v.assign(tf.tensor(tensors[`${prefix}/${k}`]!.data as Float32Array, v.shape, 'float32'))
+  })
+}

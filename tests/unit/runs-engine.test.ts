@@ -1,0 +1,192 @@
+// The DI* run engine on a tiny model (cpu backend): run directory layout, live controls recorded with the
+// step they apply from, pause/resume and stop/resume reaching the same weights as an uninterrupted run,
+// a corrupt checkpoint refused in favour of the one before, the NaN-guard pause, and no tensor leaks.
+import { test, before } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import * as tf from '@tensorflow/tfjs-core'
+import '@tensorflow/tfjs-backend-cpu'
+import '@tensorflow/tfjs'
+import { DiStarRun, type RunStepEvent } from '../../src-main/core/runs/run-engine.ts'
+import { parseRunConfig, RunConfigError } from '../../src-main/core/runs/run-config.ts'
+import { readMetrics, readStatus } from '../../src-main/core/runs/run-files.ts'
+import { DiStarControlError } from '../../src-main/ml/distar/controls.ts'
+import { saveTinyReference, tempWorkspace, tinyRunConfig } from './runs-fixtures.ts'
+
+let reference = ''
+let baseline: Record<string, Float32Array> = {}
+
+before(async () => {
+  await tf.setBackend('cpu')
+  reference = await saveTinyReference()
+  const ws = await tempWorkspace()
+  const run = await DiStarRun.start(ws, tinyRunConfig(reference), { runId: 'baseline' })
+  await run.run()
+  baseline = run.session.generatorValues()
+  run.dispose()
+})
+
+function assertSameWeights(actual: Record<string, Float32Array>, expected: Record<string, Float32Array>, what: string) {
+  assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort())
+  for (const k of Object.keys(expected)) assert.ok(Buffer.from(actual[k]!.buffer).equals(Buffer.from(expected[k]!.buffer)), `${what}: '${k}' differs`)
+}
+
+test('run config: {} gets working defaults; bad fields are named in the error', () => {
+  const c = parseRunConfig({})
+  assert.equal(c.batchSize, 16)
+  assert.equal(c.tInit, 399)
+  assert.deepEqual(c.reward, { kind: 'alignment' })
+  assert.equal(c.prompts, 'emoji-train-captions')
+  assert.throws(() => parseRunConfig({ batchSize: 0 }), (e: Error) => e instanceof RunConfigError && /batchSize/.test(e.message))
+  assert.throws(() => parseRunConfig({ controls: { rewardWeight: 'high' } }), (e: Error) => /controls\.rewardWeight/.test(e.message))
+  assert.throws(() => parseRunConfig({ reward: { kind: 'nope' } }), (e: Error) => /reward/.test(e.message))
+  assert.throws(() => parseRunConfig({ stepz: 3 }), (e: Error) => /stepz/.test(e.message))
+  assert.throws(() => parseRunConfig({ samples: { prompts: ['a', 'b'], seeds: [1] } }), (e: Error) => /one seed per sample prompt/.test(e.message))
+})
+
+test('a missing reference model or a tRange beyond the model is a clear error', async () => {
+  const ws = await tempWorkspace()
+  await assert.rejects(DiStarRun.start(ws, tinyRunConfig(join(ws, 'nowhere'))), (e: Error) => e instanceof RunConfigError && /No reference model/.test(e.message))
+  await assert.rejects(DiStarRun.start(ws, tinyRunConfig(reference, { controls: { tRange: [1, 5000] } })), (e: Error) => /tRange/.test(e.message))
+})
+
+test('an uninterrupted run writes the run directory as specified', async () => {
+  const ws = await tempWorkspace()
+  const run = await DiStarRun.start(ws, tinyRunConfig(reference), { runId: 'layout' })
+  const samples: number[] = []
+  const statuses: string[] = []
+  const steps: RunStepEvent[] = []
+  const initial = run.session.generatorValues()
+  const final = await run.run({ onSamples: (e) => samples.push(e.step), onStatus: (s) => statuses.push(s.state), onStep: (e) => steps.push(e) })
+  const trained = run.session.generatorValues()
+  run.dispose()
+  assert.notDeepEqual(trained['final.w'], initial['final.w'], 'the generator moved')
+  assertSameWeights(trained, baseline, 'same config, same seed')
+  assert.equal(final.state, 'completed')
+  assert.deepEqual(statuses, ['running', 'completed'])
+  assert.deepEqual(samples, [0, 2, 4, 6])
+  const dir = join(ws, 'runs', 'layout')
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
+  assert.equal(config.baseModelDir, reference)
+  for (const s of [0, 2, 4, 6]) {
+    assert.ok(existsSync(join(dir, 'samples', `step-${s}.png`)))
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'samples', `step-${s}.json`), 'utf8')).prompts, ['red apple', 'black cat'])
+  }
+  assert.deepEqual(readdirSync(join(dir, 'checkpoints')).sort(), ['step-4', 'step-6'], 'keeps the last 2 checkpoints')
+  const lines = (await readMetrics(dir)).filter((l) => l.type === 'step')
+  assert.deepEqual(lines.map((l) => l.step), [0, 1, 2, 3, 4, 5])
+  const first = lines[0] as unknown as RunStepEvent
+  for (const key of ['generatorTotal', 'regulariser', 'fakeScore', 'rewardTerm']) assert.equal(typeof (first.losses as unknown as Record<string, number>)[key], 'number')
+  assert.equal(typeof first.losses.rewards.brightness, 'number')
+  assert.equal(typeof first.gradNorms.ratio, 'number')
+  assert.equal(typeof first.timings.totalMs, 'number')
+  assert.equal(first.controls.generatorLr, 1e-3)
+  assert.equal(steps.at(-1)!.etaMs, 0)
+  assert.equal((await readStatus(dir))?.state, 'completed')
+})
+
+test('controls changed while running apply from the next step and are recorded with it', async () => {
+  const ws = await tempWorkspace()
+  const run = await DiStarRun.start(ws, tinyRunConfig(reference), { runId: 'controls' })
+  const recorded: { step: number; changes: unknown }[] = []
+  assert.throws(() => run.setControls({ cfgPlacement: 'sideways' as 'in' }), DiStarControlError)
+  await run.run({
+    onStep: (e) => { if (e.step === 2) run.setControls({ rewardWeight: 5, generatorLr: 2e-3 }) },
+    onControls: (e) => recorded.push({ step: e.step, changes: e.changes }),
+  })
+  run.dispose()
+  assert.deepEqual(recorded, [{ step: 3, changes: { rewardWeight: 5, generatorLr: 2e-3 } }])
+  const lines = await readMetrics(join(ws, 'runs', 'controls'))
+  const controlLine = lines.findIndex((l) => l.type === 'controls')
+  assert.equal(lines[controlLine]!.step, 3)
+  assert.equal(lines[controlLine - 1]!.step, 2, 'recorded between step 2 and step 3')
+  const byStep = new Map(lines.filter((l) => l.type === 'step').map((l) => [l.step, (l as unknown as RunStepEvent).controls]))
+  assert.equal(byStep.get(2)!.rewardWeight, 1)
+  assert.equal(byStep.get(3)!.rewardWeight, 5)
+  assert.equal(byStep.get(3)!.generatorLr, 2e-3)
+  assert.equal(byStep.get(5)!.rewardWeight, 5)
+})
+
+test('pause and resume in the same process reach the uninterrupted weights', async () => {
+  const ws = await tempWorkspace()
+  const run = await DiStarRun.start(ws, tinyRunConfig(reference), { runId: 'pause' })
+  const states: string[] = []
+  await run.run({
+    onStep: (e) => { if (e.step === 1) { run.pause(); setTimeout(() => run.resume(), 50) } },
+    onStatus: (s) => states.push(s.state),
+  })
+  assert.deepEqual(states, ['running', 'paused', 'running', 'completed'])
+  assertSameWeights(run.session.generatorValues(), baseline, 'pause/resume')
+  run.dispose()
+})
+
+test('stop saves a checkpoint; resuming it reaches the uninterrupted weights', async () => {
+  const ws = await tempWorkspace()
+  const run = await DiStarRun.start(ws, tinyRunConfig(reference), { runId: 'stop' })
+  const status = await run.run({ onStep: (e) => { if (e.step === 2) run.stop() } })
+  run.dispose()
+  assert.equal(status.state, 'stopped')
+  assert.equal(status.checkpointStep, 3)
+  const dir = join(ws, 'runs', 'stop')
+  assert.ok(existsSync(join(dir, 'checkpoints', 'step-3', 'model.safetensors')))
+  const resumed = await DiStarRun.resume(ws, 'stop')
+  assert.equal(resumed.step, 3)
+  const logs: string[] = []
+  assert.equal((await resumed.run({ onLog: (m) => logs.push(m) })).state, 'completed')
+  assert.ok(logs.some((m) => /Resumed from the checkpoint at step 3/.test(m)))
+  assertSameWeights(resumed.session.generatorValues(), baseline, 'stop/resume')
+  assert.deepEqual((await readMetrics(dir)).filter((l) => l.type === 'step').map((l) => l.step), [0, 1, 2, 3, 4, 5])
+  resumed.dispose()
+})
+
+test('a corrupt newest checkpoint is refused and the previous one is used', async () => {
+  const ws = await tempWorkspace()
+  const run = await DiStarRun.start(ws, tinyRunConfig(reference, { checkpoints: { every: 2, keep: 3 } }), { runId: 'corrupt' })
+  await run.run({ onStep: (e) => { if (e.step === 3) run.stop() } })
+  run.dispose()
+  const dir = join(ws, 'runs', 'corrupt')
+  const newest = join(dir, 'checkpoints', 'step-4', 'model.safetensors')
+  const bytes = readFileSync(newest)
+  bytes[bytes.length - 10] ^= 0xff // flip bits in the tensor data
+  writeFileSync(newest, bytes)
+  const resumed = await DiStarRun.resume(ws, 'corrupt')
+  assert.equal(resumed.step, 2)
+  const logs: string[] = []
+  await resumed.run({ onLog: (m, level) => logs.push(`${level}: ${m}`) })
+  assert.ok(logs.some((m) => /^warn: Checkpoint step-4 refused.*corrupt/.test(m)), logs.join('\n'))
+  assertSameWeights(resumed.session.generatorValues(), baseline, 'resume from the previous checkpoint')
+  resumed.dispose()
+  await assert.rejects(DiStarRun.resume(ws, 'no-such-run'), /No run 'no-such-run'/)
+  await assert.rejects(DiStarRun.resume(ws, '../escape'), /Invalid run id/)
+})
+
+test('the NaN guard pauses the run with its message; resume continues', async () => {
+  const ws = await tempWorkspace()
+  const run = await DiStarRun.start(ws, tinyRunConfig(reference, { pauseAfterNonFinite: 2 }), { runId: 'nan' })
+  const good = run.session.rewards[0]!
+  // the reward turns non-finite for steps 1 and 2 (the rewards array is the trainer's own)
+  let calls = 0
+  run.session.rewards[0] = { name: good.name, score: (x, p) => (++calls >= 2 && calls <= 3 ? tf.mul(good.score(x, p), NaN) : good.score(x, p)) }
+  const statuses: { state: string; message?: string }[] = []
+  const final = await run.run({
+    onStatus: (s) => { statuses.push({ state: s.state, message: s.message }); if (s.state === 'paused') setTimeout(() => run.resume(), 10) },
+  })
+  run.dispose()
+  const paused = statuses.find((s) => s.state === 'paused')
+  assert.ok(paused, 'a paused status was reported')
+  assert.match(paused.message ?? '', /2 steps in a row were skipped.*brightness|2 steps in a row were skipped/)
+  assert.equal(final.state, 'completed')
+  const lines = (await readMetrics(join(ws, 'runs', 'nan'))).filter((l) => l.type === 'step') as unknown as RunStepEvent[]
+  assert.deepEqual(lines.map((l) => l.status), ['ok', 'skipped', 'paused', 'ok', 'ok', 'ok'])
+})
+
+test('tensor count stays flat across run steps (grids and checkpoints included)', async () => {
+  const ws = await tempWorkspace()
+  const run = await DiStarRun.start(ws, tinyRunConfig(reference, { steps: 8 }), { runId: 'tensors' })
+  const counts: number[] = []
+  await run.run({ onStep: () => counts.push(tf.memory().numTensors) })
+  run.dispose()
+  assert.equal(counts.length, 8)
+  assert.ok(counts.slice(1).every((c) => c === counts[1]), `tensor counts per step: ${counts.join(', ')}`)
+})

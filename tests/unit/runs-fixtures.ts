@@ -1,0 +1,41 @@
+// Shared fixtures of the runs-* tests (not a test file itself): a tiny diffusion model saved to a temp
+// folder, standing in for the embedded reference, and a small run config over it.
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DiffusionModel } from '../../src-main/ml/diffusion/model.ts'
+import { Tokenizer } from '../../src-main/ml/text/tokenizer.ts'
+
+export const TINY_PROMPTS = ['red apple', 'black cat', 'yellow star']
+
+/** Saves an 8x8 DiT (a few thousand parameters) and returns its folder. */
+export async function saveTinyReference(root?: string): Promise<string> {
+  const dir = join(root ?? (await mkdtemp(join(tmpdir(), 'runs-ref-'))), 'reference')
+  const tokenizer = Tokenizer.build(TINY_PROMPTS, { maxLength: 4 })
+  const model = DiffusionModel.create(
+    { imageSize: 8, channels: 3, patch: 4, width: 16, depth: 1, heads: 2, mlpRatio: 2, textWidth: 8 },
+    { kind: 'cosine', T: 1000 }, tokenizer, 7,
+  )
+  await model.save(dir)
+  model.dispose()
+  return dir
+}
+
+export function tinyRunConfig(baseModelDir: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    baseModelDir,
+    reward: { kind: 'brightness' },
+    batchSize: 2,
+    steps: 6,
+    seed: 3,
+    prompts: TINY_PROMPTS,
+    samples: { every: 2, prompts: TINY_PROMPTS.slice(0, 2), columns: 2 },
+    checkpoints: { every: 2, keep: 2 },
+    controls: { generatorLr: 1e-3, fakeLr: 1e-3, cfgScale: 3 },
+    ...overrides,
+  }
+}
+
+export async function tempWorkspace(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'runs-ws-'))
+}
