@@ -241,6 +241,21 @@ describe('matMul2d', () => {
     tf.dispose([a, b, ...fast, ...stock])
   })
 
+  it('leaves flagged and batched products on the stock gradient, still correct', async () => {
+    const rng = new Rng(9)
+    const seed = 19
+    const inputs = [{ data: randomArray(rng, 12), shape: [4, 3] }, { data: randomArray(rng, 15), shape: [5, 3] }]
+    const flagged = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, false, true)
+    const grads = await checkGradients({
+      rng: new Rng(seed),
+      inputs,
+      op: flagged,
+      reference: (a, b) => refMatMul(a, Float64Array.from({ length: 15 }, (_, i) => b[(i % 5) * 3 + Math.floor(i / 5)]), 4, 3, 5),
+    })
+    const stock = await stockCpuGradients(inputs, flagged, seed)
+    grads.forEach((g, i) => assertClose(g, stock[i], 1e-5, `flagged grad ${i}`))
+  })
+
   it('refuses operands that are not matching 2-D matrices', () => {
     const a = tf.zeros([2, 3]) as tf.Tensor2D
     assert.throws(() => matMul2d(a, tf.zeros([4, 2]) as tf.Tensor2D), /inner dimensions differ/)
