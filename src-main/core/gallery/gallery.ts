@@ -1,0 +1,291 @@
+// The gallery on disk: <root>/images/*.png (each carrying its own metadata, see image-meta.ts) and
+// <root>/index.json, a cache of that metadata for fast listing. The PNGs are the truth: a missing,
+// corrupt or foreign index is rebuilt from them. The index is written atomically, once per batch.
+// Queries scan an in-memory array with pre-lowered prompts: at 10,000 entries that is well under a
+// millisecond per query, so no database is needed.
+import { randomBytes } from 'node:crypto'
+import { promises as fs } from 'node:fs'
+import { join, resolve, sep } from 'node:path'
+import { atomicWriteFile } from '../../util/atomic-write.ts'
+import { metaToText, parseMeta, readImageMeta, type ImageMeta } from './image-meta.ts'
+import { encodePng, toRgb8, decodePng } from './png-text.ts'
+
+export const INDEX_FILE = 'index.json'
+export const IMAGES_DIR = 'images'
+const INDEX_FORMAT = 'di-studio-gallery-index'
+const INDEX_VERSION = 1
+
+export interface GalleryEntry extends ImageMeta {
+  /** stable id = file name without .png */
+  id: string
+  /** path relative to the gallery root, '/'-separated */
+  file: string
+}
+
+export interface GalleryQuery {
+  /** every word must occur in the prompt (case-insensitive) */
+  text?: string
+  model?: string
+  run?: string
+  seed?: number
+  /** ISO dates, inclusive */
+  from?: string
+  to?: string
+  /** default 'newest' */
+  order?: 'newest' | 'oldest'
+  offset?: number
+  /** default 100, at most 1000 */
+  limit?: number
+}
+
+export interface GalleryPage {
+  /** matches before paging */
+  total: number
+  entries: GalleryEntry[]
+}
+
+export interface OpenReport {
+  /** true when index.json was missing or unusable and was rebuilt from the PNGs */
+  rebuilt: boolean
+  /** why it was rebuilt, and PNGs that could not be read (skipped, never deleted) */
+  problems: string[]
+}
+
+export class GalleryError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'GalleryError'
+  }
+}
+
+interface Indexed { entry: GalleryEntry; promptLower: string; time: number }
+
+export class Gallery {
+  readonly root: string
+  private items: Indexed[] = []
+  private byId = new Map<string, Indexed>()
+  private opened = false
+  private serial = 0
+
+  constructor(root: string) {
+    this.root = resolve(root)
+  }
+
+  get size(): number {
+    return this.items.length
+  }
+
+  /** Loads index.json, or rebuilds it from the PNGs when it is missing or unusable. */
+  async open(): Promise<OpenReport> {
+    await fs.mkdir(join(this.root, IMAGES_DIR), { recursive: true })
+    let text: string | undefined
+    try {
+      text = await fs.readFile(join(this.root, INDEX_FILE), 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new GalleryError(`gallery: cannot read ${INDEX_FILE}: ${(err as Error).message}`)
+    }
+    if (text !== undefined) {
+      try {
+        this.load(parseIndex(text))
+        this.opened = true
+        return { rebuilt: false, problems: [] }
+      } catch (err) {
+        const problems = [`${INDEX_FILE} is unusable (${(err as Error).message}); rebuilt from the images`]
+        const report = await this.rebuild()
+        return { rebuilt: true, problems: [...problems, ...report.problems] }
+      }
+    }
+    const report = await this.rebuild()
+    return { rebuilt: true, problems: report.problems }
+  }
+
+  /** Re-reads every PNG's metadata and rewrites the index. Unreadable PNGs are reported and skipped. */
+  async rebuild(): Promise<{ problems: string[] }> {
+    const dir = join(this.root, IMAGES_DIR)
+    await fs.mkdir(dir, { recursive: true })
+    const problems: string[] = []
+    const entries: GalleryEntry[] = []
+    for (const name of (await fs.readdir(dir)).filter((f) => f.endsWith('.png')).sort()) {
+      const file = `${IMAGES_DIR}/${name}`
+      try {
+        const meta = readImageMeta(await fs.readFile(join(dir, name)), file)
+        entries.push({ ...meta, id: name.slice(0, -4), file })
+      } catch (err) {
+        problems.push(`${file}: ${(err as Error).message}`)
+      }
+    }
+    entries.sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || a.id.localeCompare(b.id))
+    this.load(entries)
+    this.opened = true
+    await this.flush()
+    return { problems }
+  }
+
+  private load(entries: GalleryEntry[]): void {
+    this.items = entries.map(indexed)
+    this.byId = new Map(this.items.map((i) => [i.entry.id, i]))
+  }
+
+  private requireOpen(): void {
+    if (!this.opened) throw new GalleryError('gallery: call open() first')
+  }
+
+  /** Writes the index atomically (readers see the old or the new file, never half of one). */
+  async flush(): Promise<void> {
+    this.requireOpen()
+    const body = { format: INDEX_FORMAT, version: INDEX_VERSION, entries: this.items.map((i) => i.entry) }
+    await atomicWriteFile(join(this.root, INDEX_FILE), JSON.stringify(body))
+  }
+
+  /**
+   * Saves images as PNGs with their metadata and adds them to the index (one index write per call).
+   * `pixels` holds the images NHWC in [-1, 1], one meta per image.
+   */
+  async addImages(pixels: Float32Array, metas: ImageMeta[]): Promise<GalleryEntry[]> {
+    this.requireOpen()
+    const added: GalleryEntry[] = []
+    let offset = 0
+    for (const meta of metas) {
+      const per = meta.width * meta.height * 3
+      if (offset + per > pixels.length) throw new GalleryError(`gallery: ${pixels.length} pixel values for ${metas.length} images`)
+      const rgb = toRgb8(pixels.subarray(offset, offset + per), meta.width, meta.height)
+      offset += per
+      const id = this.newId(meta)
+      const file = `${IMAGES_DIR}/${id}.png`
+      await atomicWriteFile(join(this.root, file), encodePng(rgb, meta.width, meta.height, metaToText(meta)))
+      const entry: GalleryEntry = { ...meta, id, file }
+      const item = indexed(entry)
+      this.items.push(item)
+      this.byId.set(id, item)
+      added.push(entry)
+    }
+    // keep the array in time order even if a clock went backwards
+    const n = this.items.length
+    if (n > added.length && this.items[n - added.length - 1]!.time > this.items[n - added.length]!.time) this.items.sort((a, b) => a.time - b.time)
+    await this.flush()
+    return added
+  }
+
+  /** Adds entries to the index only (for tests and for imports of already written files). */
+  async addEntries(entries: GalleryEntry[]): Promise<void> {
+    this.requireOpen()
+    for (const e of entries) {
+      if (this.byId.has(e.id)) throw new GalleryError(`gallery: duplicate id ${e.id}`)
+      const item = indexed({ ...parseMeta(e, e.id), id: e.id, file: e.file })
+      this.items.push(item)
+      this.byId.set(e.id, item)
+    }
+    this.items.sort((a, b) => a.time - b.time)
+    await this.flush()
+  }
+
+  private newId(meta: ImageMeta): string {
+    const stamp = meta.createdAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-')
+    const safeModel = meta.model.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 32) || 'model'
+    let id: string
+    do id = `${stamp}-${safeModel}-s${meta.seed}-${(this.serial++).toString(36)}${randomBytes(2).toString('hex')}`
+    while (this.byId.has(id))
+    return id
+  }
+
+  get(id: string): GalleryEntry | undefined {
+    return this.byId.get(id)?.entry
+  }
+
+  /** Absolute path of an entry's PNG (ids are checked, so no path escapes the gallery). */
+  pathOf(id: string): string {
+    const item = this.byId.get(id)
+    if (!item) throw new GalleryError(`gallery: no image with id '${id}'`)
+    const path = resolve(this.root, item.entry.file)
+    if (!path.startsWith(this.root + sep)) throw new GalleryError(`gallery: entry '${id}' points outside the gallery`)
+    return path
+  }
+
+  async readPixels(id: string): Promise<{ width: number; height: number; rgb: Uint8Array }> {
+    const path = this.pathOf(id)
+    return decodePng(await fs.readFile(path), this.byId.get(id)!.entry.file)
+  }
+
+  list(q: GalleryQuery = {}): GalleryPage {
+    this.requireOpen()
+    const limit = q.limit ?? 100
+    const offset = q.offset ?? 0
+    if (!Number.isInteger(limit) || limit < 0 || limit > 1000) throw new GalleryError(`gallery: limit must be an integer in 0..1000, got ${limit}`)
+    if (!Number.isInteger(offset) || offset < 0) throw new GalleryError(`gallery: offset must be a non-negative integer, got ${offset}`)
+    const words = (q.text ?? '').toLowerCase().split(/\s+/).filter(Boolean)
+    const from = q.from !== undefined ? parseDate(q.from, 'from') : -Infinity
+    const to = q.to !== undefined ? parseDate(q.to, 'to', true) : Infinity
+    const matches = (i: Indexed) =>
+      (q.model === undefined || i.entry.model === q.model) &&
+      (q.run === undefined || i.entry.run === q.run) &&
+      (q.seed === undefined || i.entry.seed === q.seed) &&
+      i.time >= from && i.time <= to &&
+      words.every((w) => i.promptLower.includes(w))
+    const newest = (q.order ?? 'newest') === 'newest'
+    const entries: GalleryEntry[] = []
+    let total = 0
+    const n = this.items.length
+    for (let k = 0; k < n; k++) {
+      const item = this.items[newest ? n - 1 - k : k]!
+      if (!matches(item)) continue
+      if (total >= offset && entries.length < limit) entries.push(item.entry)
+      total++
+    }
+    return { total, entries }
+  }
+
+  /** Distinct model names and run ids, for filter menus. */
+  facets(): { models: string[]; runs: string[] } {
+    const models = new Set<string>()
+    const runs = new Set<string>()
+    for (const i of this.items) {
+      models.add(i.entry.model)
+      if (i.entry.run) runs.add(i.entry.run)
+    }
+    return { models: [...models].sort(), runs: [...runs].sort() }
+  }
+
+  /** Deletes images (file and index entry). Unknown ids are an error; nothing is deleted then. */
+  async delete(ids: string[]): Promise<number> {
+    this.requireOpen()
+    const unknown = ids.filter((id) => !this.byId.has(id))
+    if (unknown.length > 0) throw new GalleryError(`gallery: no image with id ${unknown.map((u) => `'${u}'`).join(', ')}`)
+    const paths = ids.map((id) => this.pathOf(id))
+    const doomed = new Set(ids)
+    // index first: a crash after this leaves orphan PNGs, which the next rebuild simply re-adds
+    this.items = this.items.filter((i) => !doomed.has(i.entry.id))
+    for (const id of ids) this.byId.delete(id)
+    await this.flush()
+    for (const p of paths) await fs.rm(p, { force: true })
+    return ids.length
+  }
+}
+
+function indexed(entry: GalleryEntry): Indexed {
+  return { entry, promptLower: entry.prompt.toLowerCase(), time: Date.parse(entry.createdAt) }
+}
+
+function parseDate(value: string, name: string, endOfDay = false): number {
+  const t = Date.parse(value)
+  if (Number.isNaN(t)) throw new GalleryError(`gallery: '${name}' is not a date: ${JSON.stringify(value)}`)
+  // a bare day as 'to' includes the whole day
+  return endOfDay && /^\d{4}-\d{2}-\d{2}$/.test(value) ? t + 86_400_000 - 1 : t
+}
+
+function parseIndex(text: string): GalleryEntry[] {
+  let body: { format?: unknown; version?: unknown; entries?: unknown }
+  try {
+    body = JSON.parse(text) as typeof body
+  } catch {
+    throw new Error('not valid JSON')
+  }
+  if (!body || body.format !== INDEX_FORMAT) throw new Error('not a gallery index')
+  if (body.version !== INDEX_VERSION) throw new Error(`index version ${String(body.version)}, this build reads ${INDEX_VERSION}`)
+  if (!Array.isArray(body.entries)) throw new Error('entries is not a list')
+  return body.entries.map((e: unknown, k: number) => {
+    const o = e as { id?: unknown; file?: unknown }
+    if (typeof o?.id !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(o.id)) throw new Error(`entry ${k} has a bad id`)
+    if (o.file !== `${IMAGES_DIR}/${o.id}.png`) throw new Error(`entry ${k} has a bad file path`)
+    return { ...parseMeta(e, `entry ${k}`), id: o.id, file: o.file }
+  })
+}

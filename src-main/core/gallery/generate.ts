@@ -1,0 +1,145 @@
+// Gallery generation as a service: prompts x seeds x models through the ONNX inference pipeline,
+// each image saved as a PNG carrying its metadata, with progress and cancellation; and re-generation
+// of an image from its metadata (same model file, prompt, seed and settings -> the same pixels).
+// The job runner (core/jobs/kinds/generate-gallery.ts) and the CLI (cli/generate.ts) both use this.
+import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { OnnxInference, DEFAULT_SAMPLING, InferenceAbortedError, type SamplingSettings } from '../../ml/onnx/inference.ts'
+import { loadOnnxPackage, resolveModelFolder, type LoadedPackage } from '../../ml/onnx/model-package.ts'
+import { Gallery, GalleryError, type GalleryEntry } from './gallery.ts'
+import type { ImageMeta } from './image-meta.ts'
+
+/** Where the shipped reference model lives (the pretraining engineer commits it there). */
+export const REFERENCE_MODEL_DIR = fileURLToPath(new URL('../../../resources/models/reference', import.meta.url))
+
+export interface ModelChoice {
+  /** an ONNX package folder, a saved diffusion model folder, or 'reference' */
+  path: string
+  /** treat a saved DiT folder as a one-step generator with this t_init (DI*'s generator weights) */
+  tInit?: number
+  /** display name (default: the folder name) */
+  name?: string
+  /** DI* run id, recorded in the metadata for filtering */
+  run?: string
+}
+
+export interface GalleryGenerationRequest {
+  models: ModelChoice[]
+  prompts: string[]
+  seeds: number[]
+  /** for multi-step ('eps') models; one-step generators ignore it */
+  sampling?: SamplingSettings
+  /** images per onnxruntime call (default 16) */
+  batchSize?: number
+}
+
+export interface GenerationProgress {
+  done: number
+  total: number
+  model: string
+}
+
+export interface GalleryGenerationResult {
+  entries: GalleryEntry[]
+  perModel: { model: string; kind: 'generator' | 'eps'; images: number; msPerImage: number }[]
+}
+
+export interface RunOptions {
+  signal?: AbortSignal
+  onProgress?: (p: GenerationProgress) => void
+  /** where DiffusionModel folders are exported to ONNX once (default <gallery>/.models) */
+  cacheDir?: string
+}
+
+const MAX_IMAGES = 100_000
+
+export async function resolveModelChoice(choice: ModelChoice, cacheDir: string): Promise<LoadedPackage> {
+  const path = choice.path === 'reference' ? REFERENCE_MODEL_DIR : choice.path
+  return resolveModelFolder(path, {
+    cacheDir,
+    ...(choice.tInit !== undefined ? { generatorTInit: choice.tInit } : {}),
+    ...(choice.name !== undefined ? { name: choice.name } : choice.path === 'reference' ? { name: 'reference' } : {}),
+  })
+}
+
+export function checkGenerationRequest(req: GalleryGenerationRequest): void {
+  if (req.models.length === 0) throw new GalleryError('generate: choose at least one model')
+  if (req.prompts.length === 0) throw new GalleryError('generate: give at least one prompt')
+  if (req.seeds.length === 0) throw new GalleryError('generate: give at least one seed')
+  for (const s of req.seeds) if (!Number.isInteger(s) || s < 0 || s > 0xffffffff) throw new GalleryError(`generate: seeds must be integers in 0..4294967295, got ${s}`)
+  const total = req.models.length * req.prompts.length * req.seeds.length
+  if (total > MAX_IMAGES) throw new GalleryError(`generate: ${total} images requested, at most ${MAX_IMAGES} per job`)
+}
+
+/** Generates every (model, prompt, seed) into the gallery; the index is written after each batch. */
+export async function generateIntoGallery(gallery: Gallery, inference: OnnxInference, req: GalleryGenerationRequest, opts: RunOptions = {}): Promise<GalleryGenerationResult> {
+  checkGenerationRequest(req)
+  const cacheDir = opts.cacheDir ?? join(gallery.root, '.models')
+  const sampling = req.sampling ?? DEFAULT_SAMPLING
+  const batchSize = req.batchSize ?? 16
+  // every model is loaded (and checked) before the first image, so a bad folder fails fast
+  const packages: LoadedPackage[] = []
+  for (const m of req.models) packages.push(await resolveModelChoice(m, cacheDir))
+  const perModelCount = req.prompts.length * req.seeds.length
+  const total = packages.length * perModelCount
+  const jobs: { prompt: string; seed: number }[] = []
+  for (const prompt of req.prompts) for (const seed of req.seeds) jobs.push({ prompt, seed })
+  const result: GalleryGenerationResult = { entries: [], perModel: [] }
+  for (const [mi, pkg] of packages.entries()) {
+    const choice = req.models[mi]!
+    let modelMs = 0
+    for (let start = 0; start < jobs.length; start += batchSize) {
+      if (opts.signal?.aborted) throw new InferenceAbortedError()
+      const batch = jobs.slice(start, start + batchSize)
+      const images = await inference.generate(pkg, {
+        prompts: batch.map((j) => j.prompt), seeds: batch.map((j) => j.seed), sampling, batchSize, ...(opts.signal ? { signal: opts.signal } : {}),
+      })
+      modelMs += images.elapsedMs
+      const createdAt = new Date().toISOString()
+      const metas = batch.map((j) => describeImage(pkg, choice, j.prompt, j.seed, sampling, createdAt, images.elapsedMs / batch.length))
+      result.entries.push(...(await gallery.addImages(images.pixels, metas)))
+      opts.onProgress?.({ done: mi * perModelCount + start + batch.length, total, model: pkg.manifest.name })
+    }
+    result.perModel.push({ model: pkg.manifest.name, kind: pkg.manifest.kind, images: jobs.length, msPerImage: modelMs / jobs.length })
+  }
+  return result
+}
+
+function describeImage(pkg: LoadedPackage, choice: ModelChoice, prompt: string, seed: number, s: SamplingSettings, createdAt: string, ms: number): ImageMeta {
+  const m = pkg.manifest
+  const oneStep = m.kind === 'generator'
+  const meta: ImageMeta = {
+    prompt, seed, model: m.name, modelPath: pkg.dir, modelSha256: m.onnxSha256, modelKind: m.kind,
+    sampler: oneStep ? 'one-step' : s.sampler, steps: oneStep ? 1 : s.steps, cfg: oneStep ? 1 : s.guidance,
+    width: m.imageSize, height: m.imageSize, createdAt, generationMs: ms,
+  }
+  if (m.source.step !== undefined) meta.checkpointStep = m.source.step
+  if (m.tInit !== undefined) meta.tInit = m.tInit
+  if (choice.run !== undefined) meta.run = choice.run
+  return meta
+}
+
+/**
+ * Re-generates one gallery image from its metadata: the same model file (checked by sha256), prompt,
+ * seed, sampler, steps and CFG. Returns NHWC pixels in [-1, 1]; `save` also adds them as a new entry.
+ */
+export async function regenerateImage(gallery: Gallery, inference: OnnxInference, id: string, opts: { save?: boolean } = {}): Promise<{ pixels: Float32Array; meta: ImageMeta; entry?: GalleryEntry }> {
+  const entry = gallery.get(id)
+  if (!entry) throw new GalleryError(`regenerate: no image with id '${id}'`)
+  let pkg: LoadedPackage
+  try {
+    pkg = await loadOnnxPackage(entry.modelPath)
+  } catch (err) {
+    throw new GalleryError(`regenerate: the model that made this image is not available: ${(err as Error).message}`)
+  }
+  if (pkg.manifest.onnxSha256 !== entry.modelSha256) {
+    throw new GalleryError(`regenerate: ${entry.modelPath} now holds a different model (sha256 ${pkg.manifest.onnxSha256.slice(0, 12)}…, the image was made with ${entry.modelSha256.slice(0, 12)}…)`)
+  }
+  const sampling: SamplingSettings = entry.sampler === 'one-step' ? DEFAULT_SAMPLING : { sampler: entry.sampler, steps: entry.steps, guidance: entry.cfg }
+  const images = await inference.generate(pkg, { prompts: [entry.prompt], seeds: [entry.seed], sampling, batchSize: 1 })
+  const { id: _id, file: _file, ...meta } = entry
+  const fresh: ImageMeta = { ...meta, createdAt: new Date().toISOString(), generationMs: images.elapsedMs }
+  if (!opts.save) return { pixels: images.pixels, meta: fresh }
+  const [saved] = await gallery.addImages(images.pixels, [fresh])
+  return { pixels: images.pixels, meta: fresh, entry: saved! }
+}

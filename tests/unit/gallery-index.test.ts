@@ -1,0 +1,106 @@
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile, readFile, readdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Gallery, GalleryError, INDEX_FILE, type GalleryEntry } from '../../src-main/core/gallery/gallery.ts'
+import type { ImageMeta } from '../../src-main/core/gallery/image-meta.ts'
+
+let root: string
+before(async () => { root = await mkdtemp(join(tmpdir(), 'gallery-index-')) })
+after(async () => { await rm(root, { recursive: true, force: true }) })
+
+const WORDS = ['red', 'apple', 'black', 'cat', 'smiling', 'face', 'flag', 'heart', 'moon', 'tree']
+
+function meta(i: number): ImageMeta {
+  return {
+    prompt: `${WORDS[i % 10]} ${WORDS[(i * 7 + 3) % 10]} number${i}`, seed: i % 16,
+    model: i % 3 === 0 ? 'reference' : 'generator', modelPath: '/m', modelSha256: 'b'.repeat(64),
+    modelKind: i % 3 === 0 ? 'eps' : 'generator', ...(i % 3 === 0 ? {} : { run: `run-${i % 2}` }),
+    sampler: i % 3 === 0 ? 'ddim' : 'one-step', steps: i % 3 === 0 ? 25 : 1, cfg: i % 3 === 0 ? 3 : 1,
+    width: 2, height: 2, createdAt: new Date(Date.UTC(2026, 0, 1) + i * 3_600_000).toISOString(), generationMs: 1,
+  }
+}
+
+test('add, list, search, filter, page and delete with real PNGs', async () => {
+  const dir = join(root, 'small')
+  const g = new Gallery(dir)
+  assert.deepEqual(await g.open(), { rebuilt: true, problems: [] })
+  const metas = Array.from({ length: 6 }, (_, i) => meta(i))
+  const entries = await g.addImages(new Float32Array(6 * 12).fill(0.5), metas)
+  assert.equal(g.size, 6)
+  assert.equal((await readdir(join(dir, 'images'))).length, 6)
+  assert.equal(g.list().entries[0]!.id, entries[5]!.id, 'newest first')
+  assert.equal(g.list({ order: 'oldest' }).entries[0]!.id, entries[0]!.id)
+  // prompts: 'red cat number0', 'apple flag number1', ..., so only entry 0 has both words, in any case
+  assert.deepEqual(g.list({ text: 'CAT red' }).entries.map((e) => e.id), [entries[0]!.id])
+  assert.equal(g.list({ text: 'number' }).total, 6)
+  assert.equal(g.list({ model: 'reference' }).total, 2)
+  assert.equal(g.list({ run: 'run-1' }).total, 2) // i = 1, 5
+  assert.equal(g.list({ seed: 4 }).total, 1)
+  const page = g.list({ limit: 2, offset: 2, order: 'oldest' })
+  assert.equal(page.total, 6)
+  assert.deepEqual(page.entries.map((e) => e.id), [entries[2]!.id, entries[3]!.id])
+  assert.deepEqual((await g.readPixels(entries[0]!.id)).rgb, new Uint8Array(12).fill(191))
+
+  assert.equal(await g.delete([entries[1]!.id]), 1)
+  assert.equal(g.get(entries[1]!.id), undefined)
+  assert.equal((await readdir(join(dir, 'images'))).length, 5)
+  await assert.rejects(g.delete(['nope']), (e: Error) => e instanceof GalleryError && /no image with id 'nope'/.test(e.message))
+  // the change is on disk: a fresh Gallery sees the same
+  const again = new Gallery(dir)
+  assert.deepEqual(await again.open(), { rebuilt: false, problems: [] })
+  assert.equal(again.size, 5)
+})
+
+test('a missing or corrupt index is rebuilt from the PNGs; unreadable PNGs are reported, not fatal', async () => {
+  const dir = join(root, 'rebuild')
+  const g = new Gallery(dir)
+  await g.open()
+  const entries = await g.addImages(new Float32Array(3 * 12), [meta(0), meta(1), meta(2)])
+  await writeFile(join(dir, INDEX_FILE), '{"format":"di-studio-gallery-index","version":1,"entries":[{"id":')
+  await writeFile(join(dir, 'images', 'junk.png'), 'garbage')
+  const g2 = new Gallery(dir)
+  const report = await g2.open()
+  assert.equal(report.rebuilt, true)
+  assert.match(report.problems[0]!, /index\.json is unusable \(not valid JSON\)/)
+  assert.match(report.problems[1]!, /images\/junk\.png: .*not a PNG/)
+  assert.deepEqual(g2.list({ order: 'oldest' }).entries.map((e) => e.id), entries.map((e) => e.id))
+  assert.deepEqual(g2.get(entries[1]!.id), entries[1])
+  // and the rebuilt index is valid again
+  JSON.parse(await readFile(join(dir, INDEX_FILE), 'utf8'))
+  // an index entry pointing outside the gallery is refused as corrupt
+  const body = JSON.parse(await readFile(join(dir, INDEX_FILE), 'utf8'))
+  body.entries[0].file = '../../etc/passwd'
+  await writeFile(join(dir, INDEX_FILE), JSON.stringify(body))
+  const g3 = new Gallery(dir)
+  assert.match((await g3.open()).problems[0]!, /bad file path/)
+  assert.equal(g3.size, 3)
+})
+
+test('10,000 entries: search, filters, date range and paging stay correct', async () => {
+  const dir = join(root, 'big')
+  const g = new Gallery(dir)
+  await g.open()
+  const N = 10_000
+  const entries: GalleryEntry[] = Array.from({ length: N }, (_, i) => ({ ...meta(i), id: `e${i}`, file: `images/e${i}.png` }))
+  await g.addEntries(entries)
+  assert.equal(g.size, N)
+  const want = (f: (i: number) => boolean) => Array.from({ length: N }, (_, i) => i).filter(f).length
+  assert.equal(g.list({ text: 'number123' }).total, want((i) => String(i).startsWith('123')))
+  assert.equal(g.list({ text: 'red cat' }).total, want((i) => { const p = meta(i).prompt; return p.includes('red') && p.includes('cat') }))
+  assert.equal(g.list({ model: 'reference', seed: 5 }).total, want((i) => i % 3 === 0 && i % 16 === 5))
+  assert.equal(g.list({ run: 'run-0' }).total, want((i) => i % 3 !== 0 && i % 2 === 0))
+  // one day = 24 consecutive entries
+  assert.equal(g.list({ from: '2026-01-02', to: '2026-01-02' }).total, 24)
+  const last = g.list({ limit: 50, offset: N - 10 })
+  assert.equal(last.entries.length, 10)
+  assert.equal(last.entries[9]!.id, 'e0')
+  assert.throws(() => g.list({ limit: 5000 }), /limit/)
+  assert.throws(() => g.list({ from: 'yesterday' }), /not a date/)
+  // reopening reads the same 10,000 from the index without a rebuild
+  const again = new Gallery(dir)
+  assert.equal((await again.open()).rebuilt, false)
+  assert.equal(again.size, N)
+  assert.deepEqual(again.facets(), { models: ['generator', 'reference'], runs: ['run-0', 'run-1'] })
+})
