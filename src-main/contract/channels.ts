@@ -18,7 +18,15 @@ export type RequestVerb = (typeof REQUEST_VERBS)[RequestChannel]
 export const REQUEST_CHANNELS = Object.keys(REQUEST_VERBS) as RequestChannel[]
 
 /** Events flow from the core to every connected client. */
-export const EVENT_CHANNELS = ['job.status', 'job.progress', 'job.metrics', 'job.log', 'job.error', 'job.done'] as const
+export const EVENT_CHANNELS = [
+  'job.status',
+  'job.progress',
+  'job.metrics',
+  'job.log',
+  'job.artifact',
+  'job.error',
+  'job.done',
+] as const
 
 export type EventChannel = (typeof EVENT_CHANNELS)[number]
 

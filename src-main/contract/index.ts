@@ -4,7 +4,7 @@
 import { z } from 'zod'
 import { EVENT_CHANNELS, REQUEST_CHANNELS, REQUEST_VERBS, isEventChannel, isRequestChannel } from './channels.ts'
 import type { EventChannel, RequestChannel, RequestVerb } from './channels.ts'
-import { FinalJobStatus, JobControl, JobId, JobStatus, JobSummary, StartJobParams } from './jobs.ts'
+import { FinalJobStatus, JobControl, JobId, JobStatus, JobSummary, StartJobParams, WorkspacePath } from './jobs.ts'
 import { BackendReport, WorkspaceInfo } from './reports.ts'
 
 export * from './channels.ts'
@@ -46,6 +46,16 @@ export const eventContract = {
   }),
   'job.metrics': z.object({ jobId: JobId, step: z.int().min(0), values: z.record(z.string().max(128), z.number()) }),
   'job.log': z.object({ jobId: JobId, level: Level, message: z.string().max(10_000) }),
+  /** A file the job wrote in the workspace (a sample grid, a checkpoint, a result): pages show it by URL. */
+  'job.artifact': z.object({
+    jobId: JobId,
+    /** What it is, e.g. 'samples', 'checkpoint', 'result', 'image'. */
+    kind: z.string().min(1).max(64),
+    /** Relative to the workspace, forward slashes. */
+    path: WorkspacePath,
+    step: z.int().min(0).optional(),
+    caption: z.string().max(1000).optional(),
+  }),
   'job.error': z.object({ jobId: JobId, message: z.string().max(10_000) }),
   'job.done': z.object({
     jobId: JobId,

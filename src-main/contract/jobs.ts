@@ -76,5 +76,9 @@ export const JobSummary = z.object({
   progress: z.object({ done: z.number(), total: z.number() }).optional(),
   error: z.string().optional(),
   result: z.unknown().optional(),
+  /** Files the job announced (job.artifact events), oldest first. */
+  artifacts: z
+    .array(z.object({ kind: z.string(), path: z.string(), step: z.int().optional(), caption: z.string().optional() }))
+    .optional(),
 })
 export type JobSummary = z.output<typeof JobSummary>

@@ -155,6 +155,13 @@ describe('studio in Chromium over the web host', { timeout: 180_000 }, () => {
     const shown = JSON.parse((await card.getByTestId('job-file').textContent()) ?? '{}') as { seed?: number; estimate?: number }
     assert.equal(shown.seed, 5)
     assert.ok(Math.abs((shown.estimate ?? 0) - Math.PI) < 0.01)
+    // The PNG the worker wrote, announced as an artifact and loaded through the file route.
+    const image = card.getByTestId('job-image')
+    await image.waitFor()
+    type ImageLike = { complete: boolean; naturalWidth: number }
+    await page.waitForFunction((el) => (el as unknown as ImageLike).complete, await image.elementHandle())
+    assert.equal(await image.evaluate((el) => (el as unknown as ImageLike).naturalWidth), 96)
+    await page.screenshot({ path: join(artifacts, 'train-demo-saved.png') })
     await page.getByLabel('Save the result in the workspace').uncheck()
   })
 
@@ -194,6 +201,7 @@ describe('studio in Chromium over the web host', { timeout: 180_000 }, () => {
     await page.reload()
     await page.locator('[data-testid="job-card"][data-status="succeeded"]').first().waitFor({ timeout: 30_000 })
     await page.locator('[data-testid="job-card"][data-status="failed"]').first().waitFor()
+    await page.getByTestId('job-image').first().waitFor() // artifacts are part of the job records
   })
 
   it('logged no page errors and no CSP violations', { skip: skipBrowser }, () => {

@@ -85,7 +85,7 @@ describe('Electron main process (built) against a fake Electron', () => {
 
   it('runs a job in a worker and forwards its events to the window', () => {
     assert.equal(report.started, true)
-    for (const channel of ['job.status', 'job.progress', 'job.metrics', 'job.log', 'job.done']) {
+    for (const channel of ['job.status', 'job.progress', 'job.metrics', 'job.log', 'job.artifact', 'job.done']) {
       assert.ok(report.eventChannelsSent.includes(channel), channel)
     }
     assert.ok(report.eventChannelsSent.every((c) => (EVENT_CHANNELS as readonly string[]).includes(c)))

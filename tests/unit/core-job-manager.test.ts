@@ -62,6 +62,10 @@ describe('JobManager with the demo job', () => {
     assert.deepEqual(statuses, ['queued', 'running', 'succeeded'])
     const saved = JSON.parse(await readFile(join(dir.path, 'results', 'pi.json'), 'utf8')) as { estimate: number }
     assert.equal(saved.estimate, result.estimate)
+    // Both files are announced as artifacts, the picture as a real PNG.
+    assert.deepEqual(ev.of('job.artifact', jobId).map((a) => [a.kind, a.path]), [['image', 'results/pi.png'], ['result', 'results/pi.json']])
+    const png = await readFile(join(dir.path, 'results', 'pi.png'))
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
   })
 
   it('is reproducible from its seed', async () => {

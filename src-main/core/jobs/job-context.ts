@@ -15,6 +15,11 @@ export interface JobContext {
   progress(done: number, total: number, message?: string): void
   metrics(step: number, values: Record<string, number>): void
   log(message: string, level?: 'info' | 'warn' | 'error'): void
+  /**
+   * Announce a file the job wrote inside the workspace (path relative to it, forward slashes), such as
+   * a sample grid; clients show it through their workspace-file URL. Throws if the path is outside.
+   */
+  artifact(kind: string, path: string, details?: { step?: number; caption?: string }): void
   /** Live `set` controls (e.g. a new reward weight); pause and resume are handled by checkpoint(). */
   onControl(handler: (control: SetControl) => void): () => void
   /**

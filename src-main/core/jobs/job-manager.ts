@@ -17,6 +17,9 @@ import type { FromWorker, JobWorkerData, ToWorker } from './worker-protocol.ts'
 
 type StartRequest = z.output<typeof StartJobParams>
 
+/** Artifacts remembered per job in its summary (a long DI* run announces many sample grids). */
+const MAX_ARTIFACTS_KEPT = 50
+
 export interface JobManagerOptions {
   workspace: WorkspaceInfo
   /** Path of the worker script; defaults to the one beside this module (source or build). */
@@ -175,6 +178,9 @@ export class JobManager {
       case 'event':
         if (message.event.channel === 'job.progress') {
           job.summary.progress = { done: message.event.payload.done, total: message.event.payload.total }
+        } else if (message.event.channel === 'job.artifact') {
+          const { kind, path, step, caption } = message.event.payload
+          job.summary.artifacts = [...(job.summary.artifacts ?? []), { kind, path, step, caption }].slice(-MAX_ARTIFACTS_KEPT)
         }
         this.emit(message.event.channel, message.event.payload)
         break

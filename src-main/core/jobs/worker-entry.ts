@@ -72,6 +72,10 @@ const ctx: JobContext = {
   log(message, level = 'info') {
     post({ type: 'event', event: { channel: 'job.log', payload: { jobId: data.jobId, level, message } } })
   },
+  artifact(kind, path, details = {}) {
+    ctx.workspace.resolve(path)
+    post({ type: 'event', event: { channel: 'job.artifact', payload: { jobId: data.jobId, kind, path, ...details } } })
+  },
   onControl(handler) {
     controlHandlers.add(handler)
     return () => controlHandlers.delete(handler)

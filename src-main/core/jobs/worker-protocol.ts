@@ -15,6 +15,7 @@ export type WorkerEvent =
   | { channel: 'job.progress'; payload: EventPayload<'job.progress'> }
   | { channel: 'job.metrics'; payload: EventPayload<'job.metrics'> }
   | { channel: 'job.log'; payload: EventPayload<'job.log'> }
+  | { channel: 'job.artifact'; payload: EventPayload<'job.artifact'> }
 
 export type FromWorker =
   | { type: 'event'; event: WorkerEvent }

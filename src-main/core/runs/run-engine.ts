@@ -8,7 +8,7 @@
 // being killed and resuming from the last checkpoint, reach the same weights as an uninterrupted run.
 import { randomBytes } from 'node:crypto'
 import { existsSync, promises as fs } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
 import { validateControls, type DiStarControls } from '../../ml/distar/controls.ts'
 import type { DiStarStepResult } from '../../ml/distar/trainer.ts'
@@ -109,8 +109,9 @@ export class DiStarRun {
     try {
       await fs.mkdir(join(dir, RUN_FILES.samples), { recursive: true })
       await fs.mkdir(join(dir, RUN_FILES.checkpoints), { recursive: true })
-      // the resolved model folder goes into config.json, so a resume uses the same reference
-      const saved: RunConfig = { ...config, baseModelDir: session.modelDir }
+      // resolved paths go into config.json, so a resume uses the same reference and prompts from anywhere
+      const prompts = typeof config.prompts === 'object' && 'file' in config.prompts ? { file: resolve(opts.baseDir ?? process.cwd(), config.prompts.file) } : config.prompts
+      const saved: RunConfig = { ...config, baseModelDir: session.modelDir, prompts }
       await atomicWriteFile(join(dir, RUN_FILES.config), JSON.stringify(saved, null, 2) + '\n')
       return new DiStarRun(id, dir, saved, session, [])
     } catch (err) {

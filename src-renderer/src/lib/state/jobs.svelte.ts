@@ -15,6 +15,8 @@ export interface JobView {
   error?: string
   result?: unknown
   log: string[]
+  /** Files the job announced in the workspace, newest last. */
+  artifacts: { kind: string; path: string; step?: number; caption?: string }[]
 }
 
 const ACTIVE: JobStatus[] = ['queued', 'running', 'paused', 'cancelling']
@@ -44,6 +46,7 @@ export class JobsState {
         if (s.progress) Object.assign(job, { done: s.progress.done, total: s.progress.total, fraction: s.progress.done / s.progress.total })
         if (s.error) job.error = s.error
         if (s.result !== undefined) job.result = s.result
+        if (s.artifacts) job.artifacts = s.artifacts
       }
     } catch (err) {
       this.actionError = (err as Error).message
@@ -81,7 +84,7 @@ export class JobsState {
   private ensure(jobId: string, kind: string): JobView {
     let job = this.jobs.find((j) => j.jobId === jobId)
     if (!job) {
-      this.jobs.unshift({ jobId, kind, status: 'queued', done: 0, total: 1, fraction: 0, metrics: {}, log: [] })
+      this.jobs.unshift({ jobId, kind, status: 'queued', done: 0, total: 1, fraction: 0, metrics: {}, log: [], artifacts: [] })
       job = this.jobs[0]!
     }
     return job
@@ -105,6 +108,11 @@ export class JobsState {
       case 'job.log':
         job.log = [...job.log.slice(-49), event.payload.message]
         break
+      case 'job.artifact': {
+        const { kind, path, step, caption } = event.payload
+        job.artifacts = [...job.artifacts.slice(-19), { kind, path, step, caption }]
+        break
+      }
       case 'job.error':
         job.error = event.payload.message
         break
