@@ -1,0 +1,115 @@
+// npm run train -- --config run.json [--workspace dir] [--run-id id] [--backend wasm|cpu|...]
+// npm run train -- --resume <runId> [--workspace dir]
+// Headless DI* post-training: the same run directory as the studio (runs/<id>/ in the workspace), a
+// one-line progress bar with ETA, and a clean stop with a checkpoint on Ctrl-C / SIGTERM (a second
+// signal exits at once; the run then resumes from its last checkpoint).
+import { readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { initTf, type TfBackendName } from '../ml/backend/init.ts'
+import { locateWorkspace, Workspace } from '../core/workspace.ts'
+import { DiStarRun, type RunStepEvent } from '../core/runs/run-engine.ts'
+import { formatDuration, renderProgressLine } from '../core/runs/progress-line.ts'
+
+const USAGE = `usage: npm run train -- --config run.json [--workspace dir] [--run-id id] [--backend wasm|cpu|tensorflow|tensorflow-gpu]
+       npm run train -- --resume <runId> [--workspace dir] [--backend ...]`
+const BACKENDS: TfBackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']
+
+function fail(message: string, code = 2): never {
+  console.error(`train: ${message}`)
+  process.exit(code)
+}
+
+function parse() {
+  try {
+    const { values } = parseArgs({
+      options: {
+        config: { type: 'string' },
+        resume: { type: 'string' },
+        workspace: { type: 'string' },
+        'run-id': { type: 'string' },
+        backend: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    })
+    if (values.help) {
+      console.log(USAGE)
+      process.exit(0)
+    }
+    if (!values.config === !values.resume) throw new Error('give exactly one of --config <file> and --resume <runId>')
+    if (values.backend !== undefined && !BACKENDS.includes(values.backend as TfBackendName)) throw new Error(`--backend must be one of ${BACKENDS.join(', ')}`)
+    return { ...values, backend: values.backend as TfBackendName | undefined }
+  } catch (err) {
+    return fail(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`)
+  }
+}
+
+const args = parse()
+const workspace = await Workspace.open(locateWorkspace({ argv: args.workspace ? ['--workspace', args.workspace] : [], env: process.env }))
+const backend = await initTf(args.backend ? { prefer: args.backend } : {})
+console.error(`train: backend ${backend.name} (${backend.package}); workspace ${workspace.root}`)
+
+let run: DiStarRun
+try {
+  if (args.config) {
+    const path = resolve(args.config)
+    let json: unknown
+    try {
+      json = JSON.parse(await readFile(path, 'utf8'))
+    } catch (err) {
+      fail(`cannot read the run config ${path}: ${(err as Error).message}`)
+    }
+    run = await DiStarRun.start(workspace.root, json, { baseDir: dirname(path), ...(args['run-id'] ? { runId: args['run-id'] } : {}) })
+  } else {
+    run = await DiStarRun.resume(workspace.root, args.resume!)
+  }
+} catch (err) {
+  fail(err instanceof Error ? err.message : String(err), 1)
+}
+console.error(`train: run ${run.id} in ${run.dir} (${run.config.steps} steps, batch ${run.config.batchSize})`)
+
+let signals = 0
+const onSignal = (name: string) => {
+  signals++
+  if (signals > 1) {
+    console.error(`\ntrain: ${name} again, exiting without a checkpoint (resume with --resume ${run.id})`)
+    process.exit(130)
+  }
+  console.error(`\ntrain: ${name}: stopping after this step and saving a checkpoint (again to exit at once)`)
+  run.stop()
+}
+process.on('SIGINT', () => onSignal('SIGINT'))
+process.on('SIGTERM', () => onSignal('SIGTERM'))
+
+const tty = process.stderr.isTTY === true
+let lastPrinted = 0
+const started = Date.now()
+const show = (e: RunStepEvent) => {
+  const line = renderProgressLine(e, tty ? process.stderr.columns ?? 100 : 100)
+  if (tty) process.stderr.write(`\r${line}`)
+  else if (Date.now() - lastPrinted > 10_000 || e.step + 1 === e.totalSteps) {
+    lastPrinted = Date.now()
+    process.stderr.write(line + '\n')
+  }
+}
+const newline = () => { if (tty) process.stderr.write('\n') }
+
+try {
+  const status = await run.run({
+    onStep: show,
+    onLog: (m, level) => { newline(); console.error(`train: ${level}: ${m}`) },
+    onSamples: (e) => { if (!tty) console.error(`train: samples at step ${e.step}: ${e.png}`) },
+    onStatus: (s) => { if (s.state === 'paused' && s.message) { newline(); console.error(`train: paused: ${s.message}`) } },
+  })
+  newline()
+  console.error(`train: ${status.state} at step ${status.step}/${status.totalSteps} in ${formatDuration(Date.now() - started)}; last checkpoint: step ${status.checkpointStep ?? 'none'}`)
+  if (status.state === 'stopped') console.error(`train: resume with: npm run train -- --resume ${run.id}${args.workspace ? ` --workspace ${args.workspace}` : ''}`)
+  console.log(JSON.stringify({ dir: run.dir, ...status }))
+  run.dispose()
+  process.exit(0)
+} catch (err) {
+  newline()
+  fail(`run ${run.id} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`, 1)
+}
