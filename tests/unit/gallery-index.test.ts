@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile, readFile, readdir } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile, readFile, readdir, utimes } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Gallery, GalleryError, INDEX_FILE, type GalleryEntry } from '../../src-main/core/gallery/gallery.ts'
@@ -103,4 +103,28 @@ test('10,000 entries: search, filters, date range and paging stay correct', asyn
   assert.equal((await again.open()).rebuilt, false)
   assert.equal(again.size, N)
   assert.deepEqual(again.facets(), { models: ['generator', 'reference'], runs: ['run-0', 'run-1'] })
+})
+
+test('two processes on one gallery (job adds, core deletes) never lose each other\'s changes', async () => {
+  const dir = join(root, 'shared')
+  const job = new Gallery(dir)
+  const core = new Gallery(dir)
+  await job.open()
+  await core.open()
+  const [a] = await job.addImages(new Float32Array(12), [meta(1)])
+  const [b] = await core.addImages(new Float32Array(12), [meta(2)]) // core's copy was stale: it must merge, not overwrite
+  assert.equal(core.size, 2)
+  await core.delete([a!.id])
+  await job.addImages(new Float32Array(12), [meta(3)])
+  assert.deepEqual(job.list({ order: 'oldest' }).entries.map((e) => e.seed), [2, 3], 'the deleted entry stays deleted')
+  await core.refresh()
+  assert.deepEqual(core.list({ order: 'oldest' }).entries.map((e) => e.id), [b!.id, job.list().entries[0]!.id])
+  // a lock left by a killed process does not block forever once stale
+  await writeFile(join(dir, 'index.lock'), '')
+  const old = new Date(Date.now() - 60_000)
+  await utimes(join(dir, 'index.lock'), old, old)
+  await core.addImages(new Float32Array(12), [meta(4)])
+  const fresh = new Gallery(dir)
+  await fresh.open()
+  assert.equal(fresh.size, 3)
 })

@@ -1,6 +1,9 @@
 // The gallery on disk: <root>/images/*.png (each carrying its own metadata, see image-meta.ts) and
 // <root>/index.json, a cache of that metadata for fast listing. The PNGs are the truth: a missing,
 // corrupt or foreign index is rebuilt from them. The index is written atomically, once per batch.
+// Two processes use one gallery (a generation job in its worker adds, the core lists and deletes), so
+// every change is read-modify-write under <root>/index.lock, re-reading the index first if another
+// process changed it; readers call refresh() to pick up others' changes.
 // Queries scan an in-memory array with pre-lowered prompts: at 10,000 entries that is well under a
 // millisecond per query, so no database is needed.
 import { randomBytes } from 'node:crypto'
@@ -11,6 +14,10 @@ import { metaToText, parseMeta, readImageMeta, type ImageMeta } from './image-me
 import { encodePng, toRgb8, decodePng } from './png-text.ts'
 
 export const INDEX_FILE = 'index.json'
+export const LOCK_FILE = 'index.lock'
+/** a lock older than this is left over from a killed process */
+const STALE_LOCK_MS = 30_000
+const LOCK_WAIT_MS = 15_000
 export const IMAGES_DIR = 'images'
 const INDEX_FORMAT = 'di-studio-gallery-index'
 const INDEX_VERSION = 1
@@ -66,6 +73,8 @@ export class Gallery {
   private byId = new Map<string, Indexed>()
   private opened = false
   private serial = 0
+  /** mtime and size of index.json as last read or written by us; a difference means someone else wrote */
+  private stamp = ''
 
   constructor(root: string) {
     this.root = resolve(root)
@@ -86,7 +95,9 @@ export class Gallery {
     }
     if (text !== undefined) {
       try {
+        const stamp = await this.diskStamp()
         this.load(parseIndex(text))
+        this.stamp = stamp
         this.opened = true
         return { rebuilt: false, problems: [] }
       } catch (err) {
@@ -117,8 +128,71 @@ export class Gallery {
     entries.sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || a.id.localeCompare(b.id))
     this.load(entries)
     this.opened = true
-    await this.flush()
+    await this.withLock(() => this.flush())
     return { problems }
+  }
+
+  private async diskStamp(): Promise<string> {
+    try {
+      const st = await fs.stat(join(this.root, INDEX_FILE))
+      return `${st.mtimeMs}:${st.size}:${st.ino}`
+    } catch {
+      return 'missing'
+    }
+  }
+
+  /** Picks up changes another process made to the index (cheap when there are none). */
+  async refresh(): Promise<void> {
+    this.requireOpen()
+    if ((await this.diskStamp()) === this.stamp) return
+    const stamp = await this.diskStamp()
+    try {
+      this.load(parseIndex(await fs.readFile(join(this.root, INDEX_FILE), 'utf8')))
+      this.stamp = stamp
+    } catch {
+      await this.rebuild()
+    }
+  }
+
+  /** Runs a change under the index lock, starting from the newest index on disk. */
+  private async mutate<T>(change: () => T): Promise<T> {
+    this.requireOpen()
+    return this.withLock(async () => {
+      if ((await this.diskStamp()) !== this.stamp) {
+        try {
+          const stamp = await this.diskStamp()
+          this.load(parseIndex(await fs.readFile(join(this.root, INDEX_FILE), 'utf8')))
+          this.stamp = stamp
+        } catch {
+          // unreadable or gone: our in-memory copy is the best there is, and is written below
+        }
+      }
+      const result = change()
+      await this.flush()
+      return result
+    })
+  }
+
+  private async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    const lock = join(this.root, LOCK_FILE)
+    const deadline = Date.now() + LOCK_WAIT_MS
+    for (;;) {
+      try {
+        await (await fs.open(lock, 'wx')).close()
+        break
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new GalleryError(`gallery: cannot take ${LOCK_FILE}: ${(err as Error).message}`)
+        const age = await fs.stat(lock).then((st) => Date.now() - st.mtimeMs, () => 0)
+        if (age > STALE_LOCK_MS) await fs.rm(lock, { force: true })
+        else if (Date.now() > deadline) throw new GalleryError(`gallery: ${LOCK_FILE} is held by another process for over ${LOCK_WAIT_MS / 1000} s`)
+        else await new Promise((r) => setTimeout(r, 10 + Math.random() * 20))
+      }
+    }
+    try {
+      return await fn()
+    } finally {
+      await fs.rm(lock, { force: true })
+    }
   }
 
   private load(entries: GalleryEntry[]): void {
@@ -130,11 +204,11 @@ export class Gallery {
     if (!this.opened) throw new GalleryError('gallery: call open() first')
   }
 
-  /** Writes the index atomically (readers see the old or the new file, never half of one). */
-  async flush(): Promise<void> {
-    this.requireOpen()
+  /** Writes the index atomically (readers see the old or the new file, never half of one); call under the lock. */
+  private async flush(): Promise<void> {
     const body = { format: INDEX_FORMAT, version: INDEX_VERSION, entries: this.items.map((i) => i.entry) }
     await atomicWriteFile(join(this.root, INDEX_FILE), JSON.stringify(body))
+    this.stamp = await this.diskStamp()
   }
 
   /**
@@ -153,30 +227,35 @@ export class Gallery {
       const id = this.newId(meta)
       const file = `${IMAGES_DIR}/${id}.png`
       await atomicWriteFile(join(this.root, file), encodePng(rgb, meta.width, meta.height, metaToText(meta)))
-      const entry: GalleryEntry = { ...meta, id, file }
-      const item = indexed(entry)
-      this.items.push(item)
-      this.byId.set(id, item)
-      added.push(entry)
+      added.push({ ...meta, id, file })
     }
-    // keep the array in time order even if a clock went backwards
-    const n = this.items.length
-    if (n > added.length && this.items[n - added.length - 1]!.time > this.items[n - added.length]!.time) this.items.sort((a, b) => a.time - b.time)
-    await this.flush()
+    // PNGs first, index second: a crash in between leaves PNGs that the next rebuild re-adds
+    await this.mutate(() => this.insert(added))
     return added
+  }
+
+  private insert(entries: GalleryEntry[]): void {
+    for (const e of entries) {
+      if (this.byId.has(e.id)) throw new GalleryError(`gallery: duplicate id ${e.id}`)
+    }
+    for (const e of entries) {
+      const item = indexed(e)
+      this.items.push(item)
+      this.byId.set(e.id, item)
+    }
+    // keep the array in time order even if a clock went backwards or another process interleaved
+    const n = this.items.length
+    const first = n - entries.length
+    if (first > 0 && this.items[first - 1]!.time > this.items[first]!.time) this.items.sort((a, b) => a.time - b.time)
   }
 
   /** Adds entries to the index only (for tests and for imports of already written files). */
   async addEntries(entries: GalleryEntry[]): Promise<void> {
-    this.requireOpen()
-    for (const e of entries) {
-      if (this.byId.has(e.id)) throw new GalleryError(`gallery: duplicate id ${e.id}`)
-      const item = indexed({ ...parseMeta(e, e.id), id: e.id, file: e.file })
-      this.items.push(item)
-      this.byId.set(e.id, item)
-    }
-    this.items.sort((a, b) => a.time - b.time)
-    await this.flush()
+    const checked = entries.map((e) => ({ ...parseMeta(e, e.id), id: e.id, file: e.file }))
+    await this.mutate(() => {
+      this.insert(checked)
+      this.items.sort((a, b) => a.time - b.time)
+    })
   }
 
   private newId(meta: ImageMeta): string {
@@ -247,15 +326,16 @@ export class Gallery {
 
   /** Deletes images (file and index entry). Unknown ids are an error; nothing is deleted then. */
   async delete(ids: string[]): Promise<number> {
-    this.requireOpen()
-    const unknown = ids.filter((id) => !this.byId.has(id))
-    if (unknown.length > 0) throw new GalleryError(`gallery: no image with id ${unknown.map((u) => `'${u}'`).join(', ')}`)
-    const paths = ids.map((id) => this.pathOf(id))
-    const doomed = new Set(ids)
     // index first: a crash after this leaves orphan PNGs, which the next rebuild simply re-adds
-    this.items = this.items.filter((i) => !doomed.has(i.entry.id))
-    for (const id of ids) this.byId.delete(id)
-    await this.flush()
+    const paths = await this.mutate(() => {
+      const unknown = ids.filter((id) => !this.byId.has(id))
+      if (unknown.length > 0) throw new GalleryError(`gallery: no image with id ${unknown.map((u) => `'${u}'`).join(', ')}`)
+      const paths = ids.map((id) => this.pathOf(id))
+      const doomed = new Set(ids)
+      this.items = this.items.filter((i) => !doomed.has(i.entry.id))
+      for (const id of ids) this.byId.delete(id)
+      return paths
+    })
     for (const p of paths) await fs.rm(p, { force: true })
     return ids.length
   }
