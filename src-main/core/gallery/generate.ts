@@ -49,6 +49,8 @@ export interface RunOptions {
   onProgress?: (p: GenerationProgress) => void
   /** where DiffusionModel folders are exported to ONNX once (default <gallery>/.models) */
   cacheDir?: string
+  /** awaited before each batch: a job passes ctx.checkpoint here (waits while paused, throws when cancelled) */
+  beforeBatch?: () => Promise<void>
 }
 
 const MAX_IMAGES = 100_000
@@ -89,6 +91,7 @@ export async function generateIntoGallery(gallery: Gallery, inference: OnnxInfer
     const choice = req.models[mi]!
     let modelMs = 0
     for (let start = 0; start < jobs.length; start += batchSize) {
+      await opts.beforeBatch?.()
       if (opts.signal?.aborted) throw new InferenceAbortedError()
       const batch = jobs.slice(start, start + batchSize)
       const images = await inference.generate(pkg, {
@@ -123,12 +126,16 @@ function describeImage(pkg: LoadedPackage, choice: ModelChoice, prompt: string, 
  * Re-generates one gallery image from its metadata: the same model file (checked by sha256), prompt,
  * seed, sampler, steps and CFG. Returns NHWC pixels in [-1, 1]; `save` also adds them as a new entry.
  */
-export async function regenerateImage(gallery: Gallery, inference: OnnxInference, id: string, opts: { save?: boolean } = {}): Promise<{ pixels: Float32Array; meta: ImageMeta; entry?: GalleryEntry }> {
+export async function regenerateImage(
+  gallery: Gallery, inference: OnnxInference, id: string,
+  opts: { save?: boolean; /** vets the model path a PNG names (a job refuses paths outside the workspace) */ checkModelPath?: (path: string) => string } = {},
+): Promise<{ pixels: Float32Array; meta: ImageMeta; entry?: GalleryEntry }> {
   const entry = gallery.get(id)
   if (!entry) throw new GalleryError(`regenerate: no image with id '${id}'`)
+  const modelPath = opts.checkModelPath ? opts.checkModelPath(entry.modelPath) : entry.modelPath
   let pkg: LoadedPackage
   try {
-    pkg = await loadOnnxPackage(entry.modelPath)
+    pkg = await loadOnnxPackage(modelPath)
   } catch (err) {
     throw new GalleryError(`regenerate: the model that made this image is not available: ${(err as Error).message}`)
   }
