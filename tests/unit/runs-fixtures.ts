@@ -9,8 +9,8 @@ import { Tokenizer } from '../../src-main/ml/text/tokenizer.ts'
 export const TINY_PROMPTS = ['red apple', 'black cat', 'yellow star']
 
 /** Saves an 8x8 DiT (a few thousand parameters) and returns its folder. */
-export async function saveTinyReference(root?: string): Promise<string> {
-  const dir = join(root ?? (await mkdtemp(join(tmpdir(), 'runs-ref-'))), 'reference')
+export async function saveTinyReference(root?: string, name = 'reference'): Promise<string> {
+  const dir = join(root ?? (await mkdtemp(join(tmpdir(), 'runs-ref-'))), name)
   const tokenizer = Tokenizer.build(TINY_PROMPTS, { maxLength: 4 })
   const model = DiffusionModel.create(
     { imageSize: 8, channels: 3, patch: 4, width: 16, depth: 1, heads: 2, mlpRatio: 2, textWidth: 8 },

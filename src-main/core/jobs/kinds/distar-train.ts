@@ -1,0 +1,135 @@
+// The DI* training job: runs the run engine (core/runs) inside a job worker and maps its events onto the
+// JobContext: per-step metrics (flat names, see stepMetrics), progress with the run's ETA message,
+// sample grids as 'sample-grid' artifacts, control changes and status changes as logs, live `set`
+// controls onto the run's controls, pause via ctx.checkpoint(), cancel = stop with a checkpoint.
+//
+// Not registered yet: the contract needs the 'distar-train' kind with DistarTrainJobParams (below) and
+// its settable controls first; see the run engine's report for the event payloads.
+import { z } from 'zod'
+import { JobCancelledError, type JobContext } from '../job-context.ts'
+import { initTf } from '../../../ml/backend/init.ts'
+import { DiStarRun, type RunStepEvent } from '../../runs/run-engine.ts'
+import { RunConfig, RunId } from '../../runs/run-config.ts'
+import { controlsFromSetValues } from '../../runs/live-controls.ts'
+import { formatDuration } from '../../runs/progress-line.ts'
+import type { RewardSpec } from '../../../ml/rewards/reward-spec.ts'
+import { relative, sep } from 'node:path'
+
+/** Start a new run from a config, or resume an existing one by id. */
+export const DistarTrainJobParams = z.union([
+  z.strictObject({ config: RunConfig, runId: RunId.optional() }),
+  z.strictObject({ resume: RunId }),
+])
+export type DistarTrainJobParams = z.output<typeof DistarTrainJobParams>
+
+export interface DistarTrainResult {
+  runId: string
+  /** relative to the workspace */
+  dir: string
+  state: string
+  step: number
+  totalSteps: number
+  checkpointStep?: number
+}
+
+/** One step's numbers as flat metric names (what ctx.metrics streams and the curves plot). */
+export function stepMetrics(e: RunStepEvent): Record<string, number> {
+  const m: Record<string, number> = {}
+  for (const [k, v] of Object.entries(e.losses)) if (typeof v === 'number') m[`loss/${k}`] = v
+  for (const [k, v] of Object.entries(e.losses.rewards)) m[`reward/${k}`] = v
+  for (const [k, v] of Object.entries(e.gradNorms)) m[`grad/${k}`] = v
+  for (const [k, v] of Object.entries(e.timings)) m[`time/${k}`] = v
+  m['time/wallMs'] = e.wallMs
+  m['time/etaMs'] = e.etaMs
+  m.skipped = e.status === 'ok' ? 0 : 1
+  for (const [k, v] of Object.entries(e.controls)) if (typeof v === 'number') m[`control/${k}`] = v
+  m['control/tMin'] = e.controls.tRange[0]
+  m['control/tMax'] = e.controls.tRange[1]
+  for (const [k, v] of Object.entries(e.controls.rewardMix)) m[`control/rewardMix.${k}`] = v
+  return m
+}
+
+/** Paths in a config that arrives over IPC are workspace paths: resolve them inside the workspace (refusing escapes). */
+function resolveConfigPaths(config: RunConfig, ctx: JobContext): RunConfig {
+  const reward = (spec: RewardSpec): RewardSpec => {
+    if (spec.kind === 'sum') return { ...spec, parts: spec.parts.map((p) => ({ ...p, spec: reward(p.spec) })) }
+    if ('modelDir' in spec && typeof spec.modelDir === 'string') return { ...spec, modelDir: ctx.workspace.resolve(spec.modelDir) }
+    return spec
+  }
+  return {
+    ...config,
+    ...(config.baseModelDir ? { baseModelDir: ctx.workspace.resolve(config.baseModelDir) } : {}),
+    ...(typeof config.prompts === 'object' && 'file' in config.prompts ? { prompts: { file: ctx.workspace.resolve(config.prompts.file) } } : {}),
+    reward: reward(config.reward),
+  }
+}
+
+export interface DistarTrainJobDeps {
+  /** picks and initialises the tfjs backend (default initTf; tests pass one that keeps the cpu backend) */
+  initBackend?: () => Promise<{ name: string; package: string }>
+}
+
+export function createDistarTrainJob(deps: DistarTrainJobDeps = {}) {
+  return { run: (ctx: JobContext, params: unknown) => runDistarTrainJob(ctx, params, deps) }
+}
+
+export const distarTrainJob = createDistarTrainJob()
+
+async function runDistarTrainJob(ctx: JobContext, rawParams: unknown, deps: DistarTrainJobDeps): Promise<DistarTrainResult> {
+  const params = DistarTrainJobParams.parse(rawParams)
+  const backend = await (deps.initBackend ?? initTf)()
+  ctx.log(`DI* training on ${backend.name} (${backend.package})`)
+  const root = ctx.workspace.root
+  const run = 'resume' in params
+    ? await DiStarRun.resume(root, params.resume)
+    : await DiStarRun.start(root, resolveConfigPaths(params.config, ctx), params.runId ? { runId: params.runId } : {})
+  const rel = (p: string) => relative(root, p)
+  ctx.log(`run ${run.id}: ${rel(run.dir)}`)
+
+  const stopListening = ctx.onControl((control) => {
+    try {
+      const { resumeAfterNonFinite, ...values } = control.values
+      if (Object.keys(values).length > 0) run.setControls(controlsFromSetValues(values, run.controls))
+      if (resumeAfterNonFinite === true) run.resume()
+    } catch (err) {
+      // a bad slider value is reported, never fatal
+      ctx.log(`control refused: ${err instanceof Error ? err.message : String(err)}`, 'warn')
+    }
+  })
+  let cancelled = false
+  try {
+    const status = await run.run(
+      {
+        onStep: (e) => {
+          ctx.metrics(e.step, stepMetrics(e))
+          ctx.progress(e.step + 1, e.totalSteps, `step ${e.step + 1}/${e.totalSteps}, ETA ${formatDuration(e.etaMs)}${e.status === 'ok' ? '' : ` (${e.status})`}`)
+        },
+        onControls: (e) => ctx.log(`controls from step ${e.step}: ${JSON.stringify(e.changes)}`),
+        onSamples: (e) => {
+          ctx.artifact('sample-grid', rel(e.png).split(sep).join('/'), { step: e.step, caption: `step ${e.step}: ${e.prompts.length} fixed prompts and seeds` })
+          ctx.log(`samples at step ${e.step}: ${rel(e.png)}`)
+        },
+        onCheckpoint: (e) => ctx.log(`checkpoint at step ${e.step}: ${rel(e.path)}`),
+        onStatus: (s) => ctx.log(`run ${s.state} at step ${s.step}/${s.totalSteps}${s.message ? `: ${s.message}` : ''}`, s.state === 'paused' && s.message ? 'warn' : 'info'),
+        onLog: (m, level) => ctx.log(m, level),
+      },
+      {
+        signal: ctx.signal,
+        gate: async () => {
+          try {
+            await ctx.checkpoint()
+          } catch (err) {
+            if (!(err instanceof JobCancelledError)) throw err
+            cancelled = true // finish as a stop: the run saves a checkpoint first
+            run.stop()
+          }
+        },
+      },
+    )
+    if (cancelled || ctx.signal.aborted) throw new JobCancelledError()
+    return { runId: run.id, dir: rel(run.dir), state: status.state, step: status.step, totalSteps: status.totalSteps, ...(status.checkpointStep !== undefined ? { checkpointStep: status.checkpointStep } : {}) }
+  } finally {
+    stopListening()
+    run.dispose()
+  }
+}
