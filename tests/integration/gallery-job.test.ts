@@ -30,7 +30,7 @@ function fakeContext(opts: { cancelAfterProgress?: number } = {}) {
       progress.push([done, total])
       if (opts.cancelAfterProgress !== undefined && progress.length >= opts.cancelAfterProgress) abort.abort()
     },
-    metrics: () => {}, log: (m) => logs.push(m), onControl: () => () => {},
+    metrics: () => {}, log: (m) => { logs.push(m) }, artifact: () => {}, onControl: () => () => {},
     checkpoint: async () => { if (abort.signal.aborted) throw new JobCancelledError() },
   }
   return { ctx, progress, logs }
