@@ -15,7 +15,7 @@ import { initialNoise } from '../../src-main/ml/diffusion/samplers.ts'
 import { Tokenizer } from '../../src-main/ml/text/tokenizer.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 import { OnnxInference } from '../../src-main/ml/onnx/inference.ts'
-import { resolveModelFolder, exportGenerator, loadOnnxPackage } from '../../src-main/ml/onnx/model-package.ts'
+import { resolveModelFolder, exportGenerator, loadOnnxPackage, ditSourceFromModel } from '../../src-main/ml/onnx/model-package.ts'
 
 const PROMPTS = ['red apple', 'black cat', 'smiling face', '']
 
@@ -98,7 +98,7 @@ test('saved model exported as a one-step generator agrees with generatorSample m
 
 test('generation is seeded: same seeds give identical images whatever the batch size; other seeds differ', async () => {
   const out = join(dir, 'gen')
-  await exportGenerator({ model, tInit: 500, name: 'tiny-gen', checkpoint: 'test', step: 1 }, out)
+  await exportGenerator({ source: ditSourceFromModel(model), tInit: 500, name: 'tiny-gen', checkpoint: 'test', step: 1 }, out)
   const pkg = await loadOnnxPackage(out)
   const seeds = [3, 1, 4, 1]
   const a = await inference.generate(pkg, { prompts: PROMPTS, seeds, batchSize: 4 })

@@ -11,7 +11,9 @@ import { createHash } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
-import { DiffusionModel } from '../diffusion/model.ts'
+import { loadCheckpoint, CONFIG_FILE } from '../checkpoint/checkpoint.ts'
+import { ditParamShapes, type DitConfig } from '../diffusion/dit.ts'
+import { parseModelConfig, type DiffusionModel } from '../diffusion/model.ts'
 import { VpSchedule, type ScheduleConfig } from '../diffusion/schedule.ts'
 import { Tokenizer, type TokenizerJson } from '../text/tokenizer.ts'
 import { exportDitToOnnx } from './export-dit.ts'
@@ -65,27 +67,61 @@ async function writePackage(outDir: string, onnx: Uint8Array, manifest: Omit<Onn
   return full
 }
 
-function paramValues(model: DiffusionModel): Record<string, Float32Array> {
+/** What an export needs: the DiT's architecture and weights, its tokenizer and its sampling schedule. */
+export interface DitSource {
+  dit: DitConfig
+  schedule: VpSchedule
+  tokenizer: Tokenizer
+  values: Record<string, Float32Array>
+  training?: Record<string, unknown>
+}
+
+/** From a model in memory (reads its tfjs weights once). */
+export function ditSourceFromModel(model: DiffusionModel): DitSource {
   const values: Record<string, Float32Array> = {}
   for (const [name, v] of Object.entries(model.params)) values[name] = v.dataSync() as Float32Array
-  return values
+  return { dit: model.dit, schedule: model.schedule, tokenizer: model.tokenizer, values, training: model.training }
+}
+
+/**
+ * From a saved DiffusionModel folder, without TensorFlow.js: the checkpoint loader verifies checksums
+ * and shapes, so the inference worker never has to start a tfjs backend to export.
+ */
+export async function loadDitSource(dir: string): Promise<DitSource> {
+  let config: ReturnType<typeof parseModelConfig>
+  try {
+    config = parseModelConfig(JSON.parse(await fs.readFile(join(dir, CONFIG_FILE), 'utf8')), dir)
+  } catch (err) {
+    throw new OnnxPackageError(`${dir}: ${(err as Error).message}`)
+  }
+  const ck = await loadCheckpoint(dir, { expectShapes: ditParamShapes(config.dit) })
+  const values: Record<string, Float32Array> = {}
+  for (const [name, t] of Object.entries(ck.tensors)) {
+    if (t.dtype !== 'float32') throw new OnnxPackageError(`${dir}: tensor '${name}' is ${t.dtype}, expected float32`)
+    values[name] = t.data as Float32Array
+  }
+  let tokenizer: Tokenizer
+  try {
+    tokenizer = Tokenizer.fromJSON(config.tokenizer)
+  } catch (err) {
+    throw new OnnxPackageError(`${dir}: tokenizer in config.json is invalid: ${(err as Error).message}`)
+  }
+  return { dit: config.dit, schedule: new VpSchedule(config.schedule), tokenizer, values, training: config.training ?? {} }
 }
 
 /** The reference network as an 'eps' graph; sampling (DDIM, DPM-Solver++, CFG) stays in TypeScript. */
-export async function exportDiffusionModel(model: DiffusionModel, outDir: string, info: { name: string; checkpoint: string; step?: number }): Promise<OnnxModelManifest> {
-  const onnx = exportDitToOnnx(model.dit, paramValues(model), { kind: 'eps' }, `eps network of ${info.name}`)
+export async function exportDiffusionModel(src: DitSource, outDir: string, info: { name: string; checkpoint: string; step?: number }): Promise<OnnxModelManifest> {
+  const onnx = exportDitToOnnx(src.dit, src.values, { kind: 'eps' }, `eps network of ${info.name}`)
   return writePackage(outDir, onnx, {
-    kind: 'eps', name: info.name, imageSize: model.dit.imageSize, channels: model.dit.channels,
-    tokenizer: model.tokenizer.toJSON(), schedule: model.schedule.config,
+    kind: 'eps', name: info.name, imageSize: src.dit.imageSize, channels: src.dit.channels,
+    tokenizer: src.tokenizer.toJSON(), schedule: src.schedule.config,
     source: { checkpoint: info.checkpoint, ...(info.step !== undefined ? { step: info.step } : {}) },
   })
 }
 
 export interface GeneratorExport {
-  /** the architecture, tokenizer and schedule (the reference's: DI*'s generator shares them) */
-  model: DiffusionModel
-  /** generator weights by parameter name; default: model's own weights */
-  values?: Record<string, Float32Array>
+  /** the architecture, tokenizer and schedule (the reference's: DI*'s generator shares them) and the generator's weights */
+  source: DitSource
   tInit: number
   name: string
   checkpoint: string
@@ -94,14 +130,14 @@ export interface GeneratorExport {
 
 /** A one-step generator x0 = (z - sigma_tinit eps(z, t_init)) / alpha_tinit, as in DI*'s generatorSample. */
 export async function exportGenerator(g: GeneratorExport, outDir: string): Promise<OnnxModelManifest> {
-  const schedule = g.model.schedule
+  const { schedule, dit } = g.source
   if (!Number.isInteger(g.tInit) || g.tInit < 0 || g.tInit >= schedule.T) throw new OnnxPackageError(`generator export: t_init must be an integer in [0, ${schedule.T - 1}], got ${g.tInit}`)
-  const onnx = exportDitToOnnx(g.model.dit, g.values ?? paramValues(g.model), {
+  const onnx = exportDitToOnnx(dit, g.source.values, {
     kind: 'generator', tInit: g.tInit, alpha: schedule.alpha(g.tInit), sigma: schedule.sigma(g.tInit),
   }, `one-step generator ${g.name} (t_init ${g.tInit})`)
   return writePackage(outDir, onnx, {
-    kind: 'generator', name: g.name, imageSize: g.model.dit.imageSize, channels: g.model.dit.channels,
-    tokenizer: g.model.tokenizer.toJSON(), schedule: schedule.config, tInit: g.tInit,
+    kind: 'generator', name: g.name, imageSize: dit.imageSize, channels: dit.channels,
+    tokenizer: g.source.tokenizer.toJSON(), schedule: schedule.config, tInit: g.tInit,
     source: { checkpoint: g.checkpoint, ...(g.step !== undefined ? { step: g.step } : {}) },
   })
 }
@@ -222,14 +258,11 @@ export async function resolveModelFolder(dir: string, opts: ResolveModelOptions)
       // a damaged cache entry is simply rebuilt below
     }
   }
-  const model = await DiffusionModel.load(dir)
-  try {
-    const step = typeof model.training.steps === 'number' ? model.training.steps : typeof model.training.step === 'number' ? model.training.step : undefined
-    const info = { name, checkpoint: dir, ...(step !== undefined ? { step } : {}) }
-    if (opts.generatorTInit === undefined) await exportDiffusionModel(model, cached, info)
-    else await exportGenerator({ model, tInit: opts.generatorTInit, ...info }, cached)
-  } finally {
-    model.dispose()
-  }
+  const source = await loadDitSource(dir)
+  const training = source.training ?? {}
+  const step = typeof training.steps === 'number' ? training.steps : typeof training.step === 'number' ? training.step : undefined
+  const info = { name, checkpoint: dir, ...(step !== undefined ? { step } : {}) }
+  if (opts.generatorTInit === undefined) await exportDiffusionModel(source, cached, info)
+  else await exportGenerator({ source, tInit: opts.generatorTInit, ...info }, cached)
   return loadOnnxPackage(cached)
 }

@@ -7,8 +7,7 @@ import { Gallery } from '../../gallery/gallery.ts'
 import { generateIntoGallery, regenerateImage, REFERENCE_MODEL_DIR, type GalleryGenerationResult, type ModelChoice } from '../../gallery/generate.ts'
 import type { GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams } from '../../gallery/schemas.ts'
 import { OnnxInference } from '../../../ml/onnx/inference.ts'
-import { importOnnxGenerator, type OnnxModelManifest } from '../../../ml/onnx/model-package.ts'
-import { DiffusionModel } from '../../../ml/diffusion/model.ts'
+import { importOnnxGenerator, loadDitSource, type OnnxModelManifest } from '../../../ml/onnx/model-package.ts'
 import type { JobContext } from '../job-context.ts'
 import type { Workspace } from '../../workspace.ts'
 
@@ -92,10 +91,8 @@ export const onnxImportJob = {
     const file = ctx.workspace.resolve(params.file)
     const tokenizerDir = params.tokenizerFrom === 'reference' ? REFERENCE_MODEL_DIR : ctx.workspace.resolve(params.tokenizerFrom)
     ctx.progress(0, 2, 'loading the tokenizer')
-    const model = await DiffusionModel.load(tokenizerDir)
-    const tokenizer = model.tokenizer
-    const schedule = model.schedule.config
-    model.dispose()
+    const { tokenizer, schedule: vp } = await loadDitSource(tokenizerDir) // no TensorFlow.js needed
+    const schedule = vp.config
     await ctx.checkpoint()
     ctx.progress(1, 2, 'checking the ONNX file')
     const relPath = join(MODELS_DIR, params.name)
