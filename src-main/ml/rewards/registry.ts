@@ -3,7 +3,8 @@
 // alignmentImageFeatures) means one schema member in reward-spec.ts and one entry in BUILDERS
 // here; the compiler checks that every kind has a builder.
 import { AlignmentModel } from './alignment-model.ts'
-import { alignmentReward, shippedAlignmentModelDir } from './alignment-reward.ts'
+import { alignmentImageFeatures, alignmentReward, shippedAlignmentModelDir } from './alignment-reward.ts'
+import { PreferenceModel, preferenceReward } from './preference-model.ts'
 import { brightnessReward, colourfulnessReward, contrastReward, targetColourReward } from './image-rewards.ts'
 import { weightedSum, type Reward } from './reward.ts'
 import { parseRewardSpec, RewardSpecError, type RewardSpec } from './reward-spec.ts'
@@ -40,6 +41,11 @@ const BUILDERS: Builders = {
   brightness: async () => brightnessReward(),
   contrast: async () => contrastReward(),
   'target-colour': async (spec) => targetColourReward(spec.rgb),
+  preference: async (spec, ctx) => {
+    const head = await PreferenceModel.load(spec.modelDir)
+    const features = alignmentImageFeatures(await ctx.loadAlignmentModel(head.config.alignmentModelDir ?? shippedAlignmentModelDir()))
+    return preferenceReward(head, features)
+  },
   sum: async (spec, ctx) =>
     weightedSum(await Promise.all(spec.parts.map(async (p) => ({ reward: await build(p.spec, ctx), weight: p.weight })))),
 }

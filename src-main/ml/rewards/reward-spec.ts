@@ -15,8 +15,16 @@ const alignmentSpec = z.object({
   modelDir: z.string().min(1).optional(),
 })
 
+/** The user-preference model (Bradley-Terry head over alignment image features), trained in the Prefer view. */
+const preferenceSpec = z.strictObject({
+  kind: z.literal('preference'),
+  /** folder of a trained preference model (the studio's: <workspace>/preferences/model); workspace-resolved like modelDir above */
+  modelDir: z.string().min(1),
+})
+
 export type RewardSpec =
   | z.infer<typeof alignmentSpec>
+  | z.infer<typeof preferenceSpec>
   | { kind: 'colourfulness' }
   | { kind: 'brightness' }
   | { kind: 'contrast' }
@@ -26,6 +34,7 @@ export type RewardSpec =
 export const rewardSpecSchema: z.ZodType<RewardSpec> = z.lazy(() =>
   z.discriminatedUnion('kind', [
     alignmentSpec.strict(),
+    preferenceSpec,
     z.strictObject({ kind: z.literal('colourfulness') }),
     z.strictObject({ kind: z.literal('brightness') }),
     z.strictObject({ kind: z.literal('contrast') }),

@@ -1,0 +1,91 @@
+// The user's pairwise choices, one JSON line each in <workspace>/preferences/choices.jsonl.
+// Appends are fsynced (a choice the UI confirmed survives a crash); a line torn by a crash or edited by
+// hand is reported with its line number and skipped, never fatal.
+import { randomUUID } from 'node:crypto'
+import { promises as fs } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { z } from 'zod'
+
+export const CHOICES_FILE = join('preferences', 'choices.jsonl')
+
+const ImagePath = z.string().min(1).max(1024).refine((p) => !p.includes('\0'), 'path must not contain NUL characters')
+
+/** What the Prefer view sends: two images of one prompt (workspace-relative PNG paths) and the winner. */
+export const NewChoice = z.strictObject({
+  prompt: z.string().max(1000),
+  imageA: ImagePath,
+  imageB: ImagePath,
+  winner: z.enum(['A', 'B']),
+}).refine((c) => c.imageA !== c.imageB, { message: 'imageA and imageB must be different images', path: ['imageB'] })
+export type NewChoice = z.output<typeof NewChoice>
+
+export const StoredChoice = z.strictObject({
+  id: z.string().min(1),
+  time: z.string(),
+  prompt: z.string(),
+  imageA: ImagePath,
+  imageB: ImagePath,
+  winner: z.enum(['A', 'B']),
+})
+export type StoredChoice = z.output<typeof StoredChoice>
+
+export class ChoiceError extends Error {
+  override name = 'ChoiceError'
+}
+
+/** Validates and appends one choice (fsynced); returns it with its id and time. */
+export async function addChoice(workspaceRoot: string, input: unknown): Promise<StoredChoice> {
+  const parsed = NewChoice.safeParse(input)
+  if (!parsed.success) throw new ChoiceError(`Invalid preference choice:\n${z.prettifyError(parsed.error)}`)
+  const choice: StoredChoice = { id: randomUUID(), time: new Date().toISOString(), ...parsed.data }
+  const path = join(workspaceRoot, CHOICES_FILE)
+  await fs.mkdir(dirname(path), { recursive: true })
+  const handle = await fs.open(path, 'a+')
+  try {
+    // a file whose last line was torn by a crash gets a newline first, so this choice stays readable
+    const { size } = await handle.stat()
+    let prefix = ''
+    if (size > 0) {
+      const last = Buffer.alloc(1)
+      await handle.read(last, 0, 1, size - 1)
+      if (last[0] !== 0x0a) prefix = '\n'
+    }
+    await handle.appendFile(prefix + JSON.stringify(choice) + '\n')
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  return choice
+}
+
+export interface ChoiceList {
+  choices: StoredChoice[]
+  /** one message per skipped line, e.g. "line 7: not JSON" */
+  problems: string[]
+}
+
+export async function readChoices(workspaceRoot: string): Promise<ChoiceList> {
+  let text: string
+  try {
+    text = await fs.readFile(join(workspaceRoot, CHOICES_FILE), 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { choices: [], problems: [] }
+    throw err
+  }
+  const choices: StoredChoice[] = []
+  const problems: string[] = []
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return
+    let json: unknown
+    try {
+      json = JSON.parse(line)
+    } catch {
+      problems.push(`line ${i + 1}: not JSON (torn or edited), skipped`)
+      return
+    }
+    const parsed = StoredChoice.safeParse(json)
+    if (parsed.success) choices.push(parsed.data)
+    else problems.push(`line ${i + 1}: not a choice (${parsed.error.issues.map((x) => `${x.path.join('.') || 'line'}: ${x.message}`).join('; ')}), skipped`)
+  })
+  return { choices, problems }
+}
