@@ -10,6 +10,17 @@ export const REQUEST_VERBS = {
   'jobs.start': 'startJob',
   'jobs.cancel': 'cancelJob',
   'jobs.control': 'controlJob',
+  'gallery.list': 'listGallery',
+  'gallery.get': 'getGalleryImage',
+  'gallery.facets': 'getGalleryFacets',
+  'gallery.delete': 'deleteGalleryImages',
+  'gallery.export': 'exportGalleryImages',
+  'runs.list': 'listRuns',
+  'runs.open': 'openRun',
+  'preferences.nextPair': 'nextPreferencePair',
+  'preferences.choose': 'recordPreference',
+  'preferences.status': 'getPreferenceStatus',
+  'models.list': 'listModels',
 } as const
 
 export type RequestChannel = keyof typeof REQUEST_VERBS

@@ -6,11 +6,16 @@ import { EVENT_CHANNELS, REQUEST_CHANNELS, REQUEST_VERBS, isEventChannel, isRequ
 import type { EventChannel, RequestChannel, RequestVerb } from './channels.ts'
 import { FinalJobStatus, JobControl, JobId, JobStatus, JobSummary, StartJobParams, WorkspacePath } from './jobs.ts'
 import { BackendReport, WorkspaceInfo } from './reports.ts'
+import {
+  GalleryDeleteParams, GalleryEntry, GalleryExportParams, GalleryExportResult, GalleryFacets, GalleryGetParams, GalleryListParams,
+  GalleryPage, ModelInfo, PreferenceChoiceParams, PreferencePair, PreferenceStatus, RunDetail, RunId, RunSummary,
+} from './studio-data.ts'
 
 export * from './channels.ts'
 export * from './files.ts'
 export * from './jobs.ts'
 export * from './reports.ts'
+export * from './studio-data.ts'
 
 const NoParams = z.strictObject({})
 
@@ -22,12 +27,24 @@ export const requestContract = {
     result: z.array(z.object({ kind: z.string(), title: z.string(), description: z.string() })),
   },
   'jobs.list': { params: NoParams, result: z.array(JobSummary) },
-  'jobs.start': { params: StartJobParams, result: z.object({ jobId: JobId }) },
+  /** runId: the DI* run a 'distar-train' job trains (named by the core when the request names none). */
+  'jobs.start': { params: StartJobParams, result: z.object({ jobId: JobId, runId: RunId.optional() }) },
   'jobs.cancel': { params: z.strictObject({ jobId: JobId }), result: z.object({ jobId: JobId, status: JobStatus }) },
   'jobs.control': {
     params: z.strictObject({ jobId: JobId, control: JobControl }),
     result: z.object({ jobId: JobId, delivered: z.boolean() }),
   },
+  'gallery.list': { params: GalleryListParams, result: GalleryPage },
+  'gallery.get': { params: GalleryGetParams, result: GalleryEntry.nullable() },
+  'gallery.facets': { params: NoParams, result: GalleryFacets },
+  'gallery.delete': { params: GalleryDeleteParams, result: z.object({ deleted: z.int().min(0) }) },
+  'gallery.export': { params: GalleryExportParams, result: GalleryExportResult },
+  'runs.list': { params: NoParams, result: z.array(RunSummary) },
+  'runs.open': { params: z.strictObject({ runId: RunId }), result: RunDetail },
+  'preferences.nextPair': { params: NoParams, result: PreferencePair },
+  'preferences.choose': { params: PreferenceChoiceParams, result: z.object({ id: z.string(), choices: z.int().min(0) }) },
+  'preferences.status': { params: NoParams, result: PreferenceStatus },
+  'models.list': { params: NoParams, result: z.array(ModelInfo) },
 } as const satisfies Record<RequestChannel, { params: z.ZodType; result: z.ZodType }>
 
 const Level = z.enum(['info', 'warn', 'error'])

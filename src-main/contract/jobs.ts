@@ -1,7 +1,13 @@
-// Job kinds the studio can run, each with the schema of its parameters and of its live controls.
-// Later sessions add kinds here (pretraining, DI* training, gallery generation) and a runner for
-// each in src-main/core/jobs/kinds/; a test checks the two lists agree.
+// Job kinds the studio can run, each with the schema of its parameters and of its live controls,
+// and a runner for each in src-main/core/jobs/kinds/; a test checks the two lists agree.
+// The DI* run config and the gallery job params are defined beside their engines (zod-only files,
+// so the contract stays browser-safe) and re-used here rather than copied.
 import { z } from 'zod'
+import { RunConfig, RunId } from '../core/runs/run-config.ts'
+import { GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams } from '../core/gallery/schemas.ts'
+
+export { RunConfig, RunId, GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams }
+export type { RunConfigInput } from '../core/runs/run-config.ts'
 
 /** A path relative to the workspace. The core resolves it and refuses anything that escapes. */
 export const WorkspacePath = z
@@ -22,8 +28,27 @@ export const DemoJobParams = z.strictObject({
 })
 export type DemoJobParams = z.output<typeof DemoJobParams>
 
+/** A DI* run: start a new one from a config (paths in it are workspace paths), or resume one by id. */
+export const DistarTrainJobParams = z.union([
+  z.strictObject({ config: RunConfig, runId: RunId.optional() }),
+  z.strictObject({ resume: RunId }),
+])
+
+/** Retrain the user-preference model from the stored choices (Prefer view). */
+export const PreferenceTrainJobParams = z.strictObject({
+  /** hidden units of the Bradley-Terry head; 0 = linear (the default: a few dozen choices cannot fit more) */
+  hidden: z.int().min(0).max(256).default(0),
+  seed: z.int().min(0).max(0xffff_ffff).default(0),
+  heldOutFraction: z.number().min(0.05).max(0.5).optional(),
+})
+
 export const StartJobParams = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('demo'), params: DemoJobParams }),
+  z.strictObject({ kind: z.literal('distar-train'), params: DistarTrainJobParams }),
+  z.strictObject({ kind: z.literal('generate-gallery'), params: GenerateGalleryJobParams }),
+  z.strictObject({ kind: z.literal('gallery-regenerate'), params: GalleryRegenerateJobParams }),
+  z.strictObject({ kind: z.literal('onnx-import'), params: OnnxImportJobParams }),
+  z.strictObject({ kind: z.literal('preference-train'), params: PreferenceTrainJobParams }),
 ])
 export type StartJobParams = z.input<typeof StartJobParams>
 export type JobKind = z.output<typeof StartJobParams>['kind']
@@ -41,17 +66,82 @@ export interface JobKindInfo {
   settable: z.ZodType<Record<string, ControlValue>>
 }
 
+/** Live controls a running job may receive (DI* training changes weights, pauses and resumes). */
+export const ControlValue = z.union([z.number(), z.string().max(256), z.boolean()])
+export type ControlValue = z.output<typeof ControlValue>
+
+const finite = () => z.number().finite()
+
+/**
+ * What a running DI* job accepts in a `set` control: the run's scalar controls by name, the t range as
+ * tMin / tMax, one reward's relative weight as 'rewardMix.<reward>' (core/runs/live-controls.ts maps
+ * them), and resumeAfterNonFinite to continue after the NaN guard paused the run. Ranges that depend
+ * on the model are checked by the run, which logs a refused value rather than failing.
+ */
+export const DistarSettable = z
+  .object({
+    rewardWeight: finite().optional(),
+    regulariserWeight: finite().min(0).optional(),
+    regulariser: z.enum(['score', 'kl']).optional(),
+    fullDivergence: z.boolean().optional(),
+    huberC: finite().positive().optional(),
+    cfgScale: finite().optional(),
+    cfgPlacement: z.enum(['in', 'out']).optional(),
+    generatorLr: finite().min(0).optional(),
+    fakeLr: finite().min(0).optional(),
+    tMin: z.int().min(0).optional(),
+    tMax: z.int().min(0).optional(),
+    fakeStepsPerGeneratorStep: z.int().min(0).max(100).optional(),
+    maxGradNorm: finite().min(0).optional(),
+    resumeAfterNonFinite: z.literal(true).optional(),
+  })
+  .catchall(finite())
+  .superRefine((values, ctx) => {
+    for (const key of Object.keys(values)) {
+      if (key in DISTAR_SETTABLE_KEYS || (key.startsWith('rewardMix.') && key.length > 'rewardMix.'.length)) continue
+      ctx.addIssue({ code: 'custom', path: [key], message: `unknown DI* control '${key}'` })
+    }
+  }) as z.ZodType<Record<string, ControlValue>>
+
+const DISTAR_SETTABLE_KEYS: Record<string, true> = Object.fromEntries(
+  ['rewardWeight', 'regulariserWeight', 'regulariser', 'fullDivergence', 'huberC', 'cfgScale', 'cfgPlacement', 'generatorLr',
+    'fakeLr', 'tMin', 'tMax', 'fakeStepsPerGeneratorStep', 'maxGradNorm', 'resumeAfterNonFinite'].map((k) => [k, true]),
+)
+
+const NOTHING_SETTABLE = z.strictObject({}) as z.ZodType<Record<string, ControlValue>>
+
 export const JOB_KIND_INFO: Record<JobKind, JobKindInfo> = {
   demo: {
     title: 'Demo: Monte-Carlo estimate of pi',
     description: 'Throws seeded random points at the unit square in chunks; proves workers, progress, metrics and cancel.',
-    settable: z.strictObject({}),
+    settable: NOTHING_SETTABLE,
+  },
+  'distar-train': {
+    title: 'DI* post-training run',
+    description: 'Trains a one-step generator from a reference diffusion model with rewards and a score-based regulariser; live controls, pause, resume, stop with a checkpoint.',
+    settable: DistarSettable,
+  },
+  'generate-gallery': {
+    title: 'Generate a gallery',
+    description: 'Prompts x seeds x models through onnxruntime into the gallery, each PNG carrying its metadata.',
+    settable: NOTHING_SETTABLE,
+  },
+  'gallery-regenerate': {
+    title: 'Re-generate gallery images',
+    description: 'Re-creates images from the metadata in their PNGs (same model file, prompt, seed and sampler).',
+    settable: NOTHING_SETTABLE,
+  },
+  'onnx-import': {
+    title: 'Import an ONNX generator',
+    description: 'Checks a one-step generator in ONNX against the documented signature and adds it to the workspace models.',
+    settable: NOTHING_SETTABLE,
+  },
+  'preference-train': {
+    title: 'Train the preference model',
+    description: 'Fits the Bradley-Terry head over image features to the stored choices and reports its held-out accuracy.',
+    settable: NOTHING_SETTABLE,
   },
 }
-
-/** Live controls a running job may receive (DI* training changes weights, pauses and resumes). */
-export const ControlValue = z.union([z.number(), z.string().max(256), z.boolean()])
-export type ControlValue = z.output<typeof ControlValue>
 export const JobControl = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('pause') }),
   z.strictObject({ type: z.literal('resume') }),

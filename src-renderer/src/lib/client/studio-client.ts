@@ -58,6 +58,39 @@ export class ContractClient implements StudioClient {
   controlJob(params: RequestParams<'jobs.control'>) {
     return this.call('jobs.control', params)
   }
+  listGallery(params: RequestParams<'gallery.list'>) {
+    return this.call('gallery.list', params)
+  }
+  getGalleryImage(params: RequestParams<'gallery.get'>) {
+    return this.call('gallery.get', params)
+  }
+  getGalleryFacets(params: RequestParams<'gallery.facets'> = {}) {
+    return this.call('gallery.facets', params)
+  }
+  deleteGalleryImages(params: RequestParams<'gallery.delete'>) {
+    return this.call('gallery.delete', params)
+  }
+  exportGalleryImages(params: RequestParams<'gallery.export'>) {
+    return this.call('gallery.export', params)
+  }
+  listRuns(params: RequestParams<'runs.list'> = {}) {
+    return this.call('runs.list', params)
+  }
+  openRun(params: RequestParams<'runs.open'>) {
+    return this.call('runs.open', params)
+  }
+  nextPreferencePair(params: RequestParams<'preferences.nextPair'> = {}) {
+    return this.call('preferences.nextPair', params)
+  }
+  recordPreference(params: RequestParams<'preferences.choose'>) {
+    return this.call('preferences.choose', params)
+  }
+  getPreferenceStatus(params: RequestParams<'preferences.status'> = {}) {
+    return this.call('preferences.status', params)
+  }
+  listModels(params: RequestParams<'models.list'> = {}) {
+    return this.call('models.list', params)
+  }
 
   onEvent(listener: (event: StudioEvent) => void): () => void {
     return this.transport.onEvent((channel, payload) => {

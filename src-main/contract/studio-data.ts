@@ -1,0 +1,134 @@
+// Request and result schemas of the studio's data channels: the gallery, past DI* runs, the
+// preference choices and model, and the models a user can pick. Long work (training, generation)
+// is a job (jobs.ts); these channels only read and write small things the core answers at once.
+import { z } from 'zod'
+import { RunConfig, RunId, WorkspacePath } from './jobs.ts'
+import { GalleryDeleteParams, GalleryGetParams, GalleryListParams } from '../core/gallery/schemas.ts'
+
+export { GalleryDeleteParams, GalleryGetParams, GalleryListParams }
+
+// ---- Gallery -----------------------------------------------------------------------------------
+
+/** One gallery image and the metadata its PNG carries (core/gallery/image-meta.ts). */
+export const GalleryEntry = z.looseObject({
+  id: z.string(),
+  /** relative to the gallery folder */
+  file: z.string(),
+  /** relative to the workspace: what a page turns into a file URL */
+  path: z.string(),
+  prompt: z.string(),
+  seed: z.number(),
+  model: z.string(),
+  modelPath: z.string(),
+  modelKind: z.string(),
+  checkpointStep: z.number().optional(),
+  run: z.string().optional(),
+  tInit: z.number().optional(),
+  sampler: z.string(),
+  steps: z.number(),
+  cfg: z.number(),
+  width: z.number(),
+  height: z.number(),
+  createdAt: z.string(),
+  generationMs: z.number(),
+})
+export type GalleryEntry = z.output<typeof GalleryEntry>
+
+export const GalleryPage = z.object({ total: z.int().min(0), entries: z.array(GalleryEntry) })
+export type GalleryPage = z.output<typeof GalleryPage>
+
+export const GalleryFacets = z.object({ models: z.array(z.string()), runs: z.array(z.string()), total: z.int().min(0) })
+
+/** Copy chosen images (with their metadata chunks) into a folder of the workspace. */
+export const GalleryExportParams = z.strictObject({
+  ids: z.array(z.string().min(1).max(200)).min(1).max(10_000),
+  /** workspace-relative folder; default exports/gallery-<time> */
+  folder: WorkspacePath.optional(),
+})
+export const GalleryExportResult = z.object({ folder: z.string(), exported: z.int().min(0), missing: z.array(z.string()) })
+
+// ---- DI* runs ----------------------------------------------------------------------------------
+
+export const RunState = z.enum(['starting', 'running', 'paused', 'stopped', 'completed', 'failed'])
+
+export const RunSummary = z.object({
+  runId: z.string(),
+  name: z.string().optional(),
+  /** unknown: the run folder has no readable status.json */
+  state: z.union([RunState, z.literal('unknown')]),
+  step: z.int().min(0),
+  totalSteps: z.int().min(0),
+  message: z.string().optional(),
+  checkpointStep: z.int().min(0).optional(),
+  updatedAt: z.string().optional(),
+  /** a job of this studio is training it now */
+  activeJobId: z.string().optional(),
+})
+export type RunSummary = z.output<typeof RunSummary>
+
+export const RunDetail = z.object({
+  summary: RunSummary,
+  /** the run's saved config.json; null when missing or unreadable */
+  config: z.unknown(),
+  /** one entry per logged step: flat metric names as the job streams them */
+  metrics: z.array(z.object({ step: z.int().min(0), values: z.record(z.string(), z.number()) })),
+  /** control changes, applied from `step` */
+  controlChanges: z.array(z.object({ step: z.int().min(0), changes: z.record(z.string(), z.unknown()) })),
+  /** sample grids, oldest first; path is workspace-relative */
+  samples: z.array(z.object({ step: z.int().min(0), path: z.string() })),
+  problems: z.array(z.string()),
+})
+export type RunDetail = z.output<typeof RunDetail>
+
+// ---- Preferences -------------------------------------------------------------------------------
+
+/** Two gallery images of one prompt for the user to judge; null when the gallery has no such pair. */
+export const PreferencePair = z
+  .object({
+    prompt: z.string(),
+    /** workspace-relative PNG paths */
+    imageA: z.string(),
+    imageB: z.string(),
+    idA: z.string(),
+    idB: z.string(),
+  })
+  .nullable()
+
+export const PreferenceChoiceParams = z
+  .strictObject({ prompt: z.string().max(1000), imageA: WorkspacePath, imageB: WorkspacePath, winner: z.enum(['A', 'B']) })
+  .refine((c) => c.imageA !== c.imageB, { message: 'imageA and imageB must be different images', path: ['imageB'] })
+
+export const PreferenceStatus = z.object({
+  choices: z.int().min(0),
+  problems: z.array(z.string()),
+  /** the trained model, or null before the first training */
+  model: z
+    .object({
+      /** workspace-relative: the reward spec's modelDir */
+      modelDir: z.string(),
+      choices: z.int(),
+      trainPairs: z.int(),
+      heldOutPairs: z.int(),
+      trainAccuracy: z.number(),
+      heldOutAccuracy: z.number().nullable(),
+      trainedAt: z.string(),
+    })
+    .nullable(),
+})
+export type PreferenceStatus = z.output<typeof PreferenceStatus>
+
+// ---- Models ------------------------------------------------------------------------------------
+
+export const ModelInfo = z.object({
+  /** what a job's model choice names: 'reference' or a workspace-relative folder */
+  path: z.string(),
+  name: z.string(),
+  /** diffusion: a saved DiT (usable as base model and, with t_init, as a one-step generator); onnx: an ONNX package */
+  kind: z.enum(['reference', 'diffusion', 'onnx']),
+  available: z.boolean(),
+  /** why it is unavailable, or a one-line description */
+  detail: z.string(),
+})
+export type ModelInfo = z.output<typeof ModelInfo>
+
+export { RunConfig, RunId }

@@ -1,0 +1,277 @@
+// The core's answers to the data channels (gallery, runs, preferences, models): small reads and
+// writes on the workspace, done in the main process without loading any ML code. Long work runs as
+// jobs. Every path a client names is resolved inside the workspace (Workspace.resolve refuses escapes).
+import { existsSync } from 'node:fs'
+import { promises as fs } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { StudioError } from '../contract/index.ts'
+import type { GalleryEntry, ModelInfo, ParsedParams, PreferenceStatus, RequestResult, RunDetail, RunSummary } from '../contract/index.ts'
+import type { GalleryEntry as StoredGalleryEntry } from './gallery/gallery.ts'
+import { GalleryService } from './gallery/service.ts'
+import { addChoice, readChoices } from './preferences/choice-store.ts'
+import { readMetrics, readStatus, RUN_FILES } from './runs/run-files.ts'
+import type { Workspace } from './workspace.ts'
+
+export const GALLERY_DIR = 'gallery'
+export const MODELS_DIR = 'models'
+export const RUNS_DIR = 'runs'
+/** Where preference-training saves the model (core/preferences/preference-training.ts). */
+export const PREFERENCE_MODEL_DIR = 'preferences/model'
+const REFERENCE_RELATIVE = join('resources', 'models', 'reference')
+
+/** The shipped reference model's folder: looked up from this file upwards (source tree or out/main). */
+export function referenceModelDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 6; i++, dir = dirname(dir)) {
+    if (existsSync(join(dir, 'resources'))) return join(dir, REFERENCE_RELATIVE)
+  }
+  return join(process.cwd(), REFERENCE_RELATIVE)
+}
+
+export function referenceModelMissingMessage(): string {
+  return `The reference model is not installed (expected at ${referenceModelDir()}, committed when pretraining finishes). ` +
+    'Choose a model from the workspace models folder instead.'
+}
+
+export function referenceModelPresent(): boolean {
+  return existsSync(join(referenceModelDir(), 'config.json'))
+}
+
+export class StudioData {
+  readonly gallery: GalleryService
+
+  constructor(
+    private readonly workspace: Workspace,
+    private readonly warn: (message: string) => void,
+  ) {
+    this.gallery = new GalleryService(workspace.resolve(GALLERY_DIR), warn)
+  }
+
+  // ---- gallery ---------------------------------------------------------------------------------
+
+  private withPath(entry: StoredGalleryEntry): GalleryEntry {
+    return { ...entry, path: `${GALLERY_DIR}/${entry.file}` }
+  }
+
+  async listGallery(params: ParsedParams<'gallery.list'>): Promise<RequestResult<'gallery.list'>> {
+    const page = await this.gallery.list(params)
+    return { total: page.total, entries: page.entries.map((e) => this.withPath(e)) }
+  }
+
+  async getGalleryImage({ id }: ParsedParams<'gallery.get'>): Promise<GalleryEntry | null> {
+    const entry = await this.gallery.get({ id })
+    return entry ? this.withPath(entry) : null
+  }
+
+  async exportGallery({ ids, folder }: ParsedParams<'gallery.export'>): Promise<RequestResult<'gallery.export'>> {
+    const target = folder ?? `exports/gallery-${new Date().toISOString().replace(/[:.]/g, '-')}`
+    const dir = this.workspace.resolve(target)
+    await fs.mkdir(dir, { recursive: true })
+    let exported = 0
+    const missing: string[] = []
+    for (const id of ids) {
+      const entry = await this.gallery.get({ id })
+      if (!entry) {
+        missing.push(id)
+        continue
+      }
+      // The PNG carries its metadata in its text chunks, so a plain copy exports both.
+      await fs.copyFile(this.workspace.resolve(`${GALLERY_DIR}/${entry.file}`), join(dir, `${entry.id}.png`))
+      exported++
+    }
+    return { folder: target, exported, missing }
+  }
+
+  // ---- runs ------------------------------------------------------------------------------------
+
+  async listRuns(activeJobs: Map<string, string>): Promise<RunSummary[]> {
+    let names: string[]
+    try {
+      names = await fs.readdir(this.workspace.resolve(RUNS_DIR))
+    } catch {
+      return []
+    }
+    const runs: RunSummary[] = []
+    for (const runId of names) {
+      if (!/^[A-Za-z0-9_-]+$/.test(runId)) continue
+      runs.push(await this.runSummary(runId, activeJobs.get(runId)))
+    }
+    return runs.sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? ''))
+  }
+
+  private async runSummary(runId: string, activeJobId?: string): Promise<RunSummary> {
+    const dir = this.workspace.resolve(`${RUNS_DIR}/${runId}`)
+    const status = await readStatus(dir)
+    const config = await readJson(join(dir, RUN_FILES.config))
+    const name = typeof config === 'object' && config !== null && 'name' in config && typeof config.name === 'string' ? config.name : undefined
+    return {
+      runId,
+      ...(name ? { name } : {}),
+      state: status?.state ?? 'unknown',
+      step: status?.step ?? 0,
+      totalSteps: status?.totalSteps ?? 0,
+      ...(status?.message ? { message: status.message } : {}),
+      ...(status?.checkpointStep !== undefined ? { checkpointStep: status.checkpointStep } : {}),
+      ...(status?.updatedAt ? { updatedAt: status.updatedAt } : {}),
+      ...(activeJobId ? { activeJobId } : {}),
+    }
+  }
+
+  async openRun(runId: string, activeJobId?: string): Promise<RunDetail> {
+    const dir = this.workspace.resolve(`${RUNS_DIR}/${runId}`)
+    if (!existsSync(dir)) throw new StudioError('not-found', `No run named ${runId} in this workspace`)
+    const problems: string[] = []
+    const config = await readJson(join(dir, RUN_FILES.config))
+    if (config === null) problems.push('config.json is missing or unreadable')
+    const metrics: RunDetail['metrics'] = []
+    const controlChanges: RunDetail['controlChanges'] = []
+    for (const line of await readMetrics(dir)) {
+      if (line.type === 'controls') controlChanges.push({ step: line.step, changes: line.changes })
+      else if (line.type === 'step' && typeof line.step === 'number') metrics.push({ step: line.step, values: stepLineMetrics(line) })
+    }
+    const samples: RunDetail['samples'] = []
+    try {
+      for (const name of await fs.readdir(join(dir, RUN_FILES.samples))) {
+        const m = /^step-(\d+)\.png$/.exec(name)
+        if (m) samples.push({ step: Number(m[1]), path: `${RUNS_DIR}/${runId}/${RUN_FILES.samples}/${name}` })
+      }
+    } catch {
+      // no samples yet
+    }
+    samples.sort((a, b) => a.step - b.step)
+    return { summary: await this.runSummary(runId, activeJobId), config, metrics, controlChanges, samples, problems }
+  }
+
+  // ---- preferences -----------------------------------------------------------------------------
+
+  /** The pair of one prompt's images judged least so far (never a pair already judged, when avoidable). */
+  async nextPreferencePair(): Promise<RequestResult<'preferences.nextPair'>> {
+    const all = await this.allGalleryEntries()
+    const byPrompt = new Map<string, GalleryEntry[]>()
+    for (const e of all) byPrompt.set(e.prompt, [...(byPrompt.get(e.prompt) ?? []), e])
+    const { choices } = await readChoices(this.workspace.root)
+    const judged = new Set(choices.map((c) => pairKey(c.imageA, c.imageB)))
+    const judgedPerPrompt = new Map<string, number>()
+    for (const c of choices) judgedPerPrompt.set(c.prompt, (judgedPerPrompt.get(c.prompt) ?? 0) + 1)
+    const prompts = [...byPrompt.entries()]
+      .filter(([, entries]) => entries.length >= 2)
+      .sort(([a], [b]) => (judgedPerPrompt.get(a) ?? 0) - (judgedPerPrompt.get(b) ?? 0) || a.localeCompare(b))
+    for (const [prompt, entries] of prompts) {
+      for (let i = 0; i < entries.length; i++) {
+        for (let j = i + 1; j < entries.length; j++) {
+          const [a, b] = [entries[i]!, entries[j]!]
+          if (judged.has(pairKey(a.path, b.path))) continue
+          return { prompt, imageA: a.path, imageB: b.path, idA: a.id, idB: b.id }
+        }
+      }
+    }
+    return null
+  }
+
+  async recordPreference(params: ParsedParams<'preferences.choose'>): Promise<RequestResult<'preferences.choose'>> {
+    for (const p of [params.imageA, params.imageB]) {
+      if (!existsSync(this.workspace.resolve(p))) throw new StudioError('not-found', `Image ${p} is not in the workspace`)
+    }
+    const stored = await addChoice(this.workspace.root, params)
+    const { choices } = await readChoices(this.workspace.root)
+    return { id: stored.id, choices: choices.length }
+  }
+
+  async preferenceStatus(): Promise<PreferenceStatus> {
+    const { choices, problems } = await readChoices(this.workspace.root)
+    const config = await readJson(join(this.workspace.resolve(PREFERENCE_MODEL_DIR), 'config.json'))
+    const training = typeof config === 'object' && config !== null && 'training' in config ? (config.training as Record<string, unknown>) : null
+    const model = training && typeof training.trainAccuracy === 'number'
+      ? {
+          modelDir: PREFERENCE_MODEL_DIR,
+          choices: Number(training.choices ?? 0),
+          trainPairs: Number(training.trainPairs ?? 0),
+          heldOutPairs: Number(training.heldOutPairs ?? 0),
+          trainAccuracy: training.trainAccuracy,
+          heldOutAccuracy: typeof training.heldOutAccuracy === 'number' ? training.heldOutAccuracy : null,
+          trainedAt: String(training.trainedAt ?? ''),
+        }
+      : null
+    return { choices: choices.length, problems, model }
+  }
+
+  // ---- models ----------------------------------------------------------------------------------
+
+  async listModels(): Promise<ModelInfo[]> {
+    const present = referenceModelPresent()
+    const models: ModelInfo[] = [{
+      path: 'reference',
+      name: 'Reference (shipped)',
+      kind: 'reference',
+      available: present,
+      detail: present ? 'The embedded 32x32 text-to-image diffusion model' : referenceModelMissingMessage(),
+    }]
+    let names: string[] = []
+    try {
+      names = (await fs.readdir(this.workspace.resolve(MODELS_DIR))).sort()
+    } catch {
+      // no models folder yet
+    }
+    for (const name of names) {
+      const path = `${MODELS_DIR}/${name}`
+      const dir = this.workspace.resolve(path)
+      if (existsSync(join(dir, 'manifest.json'))) {
+        models.push({ path, name, kind: 'onnx', available: existsSync(join(dir, 'model.onnx')), detail: 'ONNX model package' })
+      } else if (existsSync(join(dir, 'config.json'))) {
+        models.push({ path, name, kind: 'diffusion', available: existsSync(join(dir, 'model.safetensors')), detail: 'Saved diffusion model (DiT)' })
+      }
+    }
+    return models
+  }
+
+  private async allGalleryEntries(): Promise<GalleryEntry[]> {
+    const out: GalleryEntry[] = []
+    for (let offset = 0; ; offset += 1000) {
+      const page = await this.listGallery({ order: 'oldest', offset, limit: 1000 })
+      out.push(...page.entries)
+      if (page.entries.length < 1000) return out
+    }
+  }
+}
+
+function pairKey(a: string, b: string): string {
+  return a < b ? `${a}\n${b}` : `${b}\n${a}`
+}
+
+async function readJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await fs.readFile(path, 'utf8')) as unknown
+  } catch {
+    return null
+  }
+}
+
+/**
+ * A metrics.jsonl step line under the names the live job streams (kinds/distar-train.ts stepMetrics:
+ * loss/*, reward/*, grad/*, time/*, control/*), so a reopened run plots exactly like a live one.
+ * Re-stated here because that module loads TensorFlow.js, which the main process must not.
+ */
+export function stepLineMetrics(line: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {}
+  const put = (name: string, value: unknown) => {
+    if (typeof value === 'number' && Number.isFinite(value)) out[name] = value
+  }
+  const group = (value: unknown): Record<string, unknown> => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {})
+  const losses = group(line.losses)
+  for (const [k, v] of Object.entries(losses)) put(`loss/${k}`, v)
+  for (const [k, v] of Object.entries(group(losses.rewards))) put(`reward/${k}`, v)
+  for (const [k, v] of Object.entries(group(line.gradNorms))) put(`grad/${k}`, v)
+  for (const [k, v] of Object.entries(group(line.timings))) put(`time/${k}`, v)
+  put('time/wallMs', line.wallMs)
+  put('time/etaMs', line.etaMs)
+  out.skipped = line.status === 'ok' ? 0 : 1
+  const controls = group(line.controls)
+  for (const [k, v] of Object.entries(controls)) put(`control/${k}`, v)
+  if (Array.isArray(controls.tRange)) {
+    put('control/tMin', controls.tRange[0])
+    put('control/tMax', controls.tRange[1])
+  }
+  for (const [k, v] of Object.entries(group(controls.rewardMix))) put(`control/rewardMix.${k}`, v)
+  return out
+}
