@@ -2,15 +2,26 @@
 // each image saved as a PNG carrying its metadata, with progress and cancellation; and re-generation
 // of an image from its metadata (same model file, prompt, seed and settings -> the same pixels).
 // The job runner (core/jobs/kinds/generate-gallery.ts) and the CLI (cli/generate.ts) both use this.
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { OnnxInference, DEFAULT_SAMPLING, InferenceAbortedError, type SamplingSettings } from '../../ml/onnx/inference.ts'
 import { loadOnnxPackage, resolveModelFolder, type LoadedPackage } from '../../ml/onnx/model-package.ts'
 import { Gallery, GalleryError, type GalleryEntry } from './gallery.ts'
 import type { ImageMeta } from './image-meta.ts'
 
-/** Where the shipped reference model lives (the pretraining engineer commits it there). */
-export const REFERENCE_MODEL_DIR = fileURLToPath(new URL('../../../resources/models/reference', import.meta.url))
+/**
+ * Where the shipped reference model lives (resources/models/reference), found from this file upwards so
+ * it works from the source tree (tsx) and from the bundle in out/main alike.
+ */
+function findReferenceModelDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 6; i++, dir = dirname(dir)) {
+    if (existsSync(join(dir, 'resources', 'models'))) return join(dir, 'resources', 'models', 'reference')
+  }
+  return join(process.cwd(), 'resources', 'models', 'reference')
+}
+export const REFERENCE_MODEL_DIR = findReferenceModelDir()
 
 export interface ModelChoice {
   /** an ONNX package folder, a saved diffusion model folder, or 'reference' */
@@ -57,6 +68,9 @@ const MAX_IMAGES = 100_000
 
 export async function resolveModelChoice(choice: ModelChoice, cacheDir: string): Promise<LoadedPackage> {
   const path = choice.path === 'reference' ? REFERENCE_MODEL_DIR : choice.path
+  if (choice.path === 'reference' && !existsSync(join(path, 'config.json'))) {
+    throw new GalleryError(`the reference model is not installed (expected at ${path}); choose a model folder instead`)
+  }
   return resolveModelFolder(path, {
     cacheDir,
     ...(choice.tInit !== undefined ? { generatorTInit: choice.tInit } : {}),
