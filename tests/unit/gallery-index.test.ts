@@ -4,7 +4,8 @@ import { mkdtemp, rm, writeFile, readFile, readdir, utimes } from 'node:fs/promi
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Gallery, GalleryError, INDEX_FILE, type GalleryEntry } from '../../src-main/core/gallery/gallery.ts'
-import type { ImageMeta } from '../../src-main/core/gallery/image-meta.ts'
+import { metaToText, type ImageMeta } from '../../src-main/core/gallery/image-meta.ts'
+import { encodePng } from '../../src-main/core/gallery/png-text.ts'
 
 let root: string
 before(async () => { root = await mkdtemp(join(tmpdir(), 'gallery-index-')) })
@@ -84,6 +85,11 @@ test('10,000 entries: search, filters, date range and paging stay correct', asyn
   await g.open()
   const N = 10_000
   const entries: GalleryEntry[] = Array.from({ length: N }, (_, i) => ({ ...meta(i), id: `e${i}`, file: `images/e${i}.png` }))
+  // real (tiny) PNGs, written plainly for speed: the index must agree with the folder on reopen
+  const pixels = new Uint8Array(12)
+  for (let start = 0; start < N; start += 500) {
+    await Promise.all(entries.slice(start, start + 500).map((e) => writeFile(join(dir, e.file), encodePng(pixels, 2, 2, metaToText(meta(Number(e.id.slice(1))))))))
+  }
   await g.addEntries(entries)
   assert.equal(g.size, N)
   const want = (f: (i: number) => boolean) => Array.from({ length: N }, (_, i) => i).filter(f).length
@@ -100,9 +106,30 @@ test('10,000 entries: search, filters, date range and paging stay correct', asyn
   assert.throws(() => g.list({ from: 'yesterday' }), /not a date/)
   // reopening reads the same 10,000 from the index without a rebuild
   const again = new Gallery(dir)
-  assert.equal((await again.open()).rebuilt, false)
+  assert.deepEqual(await again.open(), { rebuilt: false, problems: [] })
   assert.equal(again.size, N)
   assert.deepEqual(again.facets(), { models: ['generator', 'reference'], runs: ['run-0', 'run-1'] })
+  // and a full rebuild from the 10,000 PNGs finds every one of them
+  await rm(join(dir, INDEX_FILE))
+  const rebuilt = new Gallery(dir)
+  assert.deepEqual(await rebuilt.open(), { rebuilt: true, problems: [] })
+  assert.equal(rebuilt.list({ text: 'number9999' }).entries[0]!.seed, 9999 % 16)
+})
+
+test('after a crash the index is reconciled with the folder: unindexed PNGs added, entries without PNG dropped', async () => {
+  const dir = join(root, 'reconcile')
+  const g = new Gallery(dir)
+  await g.open()
+  const [a, b] = await g.addImages(new Float32Array(2 * 12), [meta(0), meta(1)])
+  await rm(join(dir, a!.file))
+  // a PNG written just before a crash, never indexed
+  await writeFile(join(dir, 'images', 'orphan.png'), encodePng(new Uint8Array(12), 2, 2, metaToText(meta(7))))
+  const again = new Gallery(dir)
+  const report = await again.open()
+  assert.equal(report.rebuilt, false)
+  assert.deepEqual(report.problems, ['1 index entry without a PNG removed', '1 PNG missing from the index added'])
+  assert.deepEqual(again.list({ order: 'oldest' }).entries.map((e) => e.id), [b!.id, 'orphan'])
+  assert.deepEqual(await new Gallery(dir).open(), { rebuilt: false, problems: [] }, 'the repair was saved')
 })
 
 test('two processes on one gallery (job adds, core deletes) never lose each other\'s changes', async () => {

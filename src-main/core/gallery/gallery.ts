@@ -87,27 +87,58 @@ export class Gallery {
   /** Loads index.json, or rebuilds it from the PNGs when it is missing or unusable. */
   async open(): Promise<OpenReport> {
     await fs.mkdir(join(this.root, IMAGES_DIR), { recursive: true })
+    const stamp = await this.diskStamp() // before reading: a write in between then shows up as a change
     let text: string | undefined
     try {
       text = await fs.readFile(join(this.root, INDEX_FILE), 'utf8')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new GalleryError(`gallery: cannot read ${INDEX_FILE}: ${(err as Error).message}`)
     }
-    if (text !== undefined) {
+    if (text === undefined) return { rebuilt: true, problems: (await this.rebuild()).problems }
+    let entries: GalleryEntry[]
+    try {
+      entries = parseIndex(text)
+    } catch (err) {
+      const report = await this.rebuild()
+      return { rebuilt: true, problems: [`${INDEX_FILE} is unusable (${(err as Error).message}); rebuilt from the images`, ...report.problems] }
+    }
+    this.load(entries)
+    this.stamp = stamp
+    this.opened = true
+    return { rebuilt: false, problems: await this.reconcile() }
+  }
+
+  /**
+   * Brings the index in line with the images folder after a crash: PNGs written but never indexed are
+   * added from their own metadata, entries whose PNG is gone are dropped. Cheap when nothing differs.
+   */
+  private async reconcile(): Promise<string[]> {
+    const names = new Set((await fs.readdir(join(this.root, IMAGES_DIR))).filter((f) => f.endsWith('.png')))
+    const gone = this.items.filter((i) => !names.has(`${i.entry.id}.png`)).map((i) => i.entry.id)
+    const orphans = [...names].filter((n) => !this.byId.has(n.slice(0, -4))).sort()
+    if (gone.length === 0 && orphans.length === 0) return []
+    const problems: string[] = []
+    const found: GalleryEntry[] = []
+    for (const name of orphans) {
+      const file = `${IMAGES_DIR}/${name}`
       try {
-        const stamp = await this.diskStamp()
-        this.load(parseIndex(text))
-        this.stamp = stamp
-        this.opened = true
-        return { rebuilt: false, problems: [] }
+        found.push({ ...readImageMeta(await fs.readFile(join(this.root, file)), file), id: name.slice(0, -4), file })
       } catch (err) {
-        const problems = [`${INDEX_FILE} is unusable (${(err as Error).message}); rebuilt from the images`]
-        const report = await this.rebuild()
-        return { rebuilt: true, problems: [...problems, ...report.problems] }
+        problems.push(`${file}: ${(err as Error).message}`)
       }
     }
-    const report = await this.rebuild()
-    return { rebuilt: true, problems: report.problems }
+    if (gone.length > 0 || found.length > 0) {
+      const doomed = new Set(gone)
+      await this.mutate(() => {
+        this.items = this.items.filter((i) => !doomed.has(i.entry.id))
+        for (const id of gone) this.byId.delete(id)
+        this.insert(found)
+        this.items.sort((a, b) => a.time - b.time)
+      })
+    }
+    if (gone.length > 0) problems.push(`${gone.length} index entr${gone.length === 1 ? 'y' : 'ies'} without a PNG removed`)
+    if (found.length > 0) problems.push(`${found.length} PNG${found.length === 1 ? '' : 's'} missing from the index added`)
+    return problems
   }
 
   /** Re-reads every PNG's metadata and rewrites the index. Unreadable PNGs are reported and skipped. */
@@ -234,11 +265,10 @@ export class Gallery {
     return added
   }
 
+  /** Adds entries; an id already present is skipped (ids are unique per file: another process got there first). */
   private insert(entries: GalleryEntry[]): void {
     for (const e of entries) {
-      if (this.byId.has(e.id)) throw new GalleryError(`gallery: duplicate id ${e.id}`)
-    }
-    for (const e of entries) {
+      if (this.byId.has(e.id)) continue
       const item = indexed(e)
       this.items.push(item)
       this.byId.set(e.id, item)
@@ -252,6 +282,8 @@ export class Gallery {
   /** Adds entries to the index only (for tests and for imports of already written files). */
   async addEntries(entries: GalleryEntry[]): Promise<void> {
     const checked = entries.map((e) => ({ ...parseMeta(e, e.id), id: e.id, file: e.file }))
+    const dup = checked.find((e) => this.byId.has(e.id))
+    if (dup) throw new GalleryError(`gallery: duplicate id ${dup.id}`)
     await this.mutate(() => {
       this.insert(checked)
       this.items.sort((a, b) => a.time - b.time)
@@ -262,7 +294,8 @@ export class Gallery {
     const stamp = meta.createdAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-')
     const safeModel = meta.model.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 32) || 'model'
     let id: string
-    do id = `${stamp}-${safeModel}-s${meta.seed}-${(this.serial++).toString(36)}${randomBytes(2).toString('hex')}`
+    // the padded serial keeps ids of one batch (same createdAt) in generation order when sorted
+    do id = `${stamp}-${safeModel}-s${meta.seed}-${(this.serial++).toString(36).padStart(5, '0')}${randomBytes(2).toString('hex')}`
     while (this.byId.has(id))
     return id
   }
