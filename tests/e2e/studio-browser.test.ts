@@ -147,7 +147,7 @@ describe('studio in Chromium over the web host', { timeout: 180_000 }, () => {
   })
 
   it('saves a result in the workspace and reads it back through the file route', { skip: skipBrowser }, async () => {
-    await page.getByLabel('Seed').fill('5')
+    await page.getByLabel('Demo seed').fill('5')
     await page.getByLabel('Save the result in the workspace').check()
     await page.getByTestId('demo-start').click()
     const card = page.locator('[data-testid="job-card"][data-status="succeeded"]').first()
@@ -173,8 +173,8 @@ describe('studio in Chromium over the web host', { timeout: 180_000 }, () => {
     assert.match((await failed.getByTestId('job-error').textContent()) ?? '', /failAtChunk/)
 
     await page.getByLabel('Fail half-way (error path)').uncheck()
-    await page.getByLabel('Samples').fill('2000000000')
-    await page.getByLabel('Chunks').fill('10000')
+    await page.getByLabel('Demo samples').fill('2000000000')
+    await page.getByLabel('Demo chunks').fill('10000')
     await page.getByTestId('demo-start').click()
     const running = page.locator('[data-testid="job-card"][data-status="running"]').first()
     await running.waitFor()

@@ -60,6 +60,19 @@ export class JobsState {
     })
   }
 
+  /** Start a job; its id, or null when the studio refused (actionError then says why). */
+  async startAndReturn(request: RequestParams<'jobs.start'>): Promise<string | null> {
+    try {
+      const { jobId } = await this.client.startJob(request)
+      this.ensure(jobId, request.kind)
+      this.actionError = null
+      return jobId
+    } catch (err) {
+      this.actionError = (err as Error).message
+      return null
+    }
+  }
+
   cancel(jobId: string): Promise<void> {
     return this.act(() => this.client.cancelJob({ jobId }))
   }

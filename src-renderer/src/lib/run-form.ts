@@ -1,0 +1,70 @@
+// Turns the Train view's form into a DI* run config (the contract's RunConfig input).
+import type { RunConfigInput } from '../../../src-main/contract/index.ts'
+
+export interface RewardChoice {
+  kind: 'alignment' | 'colourfulness' | 'brightness' | 'contrast' | 'preference'
+  label: string
+  enabled: boolean
+  weight: number
+}
+
+export const REWARD_CHOICES: Omit<RewardChoice, 'enabled' | 'weight'>[] = [
+  { kind: 'alignment', label: 'Alignment (CLIP-score analogue)' },
+  { kind: 'colourfulness', label: 'Colourfulness' },
+  { kind: 'brightness', label: 'Brightness' },
+  { kind: 'contrast', label: 'Contrast' },
+  { kind: 'preference', label: 'My preferences' },
+]
+
+export interface RunForm {
+  name: string
+  baseModel: string
+  rewards: RewardChoice[]
+  regulariser: 'score' | 'kl'
+  regulariserWeight: number
+  prompts: string
+  steps: number
+  batchSize: number
+  seed: number
+  samplesEvery: number
+  checkpointEvery: number
+  learningRate: number
+  cfgScale: number
+  tInit: number
+  /** workspace folder of the trained preference model, when there is one */
+  preferenceModelDir: string | null
+}
+
+type Spec = NonNullable<RunConfigInput['reward']>
+
+function rewardSpec(r: RewardChoice, preferenceModelDir: string | null): Spec {
+  if (r.kind === 'preference') {
+    if (!preferenceModelDir) throw new Error('Train the preference model in Prefer before choosing it as a reward')
+    return { kind: 'preference', modelDir: preferenceModelDir }
+  }
+  return { kind: r.kind }
+}
+
+/** Throws an Error with a readable message when the form cannot make a run. */
+export function buildRunConfig(form: RunForm): RunConfigInput {
+  const chosen = form.rewards.filter((r) => r.enabled)
+  if (chosen.length === 0) throw new Error('Choose at least one reward')
+  const reward: Spec = chosen.length === 1 && chosen[0]!.weight === 1
+    ? rewardSpec(chosen[0]!, form.preferenceModelDir)
+    : { kind: 'sum', parts: chosen.map((r) => ({ spec: rewardSpec(r, form.preferenceModelDir), weight: r.weight })) }
+  const prompts = form.prompts.split('\n').map((p) => p.trim()).filter((p) => p.length > 0)
+  const lr = form.learningRate
+  return {
+    ...(form.name.trim() ? { name: form.name.trim() } : {}),
+    ...(form.baseModel && form.baseModel !== 'reference' ? { baseModelDir: form.baseModel } : {}),
+    reward,
+    controls: { regulariser: form.regulariser, regulariserWeight: form.regulariserWeight, generatorLr: lr, fakeLr: lr, cfgScale: form.cfgScale },
+    steps: form.steps,
+    batchSize: form.batchSize,
+    seed: form.seed,
+    tInit: form.tInit,
+    ...(prompts.length > 0 ? { prompts } : {}),
+    samples: { every: form.samplesEvery, ...(prompts.length > 0 ? { prompts: prompts.slice(0, 8) } : {}) },
+    checkpoints: { every: form.checkpointEvery },
+  }
+}

@@ -1,0 +1,102 @@
+// The Compare view's state: one generation job that renders the same prompts and seeds with a
+// one-step generator and with a model's multi-step sampler, then the pairs side by side with the
+// time each model took per image.
+import type { GalleryEntry, ModelInfo, StudioEvent } from '../../../../src-main/contract/index.ts'
+import type { StudioClient } from '../client/studio-client.ts'
+import type { JobsState } from './jobs.svelte.ts'
+
+export interface CompareSetup {
+  generator: ModelInfo
+  tInit: number
+  reference: ModelInfo
+  sampler: 'ddim' | 'dpmpp-2m'
+  steps: number
+  cfg: number
+  prompts: string[]
+  seeds: number[]
+}
+
+export interface CompareRow {
+  prompt: string
+  seed: number
+  generator?: GalleryEntry
+  reference?: GalleryEntry
+}
+
+export interface CompareTiming {
+  model: string
+  kind: string
+  images: number
+  msPerImage: number
+}
+
+export class CompareState {
+  jobId = $state<string | null>(null)
+  rows = $state<CompareRow[]>([])
+  timings = $state<CompareTiming[]>([])
+  error = $state<string | null>(null)
+  private setup: CompareSetup | null = null
+  private names = { generator: '', reference: '' }
+
+  constructor(
+    private readonly client: StudioClient,
+    private readonly jobs: JobsState,
+  ) {
+    client.onEvent((event) => this.onEvent(event))
+  }
+
+  async start(setup: CompareSetup): Promise<void> {
+    this.setup = setup
+    this.rows = []
+    this.timings = []
+    // Names mark this comparison's images in the gallery (and keep the two sides apart for one folder).
+    this.names = { generator: `${setup.generator.name} one-step`.slice(0, 64), reference: `${setup.reference.name} ${setup.sampler} ${setup.steps}`.slice(0, 64) }
+    const jobId = await this.jobs.startAndReturn({
+      kind: 'generate-gallery',
+      params: {
+        models: [
+          { path: setup.generator.path, ...(setup.generator.kind === 'onnx' ? {} : { tInit: setup.tInit }), name: this.names.generator },
+          { path: setup.reference.path, name: this.names.reference },
+        ],
+        prompts: setup.prompts,
+        seeds: setup.seeds,
+        sampler: setup.sampler,
+        steps: setup.steps,
+        cfg: setup.cfg,
+      },
+    })
+    this.jobId = jobId
+    this.error = jobId ? null : this.jobs.actionError
+  }
+
+  private onEvent(event: StudioEvent): void {
+    if (event.channel !== 'job.done' || event.payload.jobId !== this.jobId) return
+    if (event.payload.status !== 'succeeded') return
+    const result = event.payload.result as { perModel?: CompareTiming[] } | undefined
+    this.timings = result?.perModel ?? []
+    void this.loadRows()
+  }
+
+  /** The newest image of each (prompt, seed) for both sides, from the gallery. */
+  private async loadRows(): Promise<void> {
+    const setup = this.setup
+    if (!setup) return
+    try {
+      const newest = async (model: string) => {
+        const page = await this.client.listGallery({ model, limit: 1000 })
+        const map = new Map<string, GalleryEntry>()
+        for (const e of page.entries) {
+          const key = `${e.prompt}\n${e.seed}`
+          if (!map.has(key)) map.set(key, e)
+        }
+        return map
+      }
+      const [gen, ref] = [await newest(this.names.generator), await newest(this.names.reference)]
+      this.rows = setup.prompts.flatMap((prompt) =>
+        setup.seeds.map((seed) => ({ prompt, seed, generator: gen.get(`${prompt}\n${seed}`), reference: ref.get(`${prompt}\n${seed}`) })),
+      )
+    } catch (err) {
+      this.error = (err as Error).message
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// The Gallery view's state: the current query (search and filters), its result loaded page by page
+// as the virtual grid scrolls, the facets for the filter menus, and the selected image.
+import type { GalleryEntry, RequestParams, StudioEvent } from '../../../../src-main/contract/index.ts'
+import type { StudioClient } from '../client/studio-client.ts'
+
+export const PAGE_SIZE = 200
+
+export interface GalleryFilters {
+  text: string
+  model: string
+  run: string
+  seed: string
+}
+
+export class GalleryState {
+  filters = $state<GalleryFilters>({ text: '', model: '', run: '', seed: '' })
+  total = $state(0)
+  /** entries by position in the current result; pages arrive as the grid scrolls */
+  entries = $state<(GalleryEntry | undefined)[]>([])
+  facets = $state<{ models: string[]; runs: string[]; total: number }>({ models: [], runs: [], total: 0 })
+  selected = $state<GalleryEntry | null>(null)
+  error = $state<string | null>(null)
+  notice = $state<string | null>(null)
+  /** bumped on every new query, so late pages of an old query are dropped */
+  private generation = 0
+  private loading = new Set<number>()
+
+  constructor(private readonly client: StudioClient) {
+    client.onEvent((event) => this.onEvent(event))
+  }
+
+  private query(offset: number): RequestParams<'gallery.list'> {
+    const f = this.filters
+    const seed = f.seed.trim() === '' ? undefined : Number(f.seed)
+    return {
+      offset,
+      limit: PAGE_SIZE,
+      ...(f.text.trim() ? { text: f.text.trim() } : {}),
+      ...(f.model ? { model: f.model } : {}),
+      ...(f.run ? { run: f.run } : {}),
+      ...(seed !== undefined && Number.isInteger(seed) && seed >= 0 ? { seed } : {}),
+    }
+  }
+
+  /** Run the query from the top. */
+  async reload(): Promise<void> {
+    const generation = ++this.generation
+    this.loading.clear()
+    try {
+      const [page, facets] = await Promise.all([this.client.listGallery(this.query(0)), this.client.getGalleryFacets({})])
+      if (generation !== this.generation) return
+      this.total = page.total
+      this.entries = page.entries.concat(new Array(Math.max(0, page.total - page.entries.length)).fill(undefined))
+      this.facets = facets
+      this.error = null
+    } catch (err) {
+      this.error = (err as Error).message
+    }
+  }
+
+  /** Make sure the entries from `first` to `last` are loaded (called by the grid as it scrolls). */
+  async ensure(first: number, last: number): Promise<void> {
+    const generation = this.generation
+    for (let page = Math.floor(first / PAGE_SIZE); page <= Math.floor(last / PAGE_SIZE); page++) {
+      const offset = page * PAGE_SIZE
+      if (offset >= this.total || this.entries[offset] !== undefined || this.loading.has(offset)) continue
+      this.loading.add(offset)
+      try {
+        const result = await this.client.listGallery(this.query(offset))
+        if (generation !== this.generation) return
+        const next = this.entries.slice()
+        result.entries.forEach((e, i) => (next[offset + i] = e))
+        this.entries = next
+      } catch (err) {
+        this.error = (err as Error).message
+      } finally {
+        this.loading.delete(offset)
+      }
+    }
+  }
+
+  async remove(ids: string[]): Promise<void> {
+    try {
+      const { deleted } = await this.client.deleteGalleryImages({ ids })
+      this.notice = `Deleted ${deleted} image${deleted === 1 ? '' : 's'}`
+      if (this.selected && ids.includes(this.selected.id)) this.selected = null
+      await this.reload()
+    } catch (err) {
+      this.error = (err as Error).message
+    }
+  }
+
+  /** Export the given images, or every image matching the current query. */
+  async export(ids?: string[]): Promise<void> {
+    try {
+      let chosen = ids
+      if (!chosen) {
+        chosen = []
+        for (let offset = 0; offset < Math.min(this.total, 10_000); offset += 1000) {
+          const page = await this.client.listGallery({ ...this.query(offset), limit: 1000 })
+          chosen.push(...page.entries.map((e) => e.id))
+        }
+      }
+      if (chosen.length === 0) throw new Error('Nothing to export: the current search matches no images')
+      const result = await this.client.exportGalleryImages({ ids: chosen })
+      this.notice = `Exported ${result.exported} image${result.exported === 1 ? '' : 's'} (with their metadata) to ${result.folder}` +
+        (result.missing.length ? `; ${result.missing.length} no longer exist` : '')
+      this.error = null
+    } catch (err) {
+      this.error = (err as Error).message
+    }
+  }
+
+  private onEvent(event: StudioEvent): void {
+    // a finished generation or re-generation changes the gallery
+    if (event.channel === 'job.done' && ['generate-gallery', 'gallery-regenerate'].includes(event.payload.kind)) void this.reload()
+  }
+}
