@@ -2,8 +2,8 @@
 //                     [--steps 25] [--cfg 3] [--sampler ddim|dpmpp-2m] [--t-init 399] [--batch 16] [--threads N]
 // Generates prompts x seeds x models with onnxruntime-node into a gallery folder (<out>/images/*.png
 // with metadata, <out>/index.json), with a progress bar and ETA. A model is an ONNX model folder, a
-// saved diffusion model (exported once to <out>/.models; --t-init makes it a one-step generator,
-// e.g. DI*'s generator weights), or 'reference' (the shipped model).
+// saved diffusion model (exported once to <out>/.models; --t-init makes it a one-step generator),
+// a DI* run folder (its generator at --step or the newest checkpoint), or 'reference' (the shipped model).
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { Gallery } from '../core/gallery/gallery.ts'
@@ -12,10 +12,12 @@ import { OnnxInference } from '../ml/onnx/inference.ts'
 import type { SamplerKind } from '../ml/diffusion/samplers.ts'
 
 const USAGE = `usage: npm run generate -- --model <dir|reference> [--model <dir> ...] --prompts <file> --seeds <list> --out <dir>
-         [--steps 25] [--cfg 3] [--sampler ddim|dpmpp-2m] [--t-init <t>] [--batch 16] [--threads N]
+         [--steps 25] [--cfg 3] [--sampler ddim|dpmpp-2m] [--t-init <t>] [--step <N>] [--batch 16] [--threads N]
+  --model    an ONNX model folder, a saved diffusion model folder, a DI* run folder (its generator), or reference
   --prompts  text file, one prompt per line (blank lines and lines starting with # are skipped)
   --seeds    e.g. 0-15 or 1,5,9 or 0-3,10
-  --t-init   export saved diffusion-model folders as one-step generators with this t_init (DI* generators)`
+  --t-init   export saved diffusion-model folders as one-step generators with this t_init
+  --step     checkpoint step of DI* run folders (default: the newest)`
 
 export function parseSeeds(text: string): number[] {
   const seeds: number[] = []
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
       cfg: { type: 'string' },
       sampler: { type: 'string', default: 'ddim' },
       't-init': { type: 'string' },
+      step: { type: 'string' },
       batch: { type: 'string' },
       threads: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -86,7 +89,10 @@ async function main(): Promise<void> {
   if (prompts.length === 0) throw new Error(`--prompts: ${values.prompts} holds no prompts`)
   const seeds = parseSeeds(values.seeds!)
   const tInit = values['t-init'] === undefined ? undefined : number(values['t-init'], 't-init', 0, true)
-  const models: ModelChoice[] = values.model.map((path) => ({ path, ...(tInit !== undefined && path !== 'reference' ? { tInit } : {}) }))
+  const step = values.step === undefined ? undefined : number(values.step, 'step', 0, true)
+  const models: ModelChoice[] = values.model.map((path) => ({
+    path, ...(tInit !== undefined && path !== 'reference' ? { tInit } : {}), ...(step !== undefined ? { step } : {}),
+  }))
   const threads = values.threads === undefined ? undefined : number(values.threads, 'threads', 0, true)
   const inference = new OnnxInference(threads !== undefined ? { threads } : {})
   console.log(`onnxruntime execution providers: ${inference.providers.chosen.join(', ')}`)

@@ -4,10 +4,11 @@
 // The job runner (core/jobs/kinds/generate-gallery.ts) and the CLI (cli/generate.ts) both use this.
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { OnnxInference, DEFAULT_SAMPLING, InferenceAbortedError, type SamplingSettings } from '../../ml/onnx/inference.ts'
 import { loadOnnxPackage, resolveModelFolder, type LoadedPackage } from '../../ml/onnx/model-package.ts'
 import { Gallery, GalleryError, type GalleryEntry } from './gallery.ts'
+import { isRunFolder, resolveRunGenerator } from './run-generator.ts'
 import type { ImageMeta } from './image-meta.ts'
 
 /**
@@ -24,8 +25,10 @@ function findReferenceModelDir(): string {
 export const REFERENCE_MODEL_DIR = findReferenceModelDir()
 
 export interface ModelChoice {
-  /** an ONNX package folder, a saved diffusion model folder, or 'reference' */
+  /** an ONNX package folder, a saved diffusion model folder, a DI* run folder (its generator), or 'reference' */
   path: string
+  /** for a DI* run folder: the checkpoint step (default: the newest) */
+  step?: number
   /** treat a saved DiT folder as a one-step generator with this t_init (DI*'s generator weights) */
   tInit?: number
   /** display name (default: the folder name) */
@@ -62,11 +65,19 @@ export interface RunOptions {
   cacheDir?: string
   /** awaited before each batch: a job passes ctx.checkpoint here (waits while paused, throws when cancelled) */
   beforeBatch?: () => Promise<void>
+  /** where a run config's relative baseModelDir is resolved from (the workspace root in a job) */
+  runBaseDir?: string
 }
 
 const MAX_IMAGES = 100_000
 
-export async function resolveModelChoice(choice: ModelChoice, cacheDir: string): Promise<LoadedPackage> {
+export async function resolveModelChoice(choice: ModelChoice, cacheDir: string, runBaseDir?: string): Promise<LoadedPackage> {
+  if (choice.path !== 'reference' && isRunFolder(choice.path)) {
+    return resolveRunGenerator(choice.path, {
+      cacheDir, referenceDir: REFERENCE_MODEL_DIR,
+      ...(choice.step !== undefined ? { step: choice.step } : {}), ...(runBaseDir !== undefined ? { baseDir: runBaseDir } : {}),
+    })
+  }
   const path = choice.path === 'reference' ? REFERENCE_MODEL_DIR : choice.path
   if (choice.path === 'reference' && !existsSync(join(path, 'config.json'))) {
     throw new GalleryError(`the reference model is not installed (expected at ${path}); choose a model folder instead`)
@@ -95,7 +106,7 @@ export async function generateIntoGallery(gallery: Gallery, inference: OnnxInfer
   const batchSize = req.batchSize ?? 16
   // every model is loaded (and checked) before the first image, so a bad folder fails fast
   const packages: LoadedPackage[] = []
-  for (const m of req.models) packages.push(await resolveModelChoice(m, cacheDir))
+  for (const m of req.models) packages.push(await resolveModelChoice(m, cacheDir, opts.runBaseDir))
   const perModelCount = req.prompts.length * req.seeds.length
   const total = packages.length * perModelCount
   const jobs: { prompt: string; seed: number }[] = []
@@ -126,13 +137,14 @@ function describeImage(pkg: LoadedPackage, choice: ModelChoice, prompt: string, 
   const m = pkg.manifest
   const oneStep = m.kind === 'generator'
   const meta: ImageMeta = {
-    prompt, seed, model: m.name, modelPath: pkg.dir, modelSha256: m.onnxSha256, modelKind: m.kind,
+    prompt, seed, model: choice.name ?? m.name, modelPath: pkg.dir, modelSha256: m.onnxSha256, modelKind: m.kind,
     sampler: oneStep ? 'one-step' : s.sampler, steps: oneStep ? 1 : s.steps, cfg: oneStep ? 1 : s.guidance,
     width: m.imageSize, height: m.imageSize, createdAt, generationMs: ms,
   }
   if (m.source.step !== undefined) meta.checkpointStep = m.source.step
   if (m.tInit !== undefined) meta.tInit = m.tInit
-  if (choice.run !== undefined) meta.run = choice.run
+  const run = choice.run ?? (isRunFolder(choice.path) ? basename(choice.path) : undefined)
+  if (run !== undefined) meta.run = run
   return meta
 }
 

@@ -8,8 +8,10 @@ import { z } from 'zod'
 const WorkspacePath = z.string().min(1).max(1024).refine((p) => !p.includes('\0'), 'path must not contain NUL characters')
 
 export const GalleryModelChoice = z.strictObject({
-  /** 'reference' (the shipped model), or a workspace path to an ONNX model folder or a saved diffusion model */
+  /** 'reference' (the shipped model), or a workspace path to an ONNX model folder, a saved diffusion model or a DI* run folder */
   path: z.union([z.literal('reference'), WorkspacePath]),
+  /** for a DI* run folder: which checkpoint step (default: the newest) */
+  step: z.int().min(0).optional(),
   /** use a saved DiT folder (DI*'s generator weights) as a one-step generator with this t_init */
   tInit: z.int().min(0).max(999).optional(),
   name: z.string().min(1).max(64).optional(),

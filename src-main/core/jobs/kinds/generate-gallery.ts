@@ -46,6 +46,7 @@ export const generateGalleryJob = {
       const models: ModelChoice[] = params.models.map((m) => ({
         path: m.path === 'reference' ? 'reference' : ctx.workspace.resolve(m.path),
         ...(m.tInit !== undefined ? { tInit: m.tInit } : {}),
+        ...(m.step !== undefined ? { step: m.step } : {}),
         ...(m.name !== undefined ? { name: m.name } : {}),
         ...(m.run !== undefined ? { run: m.run } : {}),
       }))
@@ -54,6 +55,7 @@ export const generateGalleryJob = {
         sampling: { sampler: params.sampler, steps: params.steps, guidance: params.cfg },
       }, {
         signal: ctx.signal,
+        runBaseDir: ctx.workspace.root,
         beforeBatch: () => ctx.checkpoint(),
         onProgress: (p) => ctx.progress(p.done, p.total, `${p.model}: ${p.done} of ${p.total} images`),
       })

@@ -1,0 +1,70 @@
+// A DI* run's generator as an ONNX model: reads runs/<id>/config.json (t_init, base model) and a
+// checkpoint runs/<id>/checkpoints/step-<N>/ (tensors 'generator/<param>', core/runs/run-session.ts),
+// takes the architecture, tokenizer and schedule from the run's reference model, and exports the
+// one-step generator. Exports are cached per checkpoint (by its weights' sha256) and reused.
+import { existsSync, promises as fs } from 'node:fs'
+import { basename, isAbsolute, join, resolve } from 'node:path'
+import { loadCheckpoint, MODEL_FILE } from '../../ml/checkpoint/checkpoint.ts'
+import { ditParamShapes } from '../../ml/diffusion/dit.ts'
+import { exportGenerator, isOnnxPackage, loadDitSource, loadOnnxPackage, sha256Hex, OnnxPackageError, type LoadedPackage } from '../../ml/onnx/model-package.ts'
+import { checkpointPath, listCheckpointSteps, RUN_FILES } from '../runs/run-files.ts'
+
+export interface RunGeneratorOptions {
+  /** checkpoint step; default: the newest complete one */
+  step?: number
+  /** where the run's relative baseModelDir is resolved from (the run engine's baseDir; default cwd) */
+  baseDir?: string
+  /** the shipped reference, used when the run config names no baseModelDir */
+  referenceDir: string
+  cacheDir: string
+}
+
+/** True for a folder that looks like a DI* run (config.json + checkpoints/). */
+export function isRunFolder(dir: string): boolean {
+  return existsSync(join(dir, RUN_FILES.config)) && existsSync(join(dir, RUN_FILES.checkpoints))
+}
+
+export async function resolveRunGenerator(runDir: string, opts: RunGeneratorOptions): Promise<LoadedPackage> {
+  runDir = resolve(runDir)
+  const runId = basename(runDir)
+  let config: { tInit?: unknown; baseModelDir?: unknown }
+  try {
+    config = JSON.parse(await fs.readFile(join(runDir, RUN_FILES.config), 'utf8')) as typeof config
+  } catch (err) {
+    throw new OnnxPackageError(`run ${runId}: cannot read its ${RUN_FILES.config} (${(err as Error).message})`)
+  }
+  const tInit = config.tInit ?? 399 // the run config's default
+  if (typeof tInit !== 'number' || !Number.isInteger(tInit)) throw new OnnxPackageError(`run ${runId}: tInit in ${RUN_FILES.config} is not an integer`)
+  const base = typeof config.baseModelDir === 'string'
+    ? (isAbsolute(config.baseModelDir) ? config.baseModelDir : resolve(opts.baseDir ?? process.cwd(), config.baseModelDir))
+    : opts.referenceDir
+  const steps = await listCheckpointSteps(runDir)
+  const step = opts.step ?? steps[0]
+  if (step === undefined) throw new OnnxPackageError(`run ${runId} has no checkpoint yet`)
+  if (!steps.includes(step)) throw new OnnxPackageError(`run ${runId} has no checkpoint at step ${step} (it has ${steps.join(', ') || 'none'})`)
+  const ckDir = checkpointPath(runDir, step)
+  // the cache key is the checkpoint's weights; '.previous' is where an interrupted save left them
+  const weightsFile = [join(ckDir, MODEL_FILE), join(`${ckDir}.previous`, MODEL_FILE)].find(existsSync)
+  if (!weightsFile) throw new OnnxPackageError(`run ${runId}: checkpoint step ${step} has no ${MODEL_FILE}`)
+  const cached = join(opts.cacheDir, `${runId}-step-${step}-${sha256Hex(await fs.readFile(weightsFile)).slice(0, 16)}`)
+  if (await isOnnxPackage(cached)) {
+    try {
+      return await loadOnnxPackage(cached)
+    } catch {
+      // damaged cache entry: exported again below
+    }
+  }
+  const reference = await loadDitSource(base)
+  const ck = await loadCheckpoint(ckDir) // verifies checksums; shapes are checked below for the generator part
+  const values: Record<string, Float32Array> = {}
+  for (const [name, shape] of Object.entries(ditParamShapes(reference.dit))) {
+    const t = ck.tensors[`generator/${name}`]
+    const size = shape.reduce((a, b) => a * b, 1)
+    if (!t || t.dtype !== 'float32' || t.data.length !== size) {
+      throw new OnnxPackageError(`run ${runId}, step ${step}: generator tensor '${name}' is missing or not float32 of shape [${shape}] (does the run's base model ${base} match?)`)
+    }
+    values[name] = t.data as Float32Array
+  }
+  await exportGenerator({ source: { ...reference, values }, tInit, name: `${runId}-step-${step}`, checkpoint: ckDir, step }, cached)
+  return loadOnnxPackage(cached)
+}
