@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs'
-import { createDistarTrainJob, DistarTrainJobParams } from '../../src-main/core/jobs/kinds/distar-train.ts'
+import { createDistarTrainJob, DistarTrainJobParams, stepMetrics } from '../../src-main/core/jobs/kinds/distar-train.ts'
 import { JobCancelledError, type JobContext, type SetControl } from '../../src-main/core/jobs/job-context.ts'
 import { Workspace } from '../../src-main/core/workspace.ts'
 import { readMetrics } from '../../src-main/core/runs/run-files.ts'
@@ -118,4 +118,16 @@ test('flat set values map onto DI* controls', () => {
   assert.deepEqual(controlsFromSetValues({ tMin: 50, generatorLr: 1e-4 }, DEFAULT_CONTROLS), { tRange: [50, 980], generatorLr: 1e-4 })
   assert.deepEqual(controlsFromSetValues({ 'rewardMix.alignment': 2 }, DEFAULT_CONTROLS), { rewardMix: { alignment: 2 } })
   assert.throws(() => controlsFromSetValues({ nope: 1 }, DEFAULT_CONTROLS), /unknown DI\* control 'nope'/)
+})
+
+test('a metrics.jsonl line of a skipped step flattens without its non-finite values', () => {
+  const line = JSON.parse(JSON.stringify({
+    type: 'step', step: 4, status: 'skipped', losses: { generatorTotal: 'NaN', fakeScore: 0.2, rewards: { alignment: 'NaN' } },
+    gradNorms: { reward: 1, ratio: 'Infinity' }, timings: { totalMs: 12 }, controls: { ...DEFAULT_CONTROLS, rewardMix: { alignment: 2 } }, wallMs: 13, etaMs: 100,
+  }))
+  assert.deepEqual(stepMetrics(line), {
+    'loss/fakeScore': 0.2, 'grad/reward': 1, 'time/totalMs': 12, 'time/wallMs': 13, 'time/etaMs': 100, skipped: 1,
+    ...Object.fromEntries(Object.entries(DEFAULT_CONTROLS).filter(([, v]) => typeof v === 'number').map(([k, v]) => [`control/${k}`, v])),
+    'control/tMin': 20, 'control/tMax': 980, 'control/rewardMix.alignment': 2,
+  })
 })

@@ -1,5 +1,5 @@
 // The DI* training job: runs the run engine (core/runs) inside a job worker and maps its events onto the
-// JobContext: per-step metrics (flat names, see stepMetrics), progress with the run's ETA message,
+// JobContext: per-step metrics (flat names, core/runs/step-metrics.ts), progress with the run's ETA message,
 // sample grids as 'sample-grid' artifacts, control changes and status changes as logs, live `set`
 // controls onto the run's controls, pause via ctx.checkpoint(), cancel = stop with a checkpoint.
 //
@@ -8,7 +8,8 @@
 import { z } from 'zod'
 import { JobCancelledError, type JobContext } from '../job-context.ts'
 import { initTf } from '../../../ml/backend/init.ts'
-import { DiStarRun, type RunStepEvent } from '../../runs/run-engine.ts'
+import { DiStarRun } from '../../runs/run-engine.ts'
+import { stepMetrics } from '../../runs/step-metrics.ts'
 import { RunConfig, RunId } from '../../runs/run-config.ts'
 import { controlsFromSetValues } from '../../runs/live-controls.ts'
 import { formatDuration } from '../../runs/progress-line.ts'
@@ -22,6 +23,8 @@ export const DistarTrainJobParams = z.union([
 ])
 export type DistarTrainJobParams = z.output<typeof DistarTrainJobParams>
 
+export { stepMetrics }
+
 export interface DistarTrainResult {
   runId: string
   /** relative to the workspace */
@@ -30,23 +33,6 @@ export interface DistarTrainResult {
   step: number
   totalSteps: number
   checkpointStep?: number
-}
-
-/** One step's numbers as flat metric names (what ctx.metrics streams and the curves plot). */
-export function stepMetrics(e: RunStepEvent): Record<string, number> {
-  const m: Record<string, number> = {}
-  for (const [k, v] of Object.entries(e.losses)) if (typeof v === 'number') m[`loss/${k}`] = v
-  for (const [k, v] of Object.entries(e.losses.rewards)) m[`reward/${k}`] = v
-  for (const [k, v] of Object.entries(e.gradNorms)) m[`grad/${k}`] = v
-  for (const [k, v] of Object.entries(e.timings)) m[`time/${k}`] = v
-  m['time/wallMs'] = e.wallMs
-  m['time/etaMs'] = e.etaMs
-  m.skipped = e.status === 'ok' ? 0 : 1
-  for (const [k, v] of Object.entries(e.controls)) if (typeof v === 'number') m[`control/${k}`] = v
-  m['control/tMin'] = e.controls.tRange[0]
-  m['control/tMax'] = e.controls.tRange[1]
-  for (const [k, v] of Object.entries(e.controls.rewardMix)) m[`control/rewardMix.${k}`] = v
-  return m
 }
 
 /** Paths in a config that arrives over IPC are workspace paths: resolve them inside the workspace (refusing escapes). */
