@@ -114,6 +114,13 @@ test('generation is seeded: same seeds give identical images whatever the batch 
   assert.deepEqual(m1.pixels, m2.pixels)
 })
 
+test('one session per model file, reused across calls', async () => {
+  const pkg = await resolveModelFolder(join(dir, 'model'), { cacheDir: join(dir, 'cache') })
+  const again = await resolveModelFolder(join(dir, 'model'), { cacheDir: join(dir, 'cache') }) // cached export, loaded anew
+  assert.equal(await inference.session(pkg), await inference.session(again))
+  assert.deepEqual(inference.providers.chosen, ['cpu'])
+})
+
 test('a cancelled generation stops with a clear error', async () => {
   const pkg = await resolveModelFolder(join(dir, 'model'), { cacheDir: join(dir, 'cache') })
   const ac = new AbortController()
