@@ -1,0 +1,231 @@
+// The studio's main flows in Chromium over the web host, on a tiny 32x32 model saved in the test
+// workspace (the real reference would take seconds per step): a short DI* run steered with the reward
+// slider (change marker, new samples, pause/resume/stop, resume from the runs list), a small gallery
+// generated, searched and filtered, a comparison, preference choices by click and keyboard and a
+// trained preference model. Saves a screenshot of each view and reports the worst frame time while
+// the run streamed metrics (reported, not asserted). Needs `npm run build` first (npm test does it).
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { chromium } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import {
+  artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, FRAME_MONITOR, saveTinyModel, shouldSkip, startLauncher, TINY_PROMPTS,
+} from './e2e-fixtures.ts'
+import type { FrameStats } from './e2e-fixtures.ts'
+
+/** Sets a range input the way a user's drag ends: input events, then change. */
+async function moveSlider(page: Page, testId: string, value: number): Promise<void> {
+  await page.getByTestId(testId).evaluate((el, v) => {
+    const input = el as unknown as { value: string; dispatchEvent(e: unknown): boolean }
+    input.value = String(v)
+    input.dispatchEvent(new Event('input', { bubbles: true }))
+    input.dispatchEvent(new Event('change', { bubbles: true }))
+  }, value)
+}
+
+async function textOf(page: Page, testId: string): Promise<string> {
+  return ((await page.getByTestId(testId).first().textContent()) ?? '').trim()
+}
+
+describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () => {
+  const skip = shouldSkip() || !chromiumInstalled
+  let workspace: string
+  let server: Awaited<ReturnType<typeof startLauncher>>
+  let browser: Browser
+  let page: Page
+  const problems: string[] = []
+
+  before(async () => {
+    if (skip) return
+    workspace = await mkdtemp(join(tmpdir(), 'di-studio-flows-'))
+    await mkdir(artifacts, { recursive: true })
+    await saveTinyModel(workspace)
+    server = await startLauncher(workspace)
+    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    page = await context.newPage()
+    await page.addInitScript(FRAME_MONITOR)
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' || /Content Security Policy/i.test(msg.text())) problems.push(`console: ${msg.text()}`)
+    })
+    await page.goto(server.url)
+    await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor()
+  })
+
+  after(async () => {
+    await browser?.close()
+    server?.child.kill('SIGTERM')
+    if (workspace) await rm(workspace, { recursive: true, force: true })
+  })
+
+  it('says clearly when the shipped reference model is missing', { skip }, async () => {
+    await page.getByTestId('nav-gallery').click()
+    const select = page.getByTestId('gallery-model')
+    await select.locator('option', { hasText: 'Reference' }).waitFor({ state: 'attached' })
+    const referenceMissing = ((await select.locator('option', { hasText: 'Reference' }).textContent()) ?? '').includes('(missing)')
+    if (!referenceMissing) return // the reference is installed on this machine: nothing to show
+    await select.selectOption('reference')
+    assert.match(await textOf(page, 'gallery-model-missing'), /reference model is not installed/i)
+    assert.ok(await page.getByTestId('gallery-generate-start').isEnabled())
+    await page.getByTestId('gallery-generate-start').click()
+    assert.match(await textOf(page, 'gallery-form-error'), /reference model is not installed/i)
+  })
+
+  it('starts a short DI* run, steers it with the reward slider and sees the change marker and new samples', { skip }, async () => {
+    await page.getByTestId('nav-train').click()
+    await page.getByTestId('base-model').selectOption('models/tiny')
+    await page.getByTestId('reward-alignment').uncheck()
+    await page.getByTestId('reward-brightness').check()
+    await page.getByTestId('train-prompts').fill(TINY_PROMPTS.join('\n'))
+    await page.getByTestId('train-steps').fill('400')
+    await page.getByTestId('train-batch').fill('2')
+    await page.getByTestId('train-samples-every').fill('5')
+    await page.getByTestId('train-lr').fill('0.001')
+    await page.evaluate(() => Object.assign((window as unknown as { __frames: FrameStats }).__frames, { worst: 0, count: 0, longTasks: [] }))
+    await page.getByTestId('train-start').click()
+
+    const live = page.getByTestId('run-live')
+    await live.waitFor()
+    await page.locator('[data-testid="run-status"]', { hasText: 'running' }).waitFor({ timeout: 120_000 })
+    await page.getByTestId('sample-image').waitFor({ timeout: 120_000 })
+    assert.equal(await textOf(page, 'sample-step'), '0')
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="metric-chart"]')?.getAttribute('data-points')) > 5, null, { timeout: 120_000 })
+    assert.match(await textOf(page, 'run-backend'), /^(tensorflow-gpu|tensorflow|wasm|cpu)$/)
+    assert.equal(await page.getByTestId('change-marker').count(), 0)
+
+    await moveSlider(page, 'slider-rewardWeight', 5)
+    const marker = page.getByTestId('change-marker').first()
+    await marker.waitFor({ timeout: 60_000 })
+    const markerStep = Number(await marker.textContent())
+    assert.equal(await textOf(page, 'control-value-rewardWeight'), '5.00')
+    // a sample grid from after the change
+    await page.waitForFunction((step) => Number(document.querySelector('[data-testid="sample-step"]')?.textContent) > step, markerStep, { timeout: 120_000 })
+    await page.getByTestId('log-scale').check()
+    await page.screenshot({ path: join(artifacts, 'flow-train-live.png') })
+
+    // the history slider goes back to step 0, and two steps side by side
+    await moveSlider(page, 'sample-slider', 0)
+    assert.equal(await textOf(page, 'sample-step'), '0')
+    await page.getByTestId('sample-compare').check()
+    await page.getByTestId('sample-image-other').waitFor()
+
+    const frames = await page.evaluate(() => (window as unknown as { __frames: FrameStats }).__frames)
+    const report = { worstFrameMs: Math.round(frames.worst), frames: frames.count, longTasksMs: frames.longTasks }
+    process.stdout.write(`# UI responsiveness while the run streamed: ${JSON.stringify(report)}\n`)
+    await writeFile(join(artifacts, 'frame-times.json'), JSON.stringify(report, null, 2))
+    assert.ok(frames.count > 0, 'frames were rendered while the run streamed')
+
+    // pause, resume, stop (which saves a checkpoint), then resume the run from the runs list
+    await page.getByTestId('run-pause').click()
+    await page.locator('[data-testid="run-status"]', { hasText: 'paused' }).waitFor({ timeout: 60_000 })
+    await page.getByTestId('run-resume').click()
+    await page.locator('[data-testid="run-status"]', { hasText: 'running' }).waitFor({ timeout: 60_000 })
+    await page.getByTestId('run-stop').click()
+    await page.locator('[data-testid="run-status"]', { hasText: 'cancelled' }).waitFor({ timeout: 60_000 })
+    const runId = await live.getAttribute('data-run-id')
+    const row = page.locator(`[data-testid="run-row"][data-run-id="${runId}"]`)
+    await row.waitFor()
+    await row.getByTestId('run-resume-past').click()
+    await page.locator('[data-testid="run-status"]', { hasText: 'running' }).waitFor({ timeout: 120_000 })
+    await page.getByTestId('run-stop').click()
+    await page.locator('[data-testid="run-status"]', { hasText: 'cancelled' }).waitFor({ timeout: 60_000 })
+    // reopening shows the history from the files, marker included
+    await row.getByTestId('run-open').click()
+    await page.getByTestId('change-marker').first().waitFor()
+    assert.equal(Number(await page.getByTestId('change-marker').first().textContent()), markerStep)
+    await page.screenshot({ path: join(artifacts, 'view-train.png') })
+  })
+
+  it('generates a small gallery, searches and filters it, shows metadata and exports', { skip }, async () => {
+    await page.getByTestId('nav-gallery').click()
+    await page.getByTestId('gallery-model').selectOption('models/tiny')
+    await page.getByTestId('gallery-prompts').fill(TINY_PROMPTS.slice(0, 2).join('\n'))
+    await page.getByTestId('gallery-seeds').fill('0-3')
+    await page.getByTestId('gallery-generate-start').click()
+    await page.locator('[data-testid="gallery-job"][data-status="succeeded"]').waitFor({ timeout: 120_000 })
+    await page.locator('[data-testid="gallery-total"]', { hasText: /^8$/ }).waitFor({ timeout: 30_000 })
+
+    await page.getByTestId('gallery-search').fill('apple')
+    await page.locator('[data-testid="gallery-total"]', { hasText: /^4$/ }).waitFor()
+    await page.getByTestId('gallery-filter-seed').fill('2')
+    await page.locator('[data-testid="gallery-total"]', { hasText: /^1$/ }).waitFor()
+    await page.getByTestId('gallery-cell').first().click()
+    assert.equal(await textOf(page, 'meta-prompt'), 'red apple')
+    assert.equal(await textOf(page, 'meta-seed'), '2')
+    await page.getByTestId('gallery-export-all').click()
+    assert.match(await textOf(page, 'gallery-notice'), /Exported 1 image/)
+    await page.screenshot({ path: join(artifacts, 'view-gallery.png') })
+    await page.getByTestId('gallery-filter-seed').fill('')
+    await page.getByTestId('gallery-search').fill('')
+    await page.locator('[data-testid="gallery-total"]', { hasText: /^8$/ }).waitFor()
+  })
+
+  it('renders only the visible rows of a large gallery', { skip }, async () => {
+    await page.getByTestId('gallery-prompts').fill(TINY_PROMPTS.join('\n'))
+    await page.getByTestId('gallery-seeds').fill('100-349')
+    await page.getByTestId('gallery-generate-start').click()
+    await page.locator('[data-testid="gallery-job"][data-status="succeeded"]').waitFor({ timeout: 180_000 })
+    await page.locator('[data-testid="gallery-total"]', { hasText: /^1008$/ }).waitFor({ timeout: 30_000 })
+    const grid = page.getByTestId('gallery-grid')
+    const rendered = Number(await grid.getAttribute('data-rendered'))
+    assert.ok(rendered > 0 && rendered < 200, `rendered ${rendered} of 1008 cells`)
+    await grid.evaluate((el) => (el.scrollTop = el.scrollHeight))
+    await page.waitForFunction(() => {
+      const cells = document.querySelectorAll('[data-testid="gallery-cell"]')
+      return cells.length > 0 && Number(cells[cells.length - 1]!.getAttribute('data-index')) === 1007
+    })
+  })
+
+  it('compares the one-step generator with the multi-step sampler side by side', { skip }, async () => {
+    await page.getByTestId('nav-compare').click()
+    await page.getByTestId('compare-generator').selectOption('models/tiny')
+    await page.getByTestId('compare-reference').selectOption('models/tiny')
+    await page.getByTestId('compare-steps').fill('4')
+    await page.getByTestId('compare-prompts').fill(TINY_PROMPTS.slice(0, 2).join('\n'))
+    await page.getByTestId('compare-seeds').fill('0-1')
+    await page.getByTestId('compare-start').click()
+    await page.getByTestId('compare-results').waitFor({ timeout: 120_000 })
+    assert.equal(await page.getByTestId('compare-row').count(), 4)
+    assert.equal(await page.locator('[data-testid="compare-row"] img').count(), 8)
+    assert.match(await textOf(page, 'compare-gen-ms'), /ms \/ image/)
+    assert.match(await textOf(page, 'compare-ratio'), /%/)
+    await page.screenshot({ path: join(artifacts, 'view-compare.png') })
+  })
+
+  it('records preference choices by click and keyboard, trains the model and offers it as a reward', { skip }, async () => {
+    await page.getByTestId('nav-prefer').click()
+    await page.getByTestId('prefer-a').waitFor()
+    const keys = ['1', '2', 'ArrowLeft', 'ArrowRight', '1', '1', '2', 'ArrowLeft', '2', '1', 'ArrowRight', '1']
+    let expected = 0
+    await page.getByTestId('prefer-b').click()
+    expected++
+    await page.locator('[data-testid="prefer-count"]', { hasText: new RegExp(`^${expected}$`) }).waitFor()
+    for (const key of keys) {
+      await page.keyboard.press(key)
+      expected++
+      await page.locator('[data-testid="prefer-count"]', { hasText: new RegExp(`^${expected}$`) }).waitFor()
+    }
+    await page.getByTestId('prefer-train').click()
+    await page.getByTestId('prefer-accuracy').waitFor({ timeout: 120_000 })
+    assert.match(await textOf(page, 'prefer-accuracy'), /Held-out accuracy/)
+    await page.screenshot({ path: join(artifacts, 'view-prefer.png') })
+
+    await page.getByTestId('nav-train').click()
+    await page.getByTestId('reward-preference').waitFor()
+    await page.waitForFunction(() => !(document.querySelector('[data-testid="reward-preference"]') as HTMLInputElement | null)?.disabled)
+  })
+
+  it('shows the workspace and backends in Settings', { skip }, async () => {
+    await page.getByTestId('nav-settings').click()
+    assert.equal(await textOf(page, 'workspace-root'), workspace)
+    await page.screenshot({ path: join(artifacts, 'view-settings.png') })
+  })
+
+  it('logged no page errors and no CSP violations', { skip }, () => {
+    assert.deepEqual(problems, [])
+  })
+})
