@@ -105,7 +105,7 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     // a sample grid from after the change
     await page.waitForFunction((step) => Number(document.querySelector('[data-testid="sample-step"]')?.textContent) > step, markerStep, { timeout: 120_000 })
     await page.getByTestId('log-scale').check()
-    await page.screenshot({ path: join(artifacts, 'flow-train-live.png') })
+    await page.screenshot({ path: join(artifacts, 'flow-train-live.png'), fullPage: true })
 
     // the history slider goes back to step 0, and two steps side by side
     await moveSlider(page, 'sample-slider', 0)
@@ -137,7 +137,7 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     await row.getByTestId('run-open').click()
     await page.getByTestId('change-marker').first().waitFor()
     assert.equal(Number(await page.getByTestId('change-marker').first().textContent()), markerStep)
-    await page.screenshot({ path: join(artifacts, 'view-train.png') })
+    await page.screenshot({ path: join(artifacts, 'view-train.png'), fullPage: true })
   })
 
   it('generates a small gallery, searches and filters it, shows metadata and exports', { skip }, async () => {
@@ -158,7 +158,7 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     assert.equal(await textOf(page, 'meta-seed'), '2')
     await page.getByTestId('gallery-export-all').click()
     assert.match(await textOf(page, 'gallery-notice'), /Exported 1 image/)
-    await page.screenshot({ path: join(artifacts, 'view-gallery.png') })
+    await page.screenshot({ path: join(artifacts, 'view-gallery.png'), fullPage: true })
     await page.getByTestId('gallery-filter-seed').fill('')
     await page.getByTestId('gallery-search').fill('')
     await page.locator('[data-testid="gallery-total"]', { hasText: /^8$/ }).waitFor()
@@ -193,7 +193,7 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     assert.equal(await page.locator('[data-testid="compare-row"] img').count(), 8)
     assert.match(await textOf(page, 'compare-gen-ms'), /ms \/ image/)
     assert.match(await textOf(page, 'compare-ratio'), /%/)
-    await page.screenshot({ path: join(artifacts, 'view-compare.png') })
+    await page.screenshot({ path: join(artifacts, 'view-compare.png'), fullPage: true })
   })
 
   it('records preference choices by click and keyboard, trains the model and offers it as a reward', { skip }, async () => {
@@ -212,7 +212,7 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     await page.getByTestId('prefer-train').click()
     await page.getByTestId('prefer-accuracy').waitFor({ timeout: 120_000 })
     assert.match(await textOf(page, 'prefer-accuracy'), /Held-out accuracy/)
-    await page.screenshot({ path: join(artifacts, 'view-prefer.png') })
+    await page.screenshot({ path: join(artifacts, 'view-prefer.png'), fullPage: true })
 
     await page.getByTestId('nav-train').click()
     await page.getByTestId('reward-preference').waitFor()
@@ -222,7 +222,7 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
   it('shows the workspace and backends in Settings', { skip }, async () => {
     await page.getByTestId('nav-settings').click()
     assert.equal(await textOf(page, 'workspace-root'), workspace)
-    await page.screenshot({ path: join(artifacts, 'view-settings.png') })
+    await page.screenshot({ path: join(artifacts, 'view-settings.png'), fullPage: true })
   })
 
   it('logged no page errors and no CSP violations', { skip }, () => {
