@@ -4,10 +4,12 @@
 // with metadata, <out>/index.json), with a progress bar and ETA. A model is an ONNX model folder, a
 // saved diffusion model (exported once to <out>/.models; --t-init makes it a one-step generator),
 // a DI* run folder (its generator at --step or the newest checkpoint), or 'reference' (the shipped model).
-import { readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { parseArgs } from 'node:util'
 import { Gallery } from '../core/gallery/gallery.ts'
-import { generateIntoGallery, type ModelChoice } from '../core/gallery/generate.ts'
+import { exportModelChoice, generateIntoGallery, type ModelChoice } from '../core/gallery/generate.ts'
+import { join } from 'node:path'
 import { OnnxInference } from '../ml/onnx/inference.ts'
 import type { SamplerKind } from '../ml/diffusion/samplers.ts'
 
@@ -17,7 +19,9 @@ const USAGE = `usage: npm run generate -- --model <dir|reference> [--model <dir>
   --prompts  text file, one prompt per line (blank lines and lines starting with # are skipped)
   --seeds    e.g. 0-15 or 1,5,9 or 0-3,10
   --t-init   export saved diffusion-model folders as one-step generators with this t_init
-  --step     checkpoint step of DI* run folders (default: the newest)`
+  --step     checkpoint step of DI* run folders (default: the newest)
+  --export   instead of generating, write the (first) model as a standalone ONNX folder: model.onnx + manifest.json
+             e.g. npm run generate -- --model <run folder> --export my-generator`
 
 export function parseSeeds(text: string): number[] {
   const seeds: number[] = []
@@ -64,6 +68,7 @@ async function main(): Promise<void> {
       sampler: { type: 'string', default: 'ddim' },
       't-init': { type: 'string' },
       step: { type: 'string' },
+      export: { type: 'string' },
       batch: { type: 'string' },
       threads: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -76,6 +81,21 @@ async function main(): Promise<void> {
     return
   }
   if (!values.model?.length) throw new Error('--model is required')
+  if (values.export !== undefined) {
+    const tInit = values['t-init'] === undefined ? undefined : number(values['t-init'], 't-init', 0, true)
+    const step = values.step === undefined ? undefined : number(values.step, 'step', 0, true)
+    const path = values.model[0]!
+    const scratch = await mkdtemp(join(tmpdir(), 'di-studio-export-'))
+    let pkg: Awaited<ReturnType<typeof exportModelChoice>>
+    try {
+      pkg = await exportModelChoice({ path, ...(tInit !== undefined && path !== 'reference' ? { tInit } : {}), ...(step !== undefined ? { step } : {}) }, values.export, scratch)
+    } finally {
+      await rm(scratch, { recursive: true, force: true })
+    }
+    const m = pkg.manifest
+    console.log(`exported ${m.name} (${m.kind === 'eps' ? 'eps network for multi-step sampling' : 'one-step generator'}, ${m.imageSize}x${m.imageSize}) to ${pkg.dir}`)
+    return
+  }
   if (!values.prompts) throw new Error('--prompts is required')
   if (!values.out) throw new Error('--out is required')
   if (values.sampler !== 'ddim' && values.sampler !== 'dpmpp-2m') throw new Error(`--sampler must be ddim or dpmpp-2m, got '${values.sampler}'`)

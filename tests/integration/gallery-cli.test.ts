@@ -14,6 +14,7 @@ import { Tokenizer } from '../../src-main/ml/text/tokenizer.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 import { Gallery } from '../../src-main/core/gallery/gallery.ts'
 import { parseSeeds } from '../../src-main/cli/generate.ts'
+import { loadOnnxPackage } from '../../src-main/ml/onnx/model-package.ts'
 
 const run = promisify(execFile)
 const CLI = join(import.meta.dirname, '../../src-main/cli/generate.ts')
@@ -53,6 +54,11 @@ test('generate CLI writes PNGs with metadata and an index, with progress; bad ar
   assert.equal((await g.open()).rebuilt, false)
   assert.deepEqual(g.list({ order: 'oldest' }).entries.map((e) => `${e.prompt}/${e.seed}/${e.sampler}/${e.steps}/${e.cfg}`),
     ['red apple/0/dpmpp-2m/3/2', 'red apple/1/dpmpp-2m/3/2', 'red apple/2/dpmpp-2m/3/2', 'black cat/0/dpmpp-2m/3/2', 'black cat/1/dpmpp-2m/3/2', 'black cat/2/dpmpp-2m/3/2'])
+
+  // --export writes a standalone model folder that loads and verifies
+  const exported = await run(TSX, [CLI, '--model', join(dir, 'model'), '--t-init', '399', '--export', join(dir, 'exported')])
+  assert.match(exported.stdout, /exported model \(one-step generator, 8x8\)/)
+  assert.equal((await loadOnnxPackage(join(dir, 'exported'))).manifest.tInit, 399)
 
   const fail = (args: string[]) => run(TSX, [CLI, ...args]).then(() => assert.fail('should have failed'), (e: { code: number; stderr: string }) => e)
   const noModel = await fail(['--prompts', join(dir, 'prompts.txt'), '--out', out])

@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { basename, dirname, join } from 'node:path'
 import { OnnxInference, DEFAULT_SAMPLING, InferenceAbortedError, type SamplingSettings } from '../../ml/onnx/inference.ts'
-import { loadOnnxPackage, resolveModelFolder, type LoadedPackage } from '../../ml/onnx/model-package.ts'
+import { loadOnnxPackage, resolveModelFolder, MANIFEST_FILE, ONNX_FILE, type LoadedPackage } from '../../ml/onnx/model-package.ts'
+import { atomicWriteFile } from '../../util/atomic-write.ts'
 import { Gallery, GalleryError, type GalleryEntry } from './gallery.ts'
 import { isRunFolder, resolveRunGenerator } from './run-generator.ts'
 import type { ImageMeta } from './image-meta.ts'
@@ -87,6 +88,17 @@ export async function resolveModelChoice(choice: ModelChoice, cacheDir: string, 
     ...(choice.tInit !== undefined ? { generatorTInit: choice.tInit } : {}),
     ...(choice.name !== undefined ? { name: choice.name } : choice.path === 'reference' ? { name: 'reference' } : {}),
   })
+}
+
+/**
+ * Writes a model choice as a standalone ONNX model folder (model.onnx + manifest.json), e.g. a DI*
+ * run's trained generator for use outside the studio. The export goes through cacheDir as usual.
+ */
+export async function exportModelChoice(choice: ModelChoice, outDir: string, cacheDir: string, runBaseDir?: string): Promise<LoadedPackage> {
+  const pkg = await resolveModelChoice(choice, cacheDir, runBaseDir)
+  await atomicWriteFile(join(outDir, ONNX_FILE), pkg.onnx)
+  await atomicWriteFile(join(outDir, MANIFEST_FILE), JSON.stringify(pkg.manifest, null, 2))
+  return loadOnnxPackage(outDir) // re-reads and verifies what was written
 }
 
 export function checkGenerationRequest(req: GalleryGenerationRequest): void {
