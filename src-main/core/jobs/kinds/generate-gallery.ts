@@ -5,7 +5,7 @@
 import { relative, isAbsolute, join } from 'node:path'
 import { Gallery } from '../../gallery/gallery.ts'
 import { generateIntoGallery, regenerateImage, REFERENCE_MODEL_DIR, type GalleryGenerationResult, type ModelChoice } from '../../gallery/generate.ts'
-import type { GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams } from '../../gallery/schemas.ts'
+import { GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams } from '../../gallery/schemas.ts'
 import { OnnxInference } from '../../../ml/onnx/inference.ts'
 import { importOnnxGenerator, loadDitSource, type OnnxModelManifest } from '../../../ml/onnx/model-package.ts'
 import type { JobContext } from '../job-context.ts'
@@ -39,7 +39,8 @@ function workspaceModelPath(workspace: Workspace): (path: string) => string {
 }
 
 export const generateGalleryJob = {
-  async run(ctx: JobContext, params: GenerateGalleryJobParams): Promise<{ images: number; perModel: GalleryGenerationResult['perModel']; firstIds: string[] }> {
+  async run(ctx: JobContext, input: GenerateGalleryJobParams): Promise<{ images: number; perModel: GalleryGenerationResult['perModel']; firstIds: string[] }> {
+    const params = GenerateGalleryJobParams.parse(input) // idempotent; fills defaults when a caller skipped the contract
     const gallery = await openGallery(ctx)
     const inference = newInference(ctx)
     try {
@@ -69,7 +70,8 @@ export const generateGalleryJob = {
 }
 
 export const galleryRegenerateJob = {
-  async run(ctx: JobContext, params: GalleryRegenerateJobParams): Promise<{ regenerated: { from: string; id?: string }[] }> {
+  async run(ctx: JobContext, input: GalleryRegenerateJobParams): Promise<{ regenerated: { from: string; id?: string }[] }> {
+    const params = GalleryRegenerateJobParams.parse(input)
     const gallery = await openGallery(ctx)
     const inference = newInference(ctx)
     const check = workspaceModelPath(ctx.workspace)
@@ -89,7 +91,8 @@ export const galleryRegenerateJob = {
 }
 
 export const onnxImportJob = {
-  async run(ctx: JobContext, params: OnnxImportJobParams): Promise<{ path: string; manifest: OnnxModelManifest }> {
+  async run(ctx: JobContext, input: OnnxImportJobParams): Promise<{ path: string; manifest: OnnxModelManifest }> {
+    const params = OnnxImportJobParams.parse(input)
     const file = ctx.workspace.resolve(params.file)
     const tokenizerDir = params.tokenizerFrom === 'reference' ? REFERENCE_MODEL_DIR : ctx.workspace.resolve(params.tokenizerFrom)
     ctx.progress(0, 2, 'loading the tokenizer')
