@@ -42,6 +42,13 @@ export const PreferenceTrainJobParams = z.strictObject({
   heldOutFraction: z.number().min(0.05).max(0.5).optional(),
 })
 
+/** Score images (workspace PNGs) with the studio's rewards: the numbers beside images in Compare. */
+export const ScoreImagesJobParams = z.strictObject({
+  images: z.array(z.strictObject({ path: WorkspacePath, prompt: z.string().max(1000) })).min(1).max(512),
+  rewards: z.array(z.enum(['alignment', 'colourfulness', 'brightness', 'contrast'])).min(1).max(4).default(['alignment', 'colourfulness', 'brightness', 'contrast']),
+})
+export type ScoreImagesResult = { scores: { path: string; values: Record<string, number> }[] }
+
 export const StartJobParams = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('demo'), params: DemoJobParams }),
   z.strictObject({ kind: z.literal('distar-train'), params: DistarTrainJobParams }),
@@ -49,6 +56,7 @@ export const StartJobParams = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('gallery-regenerate'), params: GalleryRegenerateJobParams }),
   z.strictObject({ kind: z.literal('onnx-import'), params: OnnxImportJobParams }),
   z.strictObject({ kind: z.literal('preference-train'), params: PreferenceTrainJobParams }),
+  z.strictObject({ kind: z.literal('score-images'), params: ScoreImagesJobParams }),
 ])
 export type StartJobParams = z.input<typeof StartJobParams>
 export type JobKind = z.output<typeof StartJobParams>['kind']
@@ -139,6 +147,11 @@ export const JOB_KIND_INFO: Record<JobKind, JobKindInfo> = {
   'preference-train': {
     title: 'Train the preference model',
     description: 'Fits the Bradley-Terry head over image features to the stored choices and reports its held-out accuracy.',
+    settable: NOTHING_SETTABLE,
+  },
+  'score-images': {
+    title: 'Score images',
+    description: 'Alignment (CLIP-score analogue) and image rewards for workspace images, as DI* sees them.',
     settable: NOTHING_SETTABLE,
   },
 }

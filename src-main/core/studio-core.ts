@@ -160,6 +160,9 @@ function checkJobRequest(request: ParsedParams<'jobs.start'>, workspace: Workspa
       mustExist(request.params.file, 'ONNX file')
       if (request.params.tokenizerFrom !== 'reference') mustExist(request.params.tokenizerFrom, 'Tokenizer model')
       return
+    case 'score-images':
+      for (const image of request.params.images) mustExist(image.path, 'Image')
+      return
     default:
       return
   }

@@ -16,6 +16,11 @@ import {
 } from './e2e-fixtures.ts'
 import type { FrameStats } from './e2e-fixtures.ts'
 
+// Bodies of page.evaluate / waitForFunction run in the page; these give them types without the DOM lib.
+interface PageElement { getAttribute(name: string): string | null; textContent: string | null; disabled?: boolean; scrollTop: number; scrollHeight: number }
+declare const window: { __frames: FrameStats }
+declare const document: { querySelector(selector: string): PageElement | null; querySelectorAll(selector: string): ArrayLike<PageElement> }
+
 /** Sets a range input the way a user's drag ends: input events, then change. */
 async function moveSlider(page: Page, testId: string, value: number): Promise<void> {
   await page.getByTestId(testId).evaluate((el, v) => {
@@ -85,7 +90,7 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     await page.getByTestId('train-batch').fill('2')
     await page.getByTestId('train-samples-every').fill('5')
     await page.getByTestId('train-lr').fill('0.001')
-    await page.evaluate(() => Object.assign((window as unknown as { __frames: FrameStats }).__frames, { worst: 0, count: 0, longTasks: [] }))
+    await page.evaluate(() => Object.assign(window.__frames, { worst: 0, count: 0, longTasks: [] }))
     await page.getByTestId('train-start').click()
 
     const live = page.getByTestId('run-live')
@@ -113,7 +118,7 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     await page.getByTestId('sample-compare').check()
     await page.getByTestId('sample-image-other').waitFor()
 
-    const frames = await page.evaluate(() => (window as unknown as { __frames: FrameStats }).__frames)
+    const frames = await page.evaluate(() => window.__frames)
     const report = { worstFrameMs: Math.round(frames.worst), frames: frames.count, longTasksMs: frames.longTasks }
     process.stdout.write(`# UI responsiveness while the run streamed: ${JSON.stringify(report)}\n`)
     await writeFile(join(artifacts, 'frame-times.json'), JSON.stringify(report, null, 2))
@@ -173,7 +178,10 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     const grid = page.getByTestId('gallery-grid')
     const rendered = Number(await grid.getAttribute('data-rendered'))
     assert.ok(rendered > 0 && rendered < 200, `rendered ${rendered} of 1008 cells`)
-    await grid.evaluate((el) => (el.scrollTop = el.scrollHeight))
+    await grid.evaluate((el) => {
+      const box = el as unknown as PageElement
+      box.scrollTop = box.scrollHeight
+    })
     await page.waitForFunction(() => {
       const cells = document.querySelectorAll('[data-testid="gallery-cell"]')
       return cells.length > 0 && Number(cells[cells.length - 1]!.getAttribute('data-index')) === 1007
@@ -193,6 +201,10 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     assert.equal(await page.locator('[data-testid="compare-row"] img').count(), 8)
     assert.match(await textOf(page, 'compare-gen-ms'), /ms \/ image/)
     assert.match(await textOf(page, 'compare-ratio'), /%/)
+    // every image gets its alignment and image-reward scores, and each side its means
+    await page.getByTestId('compare-means').waitFor({ timeout: 120_000 })
+    assert.equal(await page.getByTestId('compare-score').count(), 8)
+    assert.match(await textOf(page, 'compare-score'), /^align -?\d+\.\d{3} · colour/)
     await page.screenshot({ path: join(artifacts, 'view-compare.png'), fullPage: true })
   })
 
@@ -216,7 +228,7 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
 
     await page.getByTestId('nav-train').click()
     await page.getByTestId('reward-preference').waitFor()
-    await page.waitForFunction(() => !(document.querySelector('[data-testid="reward-preference"]') as HTMLInputElement | null)?.disabled)
+    await page.waitForFunction(() => !document.querySelector('[data-testid="reward-preference"]')?.disabled)
   })
 
   it('shows the workspace and backends in Settings', { skip }, async () => {

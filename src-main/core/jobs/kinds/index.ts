@@ -11,4 +11,5 @@ export const jobRunners: { [K in JobKind]: () => Promise<JobRunner<K>> } = {
   'gallery-regenerate': async () => (await import('./generate-gallery.ts')).galleryRegenerateJob,
   'onnx-import': async () => (await import('./generate-gallery.ts')).onnxImportJob,
   'preference-train': async () => (await import('./preference-train.ts')).preferenceTrainJob,
+  'score-images': async () => (await import('./score-images.ts')).scoreImagesJob,
 }

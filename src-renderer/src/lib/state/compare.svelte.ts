@@ -1,7 +1,7 @@
 // The Compare view's state: one generation job that renders the same prompts and seeds with a
 // one-step generator and with a model's multi-step sampler, then the pairs side by side with the
 // time each model took per image.
-import type { GalleryEntry, ModelInfo, StudioEvent } from '../../../../src-main/contract/index.ts'
+import type { GalleryEntry, ModelInfo, ScoreImagesResult, StudioEvent } from '../../../../src-main/contract/index.ts'
 import type { StudioClient } from '../client/studio-client.ts'
 import type { JobsState } from './jobs.svelte.ts'
 
@@ -35,6 +35,9 @@ export class CompareState {
   rows = $state<CompareRow[]>([])
   timings = $state<CompareTiming[]>([])
   error = $state<string | null>(null)
+  /** reward scores by image path, once the scoring job is done */
+  scores = $state<Record<string, Record<string, number>>>({})
+  scoreJobId = $state<string | null>(null)
   private setup: CompareSetup | null = null
   private names = { generator: '', reference: '' }
 
@@ -49,6 +52,8 @@ export class CompareState {
     this.setup = setup
     this.rows = []
     this.timings = []
+    this.scores = {}
+    this.scoreJobId = null
     // Names mark this comparison's images in the gallery (and keep the two sides apart for one folder).
     this.names = { generator: `${setup.generator.name} one-step`.slice(0, 64), reference: `${setup.reference.name} ${setup.sampler} ${setup.steps}`.slice(0, 64) }
     const jobId = await this.jobs.startAndReturn({
@@ -69,9 +74,21 @@ export class CompareState {
     this.error = jobId ? null : this.jobs.actionError
   }
 
+  /** Mean of one score over one side's images; undefined until scored. */
+  mean(side: 'generator' | 'reference', reward: string): number | undefined {
+    const values = this.rows.map((r) => r[side] && this.scores[r[side].path]?.[reward]).filter((v): v is number => typeof v === 'number')
+    return values.length ? values.reduce((a, b) => a + b, 0) / values.length : undefined
+  }
+
   private onEvent(event: StudioEvent): void {
-    if (event.channel !== 'job.done' || event.payload.jobId !== this.jobId) return
-    if (event.payload.status !== 'succeeded') return
+    if (event.channel !== 'job.done') return
+    if (event.payload.jobId === this.scoreJobId) {
+      const result = event.payload.result as ScoreImagesResult | undefined
+      if (event.payload.status === 'succeeded' && result) this.scores = Object.fromEntries(result.scores.map((s) => [s.path, s.values]))
+      else if (event.payload.error) this.error = `Scoring failed: ${event.payload.error}`
+      return
+    }
+    if (event.payload.jobId !== this.jobId || event.payload.status !== 'succeeded') return
     const result = event.payload.result as { perModel?: CompareTiming[] } | undefined
     this.timings = result?.perModel ?? []
     void this.loadRows()
@@ -95,6 +112,10 @@ export class CompareState {
       this.rows = setup.prompts.flatMap((prompt) =>
         setup.seeds.map((seed) => ({ prompt, seed, generator: gen.get(`${prompt}\n${seed}`), reference: ref.get(`${prompt}\n${seed}`) })),
       )
+      const images = this.rows.flatMap((r) => [r.generator, r.reference]).filter((e): e is GalleryEntry => e !== undefined).slice(0, 512)
+      if (images.length > 0) {
+        this.scoreJobId = await this.jobs.startAndReturn({ kind: 'score-images', params: { images: images.map((e) => ({ path: e.path, prompt: e.prompt })) } })
+      }
     } catch (err) {
       this.error = (err as Error).message
     }
