@@ -2,72 +2,15 @@
 // the web host, and Debian's Chromium, driven by playwright-core, loads the served renderer, visits
 // every view, and runs the demo job to 100 %. Needs `npm run build` first (npm test does it).
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import type { Browser, Page } from 'playwright-core'
+import { artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, shouldSkip, startLauncher } from './e2e-fixtures.ts'
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const launcher = join(repoRoot, 'out', 'main', 'start.js')
-const artifacts = join(repoRoot, 'tests', 'artifacts', 'e2e')
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-// Flags that work on these machines: no sandbox as root, no GPU, and no background network traffic.
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-]
 const VIEWS = ['train', 'gallery', 'compare', 'prefer', 'settings'] as const
-
-const chromiumInstalled = existsSync(chromiumPath)
-
-/** Off CI a missing Chromium skips the browser tests, loudly; under CI it is a failure. */
-function shouldSkip(): boolean {
-  if (chromiumInstalled || process.env.CI) return false
-  const bar = '!'.repeat(78)
-  process.stderr.write(
-    `\n${bar}\n!!  BROWSER TESTS NOT RUN: Chromium is not installed at ${chromiumPath}.\n` +
-      `!!  Install it with:  sudo apt-get update && sudo apt-get install -y chromium\n` +
-      `!!  (or set CHROMIUM_PATH). With CI=true this is a failure.\n${bar}\n\n`,
-  )
-  return true
-}
-
-/** Starts the built launcher with Electron disabled and waits for the one line that gives the address. */
-async function startLauncher(workspace: string, port = 0): Promise<{ child: ChildProcess; url: string; stdout: string[] }> {
-  if (!existsSync(launcher)) throw new Error(`${launcher} is missing: run npm run build first (npm test does)`)
-  const child = spawn(process.execPath, [launcher, '--port', String(port), '--workspace', workspace], {
-    cwd: repoRoot,
-    env: { ...process.env, DI_STUDIO_NO_ELECTRON: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const stdout: string[] = []
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`launcher printed no address; stdout: ${stdout.join('\n')}`)), 30_000)
-    let buffer = ''
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString()
-      const lines = buffer.split('\n')
-      buffer = lines.pop()!
-      for (const line of lines) {
-        stdout.push(line)
-        const match = /serving DI Studio at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
-        if (match) {
-          clearTimeout(timer)
-          resolve(match[1]!)
-        }
-      }
-    })
-    child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[launcher] ${chunk.toString()}`))
-    child.once('exit', (code) => reject(new Error(`launcher exited with ${code}; stdout: ${stdout.join('\n')}`)))
-  })
-  return { child, url, stdout }
-}
 
 describe('studio in Chromium over the web host', { timeout: 180_000 }, () => {
   const skip = shouldSkip()

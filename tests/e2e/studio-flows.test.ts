@@ -178,6 +178,10 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     const grid = page.getByTestId('gallery-grid')
     const rendered = Number(await grid.getAttribute('data-rendered'))
     assert.ok(rendered > 0 && rendered < 200, `rendered ${rendered} of 1008 cells`)
+    // the spacer's height comes from a Svelte style directive (CSSOM, allowed by the CSP): one row per 112 px
+    const columns = Math.floor((await grid.evaluate((el) => (el as unknown as { clientWidth: number }).clientWidth)) / 112)
+    const spacer = await grid.locator('.canvas').boundingBox()
+    assert.equal(spacer?.height, Math.ceil(1008 / columns) * 112)
     await grid.evaluate((el) => {
       const box = el as unknown as PageElement
       box.scrollTop = box.scrollHeight
