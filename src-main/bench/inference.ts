@@ -155,18 +155,24 @@ const ortVsTfjsEntry: BenchEntry = {
     } finally {
       disposeParams(params)
     }
+    // ORT with its default threads (all cores) and with one thread, as tfjs-wasm runs in Node today
     const inference = new OnnxInference()
+    const single = new OnnxInference({ threads: 1 })
     try {
       const pkg = inMemoryPackage('generator')
       ctx.log(`ORT one-step generator, batch ${batch}`)
       const ort = await medianMs(repeats, () => inference.generate(pkg, { prompts, seeds, batchSize: batch }))
+      ctx.log(`ORT one-step generator, batch ${batch}, 1 thread`)
+      const ort1 = await medianMs(repeats, () => single.generate(pkg, { prompts, seeds, batchSize: batch }))
       return [
         { name: `tfjs one-step generator B${batch}`, value: batch / (tfjs.medianMs / 1000), unit: 'images/s', notes: `backend ${ctx.backend.name}; ${spread(tfjs)} per batch` },
-        { name: `ORT one-step generator B${batch} (same run)`, value: batch / (ort.medianMs / 1000), unit: 'images/s', notes: `providers ${inference.providers.chosen.join('+')}; ${spread(ort)} per batch` },
-        { name: `ORT speed-up over tfjs (${ctx.backend.name})`, value: tfjs.medianMs / ort.medianMs, unit: 'x', notes: 'same generator, same inputs, read back included' },
+        { name: `ORT one-step generator B${batch} (same run)`, value: batch / (ort.medianMs / 1000), unit: 'images/s', notes: `providers ${inference.providers.chosen.join('+')}, default threads; ${spread(ort)} per batch` },
+        { name: `ORT one-step generator B${batch}, 1 thread`, value: batch / (ort1.medianMs / 1000), unit: 'images/s', notes: `${spread(ort1)} per batch` },
+        { name: `ORT speed-up over tfjs (${ctx.backend.name})`, value: tfjs.medianMs / ort.medianMs, unit: 'x', notes: `same generator, same inputs, read back included; 1 thread each: ${(tfjs.medianMs / ort1.medianMs).toFixed(2)}x` },
       ]
     } finally {
       await inference.dispose()
+      await single.dispose()
     }
   },
 }
