@@ -1,7 +1,11 @@
-// The samplers' update maths on plain Float32Arrays, one model evaluation at a time, so that an
-// asynchronous model (an onnxruntime session) can drive the same DDIM and DPM-Solver++(2M) updates
-// as samplers.ts does with a synchronous tfjs callback. samplers.ts can adopt these functions later;
-// until then tests/unit/onnx-sampling.test.ts checks that both give the same images within 1e-3.
+// The samplers' update maths, once, as plain numbers: every DDIM and DPM-Solver++(2M) step is a linear
+// combination of the current x, this step's x0 prediction and the previous step's x0 prediction,
+//     x_next = cx * x + cx0 * x0 + cPrev * x0_prev,     x0 = clip((x - sigma_t eps) / alpha_t),
+// with coefficients that depend only on the schedule and the step grid. samplerPlan() computes them;
+// SamplerStepper applies them to Float32Arrays one model evaluation at a time, so an asynchronous model
+// (an onnxruntime session) drives the same sampler as samplers.ts does with a synchronous tfjs callback.
+// samplers.ts can adopt samplerPlan() for its tensor updates; until then tests hold the two to 1e-4
+// (tests/unit/onnx-sampler-steps.test.ts) and the ORT pipeline to the tfjs one within 1e-3.
 //
 // Usage:
 //   const stepper = new SamplerStepper(schedule, 'ddim', 25)
@@ -11,21 +15,58 @@
 import type { VpSchedule } from './schedule.ts'
 import type { SamplerKind } from './samplers.ts'
 
+export interface SamplerStepPlan {
+  /** the model is evaluated at this integer timestep */
+  t: number
+  alpha: number
+  sigma: number
+  /** true on the last step: its result is x0 itself */
+  final: boolean
+  cx: number
+  cx0: number
+  /** weight of the previous step's x0 (DPM-Solver++ second order); 0 otherwise */
+  cPrev: number
+}
+
+/** The coefficients of every step of a sampler run (see the header for the update they define). */
+export function samplerPlan(schedule: VpSchedule, sampler: SamplerKind, steps: number): SamplerStepPlan[] {
+  if (sampler !== 'ddim' && sampler !== 'dpmpp-2m') throw new Error(`sampler: unknown kind '${String(sampler)}' (expected ddim or dpmpp-2m)`)
+  const ts = schedule.samplingTimesteps(steps)
+  let prevH = 0
+  return ts.map((t, i) => {
+    const alpha = schedule.alpha(t)
+    const sigma = schedule.sigma(t)
+    if (i === ts.length - 1) return { t, alpha, sigma, final: true, cx: 0, cx0: 1, cPrev: 0 }
+    const tn = ts[i + 1]!
+    const an = schedule.alpha(tn)
+    const sn = schedule.sigma(tn)
+    if (sampler === 'ddim') {
+      // x_next = an x0 + sn eHat with eHat = (x - a x0) / s re-derived from the (possibly clipped) x0
+      return { t, alpha, sigma, final: false, cx: sn / sigma, cx0: an - (alpha * sn) / sigma, cPrev: 0 }
+    }
+    // DPM-Solver++(2M): x_next = (sn/s) x - an (e^{-h} - 1) D, D = x0, or (1 + 1/2r) x0 - (1/2r) x0_prev
+    // with r = h_prev / h once a previous x0 exists (and not on the step into the final jump)
+    const h = schedule.lambda(tn) - schedule.lambda(t)
+    const jump = an * Math.expm1(-h)
+    const secondOrder = i > 0 && i + 1 < ts.length - 1
+    const r = prevH / h
+    prevH = h
+    return secondOrder
+      ? { t, alpha, sigma, final: false, cx: sn / sigma, cx0: -jump * (1 + 1 / (2 * r)), cPrev: jump / (2 * r) }
+      : { t, alpha, sigma, final: false, cx: sn / sigma, cx0: -jump, cPrev: 0 }
+  })
+}
+
 export class SamplerStepper {
   /** integer timesteps, from noisy to clean: evaluate the model at timesteps[i] before step(i) */
   readonly timesteps: number[]
+  private readonly plan: SamplerStepPlan[]
   private prevX0: Float32Array | null = null
-  private prevH = 0
   private nextIndex = 0
 
-  constructor(
-    private readonly schedule: VpSchedule,
-    readonly sampler: SamplerKind,
-    steps: number,
-    private readonly clipDenoised = true,
-  ) {
-    if (sampler !== 'ddim' && sampler !== 'dpmpp-2m') throw new Error(`sampler: unknown kind '${String(sampler)}' (expected ddim or dpmpp-2m)`)
-    this.timesteps = schedule.samplingTimesteps(steps)
+  constructor(schedule: VpSchedule, readonly sampler: SamplerKind, steps: number, private readonly clipDenoised = true) {
+    this.plan = samplerPlan(schedule, sampler, steps)
+    this.timesteps = this.plan.map((p) => p.t)
   }
 
   /**
@@ -36,37 +77,13 @@ export class SamplerStepper {
     if (i !== this.nextIndex) throw new Error(`sampler: step ${i} taken out of order (expected ${this.nextIndex})`)
     if (x.length !== eps.length) throw new Error(`sampler: x has ${x.length} values but eps has ${eps.length}`)
     this.nextIndex++
-    const { schedule, timesteps: ts } = this
-    const t = ts[i]!
-    const a = schedule.alpha(t)
-    const s = schedule.sigma(t)
-    const x0 = predictX0(x, eps, a, s, this.clipDenoised)
-    if (i === ts.length - 1) return x0
-    const tn = ts[i + 1]!
-    const an = schedule.alpha(tn)
-    const sn = schedule.sigma(tn)
+    const p = this.plan[i]!
+    const x0 = predictX0(x, eps, p.alpha, p.sigma, this.clipDenoised)
+    if (p.final) return x0
+    const prev = p.cPrev !== 0 ? this.prevX0! : null
     const next = new Float32Array(x.length)
-    if (this.sampler === 'ddim') {
-      // re-derive eps from the (possibly clipped) x0 so the update stays on the DDIM trajectory
-      for (let k = 0; k < x.length; k++) {
-        const eHat = (x[k]! - x0[k]! * a) / s
-        next[k] = x0[k]! * an + eHat * sn
-      }
-      return next
-    }
-    // DPM-Solver++(2M): x_next = (sn/s) x - an (e^{-h} - 1) D, with D a second-order blend of x0 estimates
-    const h = schedule.lambda(tn) - schedule.lambda(t)
-    const decay = sn / s
-    const jump = an * Math.expm1(-h)
-    const prev = this.prevX0
-    const secondOrder = prev !== null && i + 1 < ts.length - 1
-    const r = this.prevH / h
-    for (let k = 0; k < x.length; k++) {
-      const d = secondOrder ? x0[k]! * (1 + 1 / (2 * r)) - prev![k]! * (1 / (2 * r)) : x0[k]!
-      next[k] = x[k]! * decay - d * jump
-    }
+    for (let k = 0; k < x.length; k++) next[k] = p.cx * x[k]! + p.cx0 * x0[k]! + (prev ? p.cPrev * prev[k]! : 0)
     this.prevX0 = x0
-    this.prevH = h
     return next
   }
 }
