@@ -34,7 +34,8 @@ export class TrainState {
   runId = $state<string | null>(null)
   /** Its job, while this studio trains it. */
   jobId = $state<string | null>(null)
-  series: Map<string, MetricSeries> = new Map()
+  /** Replaced (not mutated) when another run is watched; points are appended in place and `revision` bumped. */
+  series = $state.raw<Map<string, MetricSeries>>(new Map())
   /** Metric names, in first-seen order. */
   metricNames = $state<string[]>([])
   /** Steps from which a control change applied (chart markers). */
