@@ -7,6 +7,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { parseArgs } from 'node:util'
+import { pathToFileURL } from 'node:url'
 import { Gallery } from '../core/gallery/gallery.ts'
 import { exportModelChoice, generateIntoGallery, type ModelChoice } from '../core/gallery/generate.ts'
 import { join } from 'node:path'
@@ -152,7 +153,8 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// run only as the entry point (tests import parseSeeds)
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().catch((err: unknown) => {
     console.error(`\ngenerate: ${err instanceof Error ? err.message : String(err)}\n${USAGE}`)
     process.exit(err instanceof Error && err.name === 'InferenceAbortedError' ? 130 : 1)
