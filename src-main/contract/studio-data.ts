@@ -123,11 +123,16 @@ export const ModelInfo = z.object({
   /** what a job's model choice names: 'reference' or a workspace-relative folder */
   path: z.string(),
   name: z.string(),
-  /** diffusion: a saved DiT (usable as base model and, with t_init, as a one-step generator); onnx: an ONNX package */
-  kind: z.enum(['reference', 'diffusion', 'onnx']),
+  /**
+   * diffusion: a saved DiT (usable as base model and, with t_init, as a one-step generator); onnx: an
+   * ONNX package; run: a DI* run folder, whose newest checkpoint's generator makes images in one step
+   */
+  kind: z.enum(['reference', 'diffusion', 'onnx', 'run']),
   available: z.boolean(),
   /** why it is unavailable, or a one-line description */
   detail: z.string(),
+  /** for runs: the checkpoint step whose generator is used */
+  step: z.int().min(0).optional(),
 })
 export type ModelInfo = z.output<typeof ModelInfo>
 

@@ -222,6 +222,18 @@ export class StudioData {
         models.push({ path, name, kind: 'diffusion', available: existsSync(join(dir, 'model.safetensors')), detail: 'Saved diffusion model (DiT)' })
       }
     }
+    // DI* runs with a checkpoint: their trained generator (the gallery exports it once per checkpoint)
+    for (const run of await this.listRuns(new Map())) {
+      if (run.checkpointStep === undefined) continue
+      models.push({
+        path: `${RUNS_DIR}/${run.runId}`,
+        name: `${run.name ?? run.runId} (DI* step ${run.checkpointStep})`,
+        kind: 'run',
+        available: true,
+        detail: `Generator of DI* run ${run.runId} at its newest checkpoint (step ${run.checkpointStep})`,
+        step: run.checkpointStep,
+      })
+    }
     return models
   }
 

@@ -42,6 +42,8 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
   let browser: Browser
   let page: Page
   const problems: string[] = []
+  /** the DI* run the train flow made; its generator is compared later */
+  let trainedRunId = ''
 
   before(async () => {
     if (skip) return
@@ -132,6 +134,7 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     await page.getByTestId('run-stop').click()
     await page.locator('[data-testid="run-status"]', { hasText: 'cancelled' }).waitFor({ timeout: 60_000 })
     const runId = await live.getAttribute('data-run-id')
+    trainedRunId = runId ?? ''
     const row = page.locator(`[data-testid="run-row"][data-run-id="${runId}"]`)
     await row.waitFor()
     await row.getByTestId('run-resume-past').click()
@@ -207,9 +210,10 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     }, total - 1)
   })
 
-  it('compares the one-step generator with the multi-step sampler side by side', { skip }, async () => {
+  it('compares the DI*-trained generator with the multi-step sampler side by side', { skip }, async () => {
     await page.getByTestId('nav-compare').click()
-    await page.getByTestId('compare-generator').selectOption('models/tiny')
+    assert.ok(trainedRunId, 'the train flow ran first')
+    await page.getByTestId('compare-generator').selectOption(`runs/${trainedRunId}`)
     await page.getByTestId('compare-reference').selectOption('models/tiny')
     await page.getByTestId('compare-steps').fill('4')
     await page.getByTestId('compare-prompts').fill(TINY_PROMPTS.slice(0, 2).join('\n'))

@@ -2,6 +2,7 @@
 // one-step generator and with a model's multi-step sampler, then the pairs side by side with the
 // time each model took per image.
 import type { GalleryEntry, ModelInfo, ScoreImagesResult, StudioEvent } from '../../../../src-main/contract/index.ts'
+import { isDiffusionModel } from '../models.ts'
 import type { StudioClient } from '../client/studio-client.ts'
 import type { JobsState } from './jobs.svelte.ts'
 
@@ -60,7 +61,7 @@ export class CompareState {
       kind: 'generate-gallery',
       params: {
         models: [
-          { path: setup.generator.path, ...(setup.generator.kind === 'onnx' ? {} : { tInit: setup.tInit }), name: this.names.generator },
+          { path: setup.generator.path, ...(isDiffusionModel(setup.generator) ? { tInit: setup.tInit } : {}), name: this.names.generator },
           { path: setup.reference.path, name: this.names.reference },
         ],
         prompts: setup.prompts,
