@@ -175,6 +175,14 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     await page.locator('[data-testid="gallery-total"]', { hasText: /^9$/ }).waitFor()
   })
 
+  it('refuses an ONNX import of a file that is not in the workspace, with the reason', { skip }, async () => {
+    await page.getByText('Import an ONNX generator').click()
+    await page.getByLabel('File (in the workspace)').fill('imports/none.onnx')
+    await page.getByLabel('Name', { exact: true }).fill('mine')
+    await page.getByRole('button', { name: 'Import' }).click()
+    await page.getByText(/ONNX file imports\/none\.onnx does not exist in the workspace/).waitFor()
+  })
+
   it('cancels a long generation', { skip }, async () => {
     await page.getByTestId('gallery-prompts').fill(TINY_PROMPTS.join('\n'))
     await page.getByTestId('gallery-seeds').fill('1000-1999')
