@@ -216,6 +216,9 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
       const cells = document.querySelectorAll('[data-testid="gallery-cell"]')
       return cells.length > 0 && Number(cells[cells.length - 1]!.getAttribute('data-index')) === last
     }, total - 1)
+    // exporting every match goes in batches under the WebSocket's message limit
+    await page.getByTestId('gallery-export-all').click()
+    await page.locator('[data-testid="gallery-notice"]', { hasText: `Exported ${total} images` }).waitFor({ timeout: 60_000 })
   })
 
   it('compares the DI*-trained generator with the multi-step sampler side by side', { skip }, async () => {

@@ -4,6 +4,8 @@ import type { GalleryEntry, RequestParams, StudioEvent } from '../../../../src-m
 import type { StudioClient } from '../client/studio-client.ts'
 
 export const PAGE_SIZE = 200
+/** ids per export request (an id is about 45 bytes; a request must stay under 64 KiB) */
+const EXPORT_BATCH = 500
 
 export interface GalleryFilters {
   text: string
@@ -102,9 +104,18 @@ export class GalleryState {
         }
       }
       if (chosen.length === 0) throw new Error('Nothing to export: the current search matches no images')
-      const result = await this.client.exportGalleryImages({ ids: chosen })
-      this.notice = `Exported ${result.exported} image${result.exported === 1 ? '' : 's'} (with their metadata) to ${result.folder}` +
-        (result.missing.length ? `; ${result.missing.length} no longer exist` : '')
+      // Requests stay well under the WebSocket's message limit: ids go in batches into one folder.
+      let folder: string | undefined
+      let exported = 0
+      let missing = 0
+      for (let i = 0; i < chosen.length; i += EXPORT_BATCH) {
+        const result = await this.client.exportGalleryImages({ ids: chosen.slice(i, i + EXPORT_BATCH), ...(folder ? { folder } : {}) })
+        folder = result.folder
+        exported += result.exported
+        missing += result.missing.length
+      }
+      this.notice = `Exported ${exported} image${exported === 1 ? '' : 's'} (with their metadata) to ${folder}` +
+        (missing ? `; ${missing} no longer exist` : '')
       this.error = null
     } catch (err) {
       this.error = (err as Error).message
