@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile, readFile, readdir, utimes } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Gallery, GalleryError, INDEX_FILE, type GalleryEntry } from '../../src-main/core/gallery/gallery.ts'
@@ -154,4 +155,21 @@ test('two processes on one gallery (job adds, core deletes) never lose each othe
   const fresh = new Gallery(dir)
   await fresh.open()
   assert.equal(fresh.size, 3)
+})
+
+test('deferred index writes: entries list at once, reach index.json on commit, and survive a crash before it', async () => {
+  const dir = join(root, 'deferred')
+  const g = new Gallery(dir)
+  await g.open()
+  const [a] = await g.addImages(new Float32Array(12), [meta(0)], { deferIndex: true })
+  assert.equal(g.get(a!.id)?.seed, 0, 'listed by this instance at once')
+  const onDisk = () => JSON.parse(readFileSync(join(dir, INDEX_FILE), 'utf8')).entries.map((e: { id: string }) => e.id)
+  assert.deepEqual(onDisk(), [])
+  // another process writes meanwhile: our pending entry must not be lost when we reload
+  const other = new Gallery(dir)
+  assert.deepEqual((await other.open()).problems, ['1 PNG missing from the index added'], 'a crash now would lose nothing')
+  const [b] = await g.addImages(new Float32Array(12), [meta(1)], { deferIndex: true })
+  await g.commit()
+  assert.deepEqual(onDisk().sort(), [a!.id, b!.id].sort())
+  assert.equal(g.size, 2)
 })

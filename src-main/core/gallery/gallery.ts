@@ -73,8 +73,10 @@ export class Gallery {
   private byId = new Map<string, Indexed>()
   private opened = false
   private serial = 0
-  /** mtime and size of index.json as last read or written by us; a difference means someone else wrote */
+  /** mtime, size and inode of index.json as last read or written by us; a difference means someone else wrote */
   private stamp = ''
+  /** added with deferIndex, not yet in index.json */
+  private pending: GalleryEntry[] = []
 
   constructor(root: string) {
     this.root = resolve(root)
@@ -198,8 +200,12 @@ export class Gallery {
           // unreadable or gone: our in-memory copy is the best there is, and is written below
         }
       }
+      // entries waiting for commit() go in with every write (a reload above would have dropped them)
+      this.insert(this.pending)
       const result = change()
+      const written = this.pending.length // flush serialises synchronously: later additions stay pending
       await this.flush()
+      this.pending = this.pending.slice(written)
       return result
     })
   }
@@ -244,9 +250,12 @@ export class Gallery {
 
   /**
    * Saves images as PNGs with their metadata and adds them to the index (one index write per call).
-   * `pixels` holds the images NHWC in [-1, 1], one meta per image.
+   * `pixels` holds the images NHWC in [-1, 1], one meta per image. With `deferIndex` the entries wait
+   * in memory until commit() (a long job commits every second or so instead of rewriting a large index
+   * after every batch); they are listed by this instance at once, and a crash before commit() loses
+   * nothing, since open() re-adds PNGs missing from the index.
    */
-  async addImages(pixels: Float32Array, metas: ImageMeta[]): Promise<GalleryEntry[]> {
+  async addImages(pixels: Float32Array, metas: ImageMeta[], opts: { deferIndex?: boolean } = {}): Promise<GalleryEntry[]> {
     this.requireOpen()
     const added: GalleryEntry[] = []
     let offset = 0
@@ -260,13 +269,21 @@ export class Gallery {
       await atomicWriteFile(join(this.root, file), encodePng(rgb, meta.width, meta.height, metaToText(meta)))
       added.push({ ...meta, id, file })
     }
-    // PNGs first, index second: a crash in between leaves PNGs that the next rebuild re-adds
-    await this.mutate(() => this.insert(added))
+    // PNGs first, index second: a crash in between leaves PNGs that the next open re-adds
+    this.pending.push(...added)
+    this.insert(added)
+    if (!opts.deferIndex) await this.commit()
     return added
+  }
+
+  /** Writes entries added with deferIndex to the index (every other change writes them too). */
+  async commit(): Promise<void> {
+    if (this.pending.length > 0) await this.mutate(() => {})
   }
 
   /** Adds entries; an id already present is skipped (ids are unique per file: another process got there first). */
   private insert(entries: GalleryEntry[]): void {
+    const first = this.items.length
     for (const e of entries) {
       if (this.byId.has(e.id)) continue
       const item = indexed(e)
@@ -274,9 +291,7 @@ export class Gallery {
       this.byId.set(e.id, item)
     }
     // keep the array in time order even if a clock went backwards or another process interleaved
-    const n = this.items.length
-    const first = n - entries.length
-    if (first > 0 && this.items[first - 1]!.time > this.items[first]!.time) this.items.sort((a, b) => a.time - b.time)
+    if (first > 0 && first < this.items.length && this.items[first - 1]!.time > this.items[first]!.time) this.items.sort((a, b) => a.time - b.time)
   }
 
   /** Adds entries to the index only (for tests and for imports of already written files). */

@@ -71,6 +71,7 @@ export interface RunOptions {
 }
 
 const MAX_IMAGES = 100_000
+const INDEX_COMMIT_MS = 1000
 
 export async function resolveModelChoice(choice: ModelChoice, cacheDir: string, runBaseDir?: string): Promise<LoadedPackage> {
   if (choice.path !== 'reference' && isRunFolder(choice.path)) {
@@ -124,24 +125,37 @@ export async function generateIntoGallery(gallery: Gallery, inference: OnnxInfer
   const jobs: { prompt: string; seed: number }[] = []
   for (const prompt of req.prompts) for (const seed of req.seeds) jobs.push({ prompt, seed })
   const result: GalleryGenerationResult = { entries: [], perModel: [] }
-  for (const [mi, pkg] of packages.entries()) {
-    const choice = req.models[mi]!
-    let modelMs = 0
-    for (let start = 0; start < jobs.length; start += batchSize) {
-      await opts.beforeBatch?.()
-      if (opts.signal?.aborted) throw new InferenceAbortedError()
-      const batch = jobs.slice(start, start + batchSize)
-      const images = await inference.generate(pkg, {
-        prompts: batch.map((j) => j.prompt), seeds: batch.map((j) => j.seed), sampling, batchSize, ...(opts.signal ? { signal: opts.signal } : {}),
-      })
-      modelMs += images.elapsedMs
-      const createdAt = new Date().toISOString()
-      const metas = batch.map((j) => describeImage(pkg, choice, j.prompt, j.seed, sampling, createdAt, images.elapsedMs / batch.length))
-      result.entries.push(...(await gallery.addImages(images.pixels, metas)))
-      opts.onProgress?.({ done: mi * perModelCount + start + batch.length, total, model: pkg.manifest.name })
+  // the index (which grows with the gallery) is rewritten at most about once a second, not per batch
+  let lastCommit = Date.now()
+  try {
+    for (const [mi, pkg] of packages.entries()) {
+      const choice = req.models[mi]!
+      let modelMs = 0
+      for (let start = 0; start < jobs.length; start += batchSize) {
+        await opts.beforeBatch?.()
+        if (opts.signal?.aborted) throw new InferenceAbortedError()
+        const batch = jobs.slice(start, start + batchSize)
+        const images = await inference.generate(pkg, {
+          prompts: batch.map((j) => j.prompt), seeds: batch.map((j) => j.seed), sampling, batchSize, ...(opts.signal ? { signal: opts.signal } : {}),
+        })
+        modelMs += images.elapsedMs
+        const createdAt = new Date().toISOString()
+        const metas = batch.map((j) => describeImage(pkg, choice, j.prompt, j.seed, sampling, createdAt, images.elapsedMs / batch.length))
+        result.entries.push(...(await gallery.addImages(images.pixels, metas, { deferIndex: true })))
+        if (Date.now() - lastCommit > INDEX_COMMIT_MS) {
+          await gallery.commit()
+          lastCommit = Date.now()
+        }
+        opts.onProgress?.({ done: mi * perModelCount + start + batch.length, total, model: pkg.manifest.name })
+      }
+      result.perModel.push({ model: pkg.manifest.name, kind: pkg.manifest.kind, images: jobs.length, msPerImage: modelMs / jobs.length })
     }
-    result.perModel.push({ model: pkg.manifest.name, kind: pkg.manifest.kind, images: jobs.length, msPerImage: modelMs / jobs.length })
+  } catch (err) {
+    // on cancel or error the images made so far are kept and listed; the original error wins
+    await gallery.commit().catch(() => {})
+    throw err
   }
+  await gallery.commit()
   return result
 }
 
