@@ -145,6 +145,8 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     await row.getByTestId('run-open').click()
     await page.getByTestId('change-marker').first().waitFor()
     assert.equal(Number(await page.getByTestId('change-marker').first().textContent()), markerStep)
+    await page.getByTestId('run-config').click()
+    assert.match(await textOf(page, 'run-config'), /"batchSize": 2/)
     await page.screenshot({ path: join(artifacts, 'view-train.png'), fullPage: true })
   })
 

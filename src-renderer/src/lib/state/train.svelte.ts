@@ -46,6 +46,8 @@ export class TrainState {
   revision = $state(0)
   /** Control values the run used at its latest step (what the sliders show). */
   controls = $state<Record<string, number>>({})
+  /** The watched run's saved config.json, when it was opened from its files. */
+  config = $state<unknown>(null)
   private lastControls: Record<string, number> = {}
 
   constructor(private readonly client: StudioClient) {
@@ -90,6 +92,7 @@ export class TrainState {
       this.watch(runId, detail.summary.activeJobId ?? null)
       for (const m of detail.metrics) this.addMetrics(m.step, m.values)
       this.samples = detail.samples
+      this.config = detail.config
       this.revision++
     })
   }
@@ -125,6 +128,7 @@ export class TrainState {
     this.samples = []
     this.latestStep = 0
     this.controls = {}
+    this.config = null
     this.lastControls = {}
     this.revision++
   }
