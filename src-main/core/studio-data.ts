@@ -11,6 +11,7 @@ import type { GalleryEntry as StoredGalleryEntry } from './gallery/gallery.ts'
 import { GalleryService } from './gallery/service.ts'
 import { addChoice, readChoices } from './preferences/choice-store.ts'
 import { readMetrics, readStatus, RUN_FILES } from './runs/run-files.ts'
+import { stepMetrics } from './runs/step-metrics.ts'
 import type { Workspace } from './workspace.ts'
 
 export const GALLERY_DIR = 'gallery'
@@ -128,7 +129,7 @@ export class StudioData {
     const controlChanges: RunDetail['controlChanges'] = []
     for (const line of await readMetrics(dir)) {
       if (line.type === 'controls') controlChanges.push({ step: line.step, changes: line.changes })
-      else if (line.type === 'step' && typeof line.step === 'number') metrics.push({ step: line.step, values: stepLineMetrics(line) })
+      else if (line.type === 'step' && typeof line.step === 'number') metrics.push({ step: line.step, values: stepMetrics(line) })
     }
     const samples: RunDetail['samples'] = []
     try {
@@ -257,33 +258,4 @@ async function readJson(path: string): Promise<unknown> {
   } catch {
     return null
   }
-}
-
-/**
- * A metrics.jsonl step line under the names the live job streams (kinds/distar-train.ts stepMetrics:
- * loss/*, reward/*, grad/*, time/*, control/*), so a reopened run plots exactly like a live one.
- * Re-stated here because that module loads TensorFlow.js, which the main process must not.
- */
-export function stepLineMetrics(line: Record<string, unknown>): Record<string, number> {
-  const out: Record<string, number> = {}
-  const put = (name: string, value: unknown) => {
-    if (typeof value === 'number' && Number.isFinite(value)) out[name] = value
-  }
-  const group = (value: unknown): Record<string, unknown> => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {})
-  const losses = group(line.losses)
-  for (const [k, v] of Object.entries(losses)) put(`loss/${k}`, v)
-  for (const [k, v] of Object.entries(group(losses.rewards))) put(`reward/${k}`, v)
-  for (const [k, v] of Object.entries(group(line.gradNorms))) put(`grad/${k}`, v)
-  for (const [k, v] of Object.entries(group(line.timings))) put(`time/${k}`, v)
-  put('time/wallMs', line.wallMs)
-  put('time/etaMs', line.etaMs)
-  out.skipped = line.status === 'ok' ? 0 : 1
-  const controls = group(line.controls)
-  for (const [k, v] of Object.entries(controls)) put(`control/${k}`, v)
-  if (Array.isArray(controls.tRange)) {
-    put('control/tMin', controls.tRange[0])
-    put('control/tMax', controls.tRange[1])
-  }
-  for (const [k, v] of Object.entries(group(controls.rewardMix))) put(`control/rewardMix.${k}`, v)
-  return out
 }
