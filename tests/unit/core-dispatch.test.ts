@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { BackendReport } from '../../src-main/contract/index.ts'
+import { BackendReport, JOB_KIND_INFO } from '../../src-main/contract/index.ts'
 import { StudioCore } from '../../src-main/core/studio-core.ts'
 import { recordingLogger, tempDir } from '../helpers/studio-fixtures.ts'
 
@@ -92,6 +92,8 @@ describe('StudioCore.dispatch', () => {
   it('lists the job kinds of the contract', async () => {
     const response = await core.dispatch('jobs.listKinds', {})
     assert.ok(response.ok)
-    assert.deepEqual((response.result as { kind: string }[]).map((k) => k.kind), ['demo'])
+    const kinds = (response.result as { kind: string }[]).map((k) => k.kind)
+    assert.deepEqual([...kinds].sort(), Object.keys(JOB_KIND_INFO).sort())
+    assert.ok(kinds.includes('demo') && kinds.includes('distar-train'), `kinds: ${kinds.join(', ')}`)
   })
 })
