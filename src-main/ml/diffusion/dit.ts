@@ -149,7 +149,8 @@ export function paramsFromValues(c: DitConfig, values: Record<string, Float32Arr
     const v = values[name]
     if (!v) throw new Error(`DiT params: missing '${name}'`)
     if (v.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`DiT params: '${name}' has ${v.length} values, expected shape [${shape}]`)
-    params[name] = tf.variable(tf.tensor(v, shape, 'float32'), trainable, `${prefix}/${name}`)
+    // inside tidy, so the initial tensor is released and only the variable holds the data
+    params[name] = tf.tidy(() => tf.variable(tf.tensor(v, shape, 'float32'), trainable, `${prefix}/${name}`))
   }
   return params
 }

@@ -123,9 +123,10 @@ export class DenoisingTrainer {
     this.m = {}
     this.v = {}
     for (const [name, p] of Object.entries(params)) {
-      this.ema[name] = tf.variable(tf.clone(p), false, `${p.name}/ema`)
-      this.m[name] = tf.variable(tf.zerosLike(p), false, `${p.name}/adam_m`)
-      this.v[name] = tf.variable(tf.zerosLike(p), false, `${p.name}/adam_v`)
+      // tidy releases the initial tensors; the variables keep their own reference to the data
+      this.ema[name] = tf.tidy(() => tf.variable(tf.clone(p), false, `${p.name}/ema`))
+      this.m[name] = tf.tidy(() => tf.variable(tf.zerosLike(p), false, `${p.name}/adam_m`))
+      this.v[name] = tf.tidy(() => tf.variable(tf.zerosLike(p), false, `${p.name}/adam_v`))
     }
   }
 
