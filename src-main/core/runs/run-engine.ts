@@ -237,8 +237,6 @@ export class DiStarRun {
         const result = this.session.trainer.step()
         if (result.status === 'paused' && result.step === this.step) continue // a pause that consumed no step
         const done = this.step
-        if (this.config.samples.every > 0 && done % this.config.samples.every === 0 || done === this.config.steps) await this.writeSamples(events)
-        if (done % this.config.checkpoints.every === 0 || done === this.config.steps) await this.writeCheckpoint(events)
         const wallMs = performance.now() - started
         this.recentWallMs.push(wallMs)
         if (this.recentWallMs.length > ETA_WINDOW) this.recentWallMs.shift()
@@ -249,9 +247,13 @@ export class DiStarRun {
           losses: result.losses, gradNorms: result.gradNorms, timings: result.timings, controls: result.controls,
           wallMs, etaMs: meanMs * (this.config.steps - done),
         }
+        // The step's line goes to disk before the checkpoint that covers it: a kill in between then
+        // resumes from the previous checkpoint (whose resume truncates the log), never leaves a gap.
         await metrics.append({ type: 'step', ...event, time: new Date().toISOString() })
         events.onStep?.(event)
         if (result.status === 'paused') events.onLog?.(result.reason ?? 'paused by the NaN guard', 'warn')
+        if (this.config.samples.every > 0 && done % this.config.samples.every === 0 || done === this.config.steps) await this.writeSamples(events)
+        if (done % this.config.checkpoints.every === 0 || done === this.config.steps) await this.writeCheckpoint(events)
         await new Promise((resolve) => setImmediate(resolve)) // let controls arrive between steps
       }
       if (this.step >= this.config.steps) {
