@@ -64,7 +64,7 @@ export const DEFAULT_PRETRAIN: Omit<PretrainOptions, 'outDir'> = {
   imageSize: 32,
   architecture: DEFAULT_ARCHITECTURE,
   schedule: DEFAULT_SCHEDULE,
-  hyper: { ...DEFAULT_TRAIN_HYPER, learningRate: 6e-4 },
+  hyper: (({ totalSteps: _total, ...rest }) => ({ ...rest, learningRate: 6e-4 }))(DEFAULT_TRAIN_HYPER), // totalSteps = --steps
   maxTextLength: 16,
   checkpointEveryMinutes: 5,
   checkpointEverySteps: 0,
