@@ -3,7 +3,7 @@
 // The DI* run config and the gallery job params are defined beside their engines (zod-only files,
 // so the contract stays browser-safe) and re-used here rather than copied.
 import { z } from 'zod'
-import { RunConfig, RunId } from '../core/runs/run-config.ts'
+import { RunConfig, RunControls, RunId } from '../core/runs/run-config.ts'
 import { GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams } from '../core/gallery/schemas.ts'
 
 export { RunConfig, RunId, GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams }
@@ -86,35 +86,23 @@ const finite = () => z.number().finite()
  * them), and resumeAfterNonFinite to continue after the NaN guard paused the run. Ranges that depend
  * on the model are checked by the run, which logs a refused value rather than failing.
  */
-export const DistarSettable = z
-  .object({
-    rewardWeight: finite().optional(),
-    regulariserWeight: finite().min(0).optional(),
-    regulariser: z.enum(['score', 'kl']).optional(),
-    fullDivergence: z.boolean().optional(),
-    huberC: finite().positive().optional(),
-    cfgScale: finite().optional(),
-    cfgPlacement: z.enum(['in', 'out']).optional(),
-    generatorLr: finite().min(0).optional(),
-    fakeLr: finite().min(0).optional(),
-    tMin: z.int().min(0).optional(),
-    tMax: z.int().min(0).optional(),
-    fakeStepsPerGeneratorStep: z.int().min(0).max(100).optional(),
-    maxGradNorm: finite().min(0).optional(),
-    resumeAfterNonFinite: z.literal(true).optional(),
-  })
+// The scalar controls are the run config's own (one schema, so a control the run accepts at start is
+// the same control it accepts live); the t range travels as two scalars.
+const DistarScalarControls = RunControls.omit({ tRange: true, rewardMix: true }).extend({
+  tMin: z.int().min(0).optional(),
+  tMax: z.int().min(0).optional(),
+  resumeAfterNonFinite: z.literal(true).optional(),
+})
+const DISTAR_SETTABLE_KEYS = new Set(Object.keys(DistarScalarControls.shape))
+
+export const DistarSettable = DistarScalarControls.strip()
   .catchall(finite())
   .superRefine((values, ctx) => {
     for (const key of Object.keys(values)) {
-      if (key in DISTAR_SETTABLE_KEYS || (key.startsWith('rewardMix.') && key.length > 'rewardMix.'.length)) continue
+      if (DISTAR_SETTABLE_KEYS.has(key) || (key.startsWith('rewardMix.') && key.length > 'rewardMix.'.length)) continue
       ctx.addIssue({ code: 'custom', path: [key], message: `unknown DI* control '${key}'` })
     }
   }) as z.ZodType<Record<string, ControlValue>>
-
-const DISTAR_SETTABLE_KEYS: Record<string, true> = Object.fromEntries(
-  ['rewardWeight', 'regulariserWeight', 'regulariser', 'fullDivergence', 'huberC', 'cfgScale', 'cfgPlacement', 'generatorLr',
-    'fakeLr', 'tMin', 'tMax', 'fakeStepsPerGeneratorStep', 'maxGradNorm', 'resumeAfterNonFinite'].map((k) => [k, true]),
-)
 
 const NOTHING_SETTABLE = z.strictObject({}) as z.ZodType<Record<string, ControlValue>>
 
