@@ -17,6 +17,7 @@ import '@tensorflow/tfjs-backend-cpu'
 import '@tensorflow/tfjs' // registers every gradient (tfjs-core's CommonJS entry has none)
 import { diffuse, generatorRegulariser, pseudoHuberConstant, stopGradient, type NoiseDraw, type RegulariserOptions, type ScoreNets } from '../../src-main/ml/distar/losses.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
+import { linearVpTables } from '../../src-main/ml/distar/toy-models.ts'
 
 before(async () => {
   await tf.setBackend('cpu')
@@ -29,19 +30,7 @@ const REF_COND = { m: [0.0, 0.2, -0.4, 0.1], v: [1.0, 0.5, 0.8, 1.5] }
 const REF_UNCOND = { m: [0.1, 0.0, 0.0, -0.2], v: [1.2, 1.0, 1.0, 1.3] }
 const HUBER_C = 0.35 // C = 0.7 in 4-D, the constant of di-star.md §3.3
 
-/** DDPM linear-beta VP schedule (1e-4 .. 0.02, T = 1000). */
-function linearSchedule(T = 1000) {
-  const alphas = new Float64Array(T)
-  const sigmas = new Float64Array(T)
-  let prod = 1
-  for (let t = 0; t < T; t++) {
-    prod *= 1 - (1e-4 + ((0.02 - 1e-4) * t) / (T - 1))
-    alphas[t] = Math.sqrt(prod)
-    sigmas[t] = Math.sqrt(1 - prod)
-  }
-  return { alphas, sigmas }
-}
-const SCHEDULE = linearSchedule()
+const SCHEDULE = linearVpTables() // DDPM linear betas 1e-4 .. 0.02, T = 1000
 
 // ---------- float64 reference: the divergence itself ----------
 
