@@ -3,8 +3,7 @@
 // jobs. Every path a client names is resolved inside the workspace (Workspace.resolve refuses escapes).
 import { existsSync } from 'node:fs'
 import { promises as fs } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { StudioError } from '../contract/index.ts'
 import type { GalleryEntry, ModelInfo, ParsedParams, PreferenceStatus, RequestResult, RunDetail, RunSummary } from '../contract/index.ts'
 import type { GalleryEntry as StoredGalleryEntry } from './gallery/gallery.ts'
@@ -13,21 +12,16 @@ import { addChoice, readChoices } from './preferences/choice-store.ts'
 import { readMetrics, readStatus, RUN_FILES } from './runs/run-files.ts'
 import { stepMetrics } from './runs/step-metrics.ts'
 import type { Workspace } from './workspace.ts'
+import { resourcePath } from '../util/resource-path.ts'
 
 export const GALLERY_DIR = 'gallery'
 export const MODELS_DIR = 'models'
 export const RUNS_DIR = 'runs'
 /** Where preference-training saves the model (core/preferences/preference-training.ts). */
 export const PREFERENCE_MODEL_DIR = 'preferences/model'
-const REFERENCE_RELATIVE = join('resources', 'models', 'reference')
-
-/** The shipped reference model's folder: looked up from this file upwards (source tree or out/main). */
+/** The shipped reference model's folder (source tree or out/main). */
 export function referenceModelDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 6; i++, dir = dirname(dir)) {
-    if (existsSync(join(dir, 'resources'))) return join(dir, REFERENCE_RELATIVE)
-  }
-  return join(process.cwd(), REFERENCE_RELATIVE)
+  return resourcePath('resources', 'models', 'reference')
 }
 
 export function referenceModelMissingMessage(): string {

@@ -3,27 +3,17 @@
 // of an image from its metadata (same model file, prompt, seed and settings -> the same pixels).
 // The job runner (core/jobs/kinds/generate-gallery.ts) and the CLI (cli/generate.ts) both use this.
 import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { basename, dirname, join } from 'node:path'
+import { basename, join } from 'node:path'
 import { OnnxInference, DEFAULT_SAMPLING, InferenceAbortedError, type SamplingSettings } from '../../ml/onnx/inference.ts'
 import { loadOnnxPackage, resolveModelFolder, MANIFEST_FILE, ONNX_FILE, type LoadedPackage } from '../../ml/onnx/model-package.ts'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
+import { resourcePath } from '../../util/resource-path.ts'
 import { Gallery, GalleryError, type GalleryEntry } from './gallery.ts'
 import { isRunFolder, resolveRunGenerator } from './run-generator.ts'
 import type { ImageMeta } from './image-meta.ts'
 
-/**
- * Where the shipped reference model lives (resources/models/reference), found from this file upwards so
- * it works from the source tree (tsx) and from the bundle in out/main alike.
- */
-function findReferenceModelDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 6; i++, dir = dirname(dir)) {
-    if (existsSync(join(dir, 'resources', 'models'))) return join(dir, 'resources', 'models', 'reference')
-  }
-  return join(process.cwd(), 'resources', 'models', 'reference')
-}
-export const REFERENCE_MODEL_DIR = findReferenceModelDir()
+/** Where the shipped reference model lives (resources/models/reference). */
+export const REFERENCE_MODEL_DIR = resourcePath('resources', 'models', 'reference')
 
 export interface ModelChoice {
   /** an ONNX package folder, a saved diffusion model folder, a DI* run folder (its generator), or 'reference' */

@@ -4,8 +4,7 @@
 // sample grids for the fixed prompts and seeds.
 import * as tf from '@tensorflow/tfjs-core'
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join, resolve } from 'node:path'
 import { loadCheckpoint, saveCheckpoint, CheckpointError, type NamedTensor } from '../../ml/checkpoint/checkpoint.ts'
 import { DiffusionModel, paramsToNamedTensors } from '../../ml/diffusion/model.ts'
 import { ditEps, disposeParams, ditParamShapes, type DitParams } from '../../ml/diffusion/dit.ts'
@@ -22,19 +21,12 @@ import { Rng } from '../../ml/util/rng.ts'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
 import type { RunConfig, TrainPrompts } from './run-config.ts'
 import { RunConfigError } from './run-config.ts'
+import { resourcePath } from '../../util/resource-path.ts'
 
 const REFERENCE_MODEL_PATH = join('resources', 'models', 'reference')
 const SHOWCASE_PROMPTS_PATH = join('resources', 'prompts', 'showcase.txt')
 
 /** The nearest `resources/<rel>` above this module (works from sources and from a bundle in out/). */
-function resourcePath(rel: string): string {
-  const here = dirname(fileURLToPath(import.meta.url))
-  for (let dir = here, i = 0; i < 6; i++, dir = dirname(dir)) {
-    if (existsSync(join(dir, rel))) return join(dir, rel)
-  }
-  return join(here, '..', '..', '..', rel)
-}
-
 /** The embedded reference model's folder (resources/models/reference). */
 export function defaultReferenceModelDir(): string {
   return resourcePath(REFERENCE_MODEL_PATH)

@@ -1,9 +1,9 @@
 // The alignment model seen through the reward interface, plus its image features for other models.
 import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import type { AlignmentModel } from './alignment-model.ts'
 import { checkRewardInputs, RewardInputError, type ImageFeatureExtractor, type Reward } from './reward.ts'
+import { resourcePath } from '../../util/resource-path.ts'
 
 const SHIPPED_MODEL_PATH = join('resources', 'models', 'alignment')
 
@@ -13,12 +13,7 @@ const SHIPPED_MODEL_PATH = join('resources', 'models', 'alignment')
  * out/main/ alike. Packaged apps whose resources live elsewhere pass the folder explicitly.
  */
 export function shippedAlignmentModelDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url))
-  for (let dir = here, i = 0; i < 6; i++, dir = dirname(dir)) {
-    const candidate = join(dir, SHIPPED_MODEL_PATH)
-    if (existsSync(join(candidate, 'config.json'))) return candidate
-  }
-  return join(here, '..', '..', '..', SHIPPED_MODEL_PATH)
+  return resourcePath(SHIPPED_MODEL_PATH)
 }
 
 export function hasShippedAlignmentModel(dir = shippedAlignmentModelDir()): boolean {
