@@ -8,7 +8,7 @@ import { StudioError } from '../contract/index.ts'
 import type { GalleryEntry, ModelInfo, ParsedParams, PreferenceStatus, RequestResult, RunDetail, RunSummary } from '../contract/index.ts'
 import type { GalleryEntry as StoredGalleryEntry } from './gallery/gallery.ts'
 import { GalleryService } from './gallery/service.ts'
-import { addChoice, readChoices } from './preferences/choice-store.ts'
+import { addChoice, PREFERENCE_MODEL_DIR, readChoices } from './preferences/choice-store.ts'
 import { readMetrics, readStatus, RUN_FILES } from './runs/run-files.ts'
 import { stepMetrics } from './runs/step-metrics.ts'
 import type { Workspace } from './workspace.ts'
@@ -17,8 +17,6 @@ import { resourcePath } from '../util/resource-path.ts'
 export const GALLERY_DIR = 'gallery'
 export const MODELS_DIR = 'models'
 export const RUNS_DIR = 'runs'
-/** Where preference-training saves the model (core/preferences/preference-training.ts). */
-export const PREFERENCE_MODEL_DIR = 'preferences/model'
 /** The shipped reference model's folder (source tree or out/main). */
 export function referenceModelDir(): string {
   return resourcePath('resources', 'models', 'reference')

@@ -6,6 +6,9 @@ import { promises as fs } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { z } from 'zod'
 
+/** Where preference training saves the model, inside the workspace (the reward spec's modelDir). */
+export const PREFERENCE_MODEL_DIR = 'preferences/model'
+
 export const CHOICES_FILE = join('preferences', 'choices.jsonl')
 
 const ImagePath = z.string().min(1).max(1024).refine((p) => !p.includes('\0'), 'path must not contain NUL characters')

@@ -10,9 +10,8 @@ import { alignmentImageFeatures, shippedAlignmentModelDir } from '../../ml/rewar
 import { trainBradleyTerry, type PreferenceTrainingSummary } from '../../ml/rewards/preference-model.ts'
 import type { ImageFeatureExtractor } from '../../ml/rewards/reward.ts'
 import type { Workspace } from '../workspace.ts'
-import { readChoices } from './choice-store.ts'
+import { PREFERENCE_MODEL_DIR, readChoices } from './choice-store.ts'
 
-export const PREFERENCE_MODEL_DIR = join('preferences', 'model')
 const EMBED_BATCH = 64
 
 export interface PreferenceTrainingReport extends PreferenceTrainingSummary {
@@ -85,7 +84,7 @@ export async function trainPreferenceModel(workspace: Workspace, opts: TrainPref
     } finally {
       model.dispose()
     }
-    return { ...summary, modelDir: PREFERENCE_MODEL_DIR.split('\\').join('/'), problems }
+    return { ...summary, modelDir: PREFERENCE_MODEL_DIR, problems }
   } finally {
     alignment?.dispose()
   }
@@ -118,7 +117,7 @@ export async function readPreferenceStatus(workspace: Workspace): Promise<Prefer
   let model: PreferenceStatusReport['model'] = null
   try {
     const config = JSON.parse(await readFile(join(workspace.resolve(PREFERENCE_MODEL_DIR), 'config.json'), 'utf8')) as { training?: PreferenceTrainingSummary }
-    if (config.training) model = { ...config.training, modelDir: PREFERENCE_MODEL_DIR.split('\\').join('/') }
+    if (config.training) model = { ...config.training, modelDir: PREFERENCE_MODEL_DIR }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') problems.push(`preference model: ${(err as Error).message}`)
   }
