@@ -106,6 +106,20 @@ describe('denoising trainer', () => {
     assert.deepEqual(minSnrWeights(schedule, t, 0), new Float32Array([1, 1, 1, 1]))
   })
 
+  it('a min-SNR floor raises the high-noise weights to floor / SNR and leaves the rest alone', () => {
+    const t = Int32Array.from([0, 100, 500, 700, 950])
+    const snr = (ti: number) => schedule.alphaBar(ti) / (1 - schedule.alphaBar(ti))
+    const plain = minSnrWeights(schedule, t, 5)
+    const floored = minSnrWeights(schedule, t, 5, 1)
+    assert.equal(floored[0], plain[0]) // low noise: still min-SNR-5
+    assert.equal(floored[1], plain[1])
+    assert.ok(snr(950) < 0.01 && Math.abs(floored[4]! - Math.fround(1 / snr(950))) / floored[4]! < 1e-5)
+    assert.ok(floored[4]! > 100 && plain[4] === 1)
+    assert.ok(snr(700) < 1 && Math.abs(floored[3]! - Math.fround(1 / snr(700))) < 1e-4)
+    // floor alone (no upper clamp) leaves high-SNR samples at weight 1
+    assert.equal(minSnrWeights(schedule, t, 0, 1)[0], 1)
+  })
+
   it('warms the learning rate up, then decays it by a cosine to the floor', () => {
     const h = { ...DEFAULT_TRAIN_HYPER, learningRate: 1e-3, warmupSteps: 10, totalSteps: 110, minLrFraction: 0.1 }
     assert.ok(Math.abs(learningRateAt(h, 0) - 1e-4) < 1e-12)

@@ -28,6 +28,14 @@ export interface TrainHyper {
    * (high noise) is learnt sooner. 0 = plain uniform epsilon MSE.
    */
   minSnrGamma: number
+  /**
+   * Lower bound of the same weighting, in x0 terms (absent or 0 = none). The epsilon loss weights
+   * an x0 error by SNR, which is ~0.006 at t=950 on the cosine schedule, so the high-noise steps,
+   * where the caption decides the layout, get almost no gradient (the first reference learnt colours
+   * but not shapes). With a floor f, sample i weighs clamp(SNR_i, f, gamma) / SNR_i: f = 1 is the
+   * "truncated SNR" weighting of Salimans & Ho (2022) at high noise, min-SNR-gamma at low noise.
+   */
+  minSnrFloor?: number
 }
 
 export const DEFAULT_TRAIN_HYPER: TrainHyper = {
@@ -70,10 +78,18 @@ export function coefficients(schedule: VpSchedule, t: Int32Array): { alpha: tf.T
   return { alpha: tf.tensor4d(a, [t.length, 1, 1, 1]), sigma: tf.tensor4d(s, [t.length, 1, 1, 1]) }
 }
 
-/** Per-sample loss weights min(SNR, gamma) / SNR for epsilon prediction (all 1 when gamma is 0). */
-export function minSnrWeights(schedule: VpSchedule, t: Int32Array, gamma: number): Float32Array {
+/**
+ * Per-sample weights of the epsilon loss: clamp(SNR, floor, gamma) / SNR, i.e. an x0 error weighted by
+ * clamp(SNR, floor, gamma). gamma 0 means no upper clamp, floor 0 no lower one; both 0 gives all ones.
+ */
+export function minSnrWeights(schedule: VpSchedule, t: Int32Array, gamma: number, floor = 0): Float32Array {
   const w = new Float32Array(t.length).fill(1)
-  if (gamma > 0) t.forEach((ti, i) => { const snr = schedule.alphaBar(ti) / (1 - schedule.alphaBar(ti)); w[i] = Math.min(snr, gamma) / snr })
+  if (gamma <= 0 && floor <= 0) return w
+  t.forEach((ti, i) => {
+    const snr = schedule.alphaBar(ti) / (1 - schedule.alphaBar(ti))
+    const x0Weight = Math.max(gamma > 0 ? Math.min(snr, gamma) : snr, floor)
+    w[i] = x0Weight / snr
+  })
   return w
 }
 
@@ -139,7 +155,7 @@ export class DenoisingTrainer {
     const stepSize = (lr * Math.sqrt(1 - beta2 ** k)) / (1 - beta1 ** k)
     const emaDecay = Math.min(this.hyper.emaDecay, (1 + this.step) / (10 + this.step))
     const names = Object.keys(this.params)
-    const weights = minSnrWeights(this.schedule, batch.t, this.hyper.minSnrGamma)
+    const weights = minSnrWeights(this.schedule, batch.t, this.hyper.minSnrGamma, this.hyper.minSnrFloor ?? 0)
     const [lossT, normT] = tf.tidy(() => {
       const x0 = tf.tensor4d(batch.x0, [B, ...imageShape])
       const noise = tf.tensor4d(batch.noise, [B, ...imageShape])
