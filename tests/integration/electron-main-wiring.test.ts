@@ -36,6 +36,12 @@ interface Report {
   navigationPrevented: number
   permissionGranted: boolean
   permissionCheck: boolean
+  foreignSenderReplies: Record<string, Record<string, string>>
+  permissionsGranted: string[]
+  permissionsTried: number
+  laterContents: { newWindowOwnUrl: { action: string } | null; newWindowJs: { action: string } | null; prevented: number }
+  loadedFile: string
+  loadedUrls: string[]
 }
 
 describe('Electron main process (built) against a fake Electron', () => {
@@ -66,6 +72,12 @@ describe('Electron main process (built) against a fake Electron', () => {
     assert.equal(report.webPreferences.sandbox, true)
     assert.equal(report.webPreferences.nodeIntegration, false)
     assert.equal(report.webPreferences.webviewTag, false)
+    assert.equal(report.webPreferences.nodeIntegrationInWorker, false)
+    assert.equal(report.webPreferences.nodeIntegrationInSubFrames, false)
+    assert.equal(report.webPreferences.webSecurity, true)
+    assert.equal(report.webPreferences.allowRunningInsecureContent, false)
+    assert.equal(report.webPreferences.experimentalFeatures, false)
+    assert.equal(report.webPreferences.navigateOnDragDrop, false)
     assert.ok(report.preloadExists && report.preloadIsCjs, 'sandboxed preloads must be one CommonJS file')
     assert.ok(report.rendererExists)
   })
@@ -104,5 +116,27 @@ describe('Electron main process (built) against a fake Electron', () => {
     assert.equal(report.navigationPrevented, 3)
     assert.equal(report.permissionGranted, false)
     assert.equal(report.permissionCheck, false)
+  })
+
+  it('refuses every kind of foreign sender on every IPC channel, before the core runs', () => {
+    assert.deepEqual(Object.keys(report.foreignSenderReplies).sort(), report.ipcChannels)
+    assert.ok(report.ipcChannels.length >= 18)
+    for (const [channel, replies] of Object.entries(report.foreignSenderReplies)) {
+      assert.equal(Object.keys(replies).length, 6, channel)
+      for (const [sender, code] of Object.entries(replies)) assert.equal(code, 'forbidden', `${channel} from ${sender}`)
+    }
+  })
+
+  it('denies every permission and guards web contents created later, even for its own URL', () => {
+    assert.ok(report.permissionsTried >= 15)
+    assert.deepEqual(report.permissionsGranted, [])
+    assert.deepEqual(report.laterContents.newWindowOwnUrl, { action: 'deny' })
+    assert.deepEqual(report.laterContents.newWindowJs, { action: 'deny' })
+    assert.equal(report.laterContents.prevented, 4)
+  })
+
+  it('loads only the local built renderer, never a URL', () => {
+    assert.deepEqual(report.loadedUrls, [])
+    assert.equal(report.loadedFile, join(repoRoot, 'out', 'renderer', 'index.html'))
   })
 })

@@ -101,6 +101,11 @@ export class BrowserWindow extends EventEmitter {
     this.loadedFile = path
     return Promise.resolve()
   }
+  /** Recorded so a test can prove the app never loads remote content. */
+  loadURL(url) {
+    this.loadedUrl = url
+    return Promise.resolve()
+  }
   show() {}
   focus() {}
   restore() {}

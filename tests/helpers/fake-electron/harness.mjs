@@ -2,7 +2,7 @@
 // registered, and prints one JSON report line for tests/integration/electron-main-wiring.test.ts.
 import { existsSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
-import { emitReady, recorded } from 'electron'
+import { BrowserWindow, emitReady, recorded } from 'electron'
 
 const until = async (check, what, timeoutMs = 30_000) => {
   const start = Date.now()
@@ -59,6 +59,53 @@ report.navigationPrevented = prevented
 await until(() => recorded.permissionRequestHandler, 'the permission handler')
 report.permissionGranted = await new Promise((resolve) => recorded.permissionRequestHandler(contents, 'media', resolve))
 report.permissionCheck = recorded.permissionCheckHandler(contents, 'media')
+
+// Sender validation on EVERY handler: each kind of foreign sender is refused before the core runs.
+const ownUrl = ownPage.senderFrame.url
+const foreignSenders = {
+  foreignPage: { ...ownPage, senderFrame: { url: 'https://evil.example/', parent: null } },
+  otherContents: { ...ownPage, sender: { id: contents.id + 1000 } },
+  subFrame: { ...ownPage, senderFrame: { url: ownUrl, parent: { url: ownUrl } } },
+  frameGone: { ...ownPage, senderFrame: null },
+  otherLocalFile: { ...ownPage, senderFrame: { url: 'file:///tmp/index.html', parent: null } },
+  workspaceFile: { ...ownPage, senderFrame: { url: 'studio-file://workspace/results/pi.json', parent: null } },
+}
+report.foreignSenderReplies = {}
+for (const channel of recorded.ipcHandlers.keys()) {
+  report.foreignSenderReplies[channel] = {}
+  for (const [name, event] of Object.entries(foreignSenders)) {
+    const reply = await invoke(channel, event, {})
+    report.foreignSenderReplies[channel][name] = reply.ok ? 'accepted' : reply.error.code
+  }
+}
+
+// Every permission, requested or checked, is denied.
+const permissions = ['media', 'geolocation', 'notifications', 'midi', 'midiSysex', 'pointerLock', 'fullscreen', 'openExternal',
+  'clipboard-read', 'clipboard-sanitized-write', 'display-capture', 'hid', 'serial', 'usb', 'idle-detection', 'window-management',
+  'storage-access', 'unknown']
+report.permissionsGranted = []
+for (const permission of permissions) {
+  const granted = await new Promise((resolve) => recorded.permissionRequestHandler(contents, permission, resolve, { requestingUrl: ownUrl }))
+  if (granted || recorded.permissionCheckHandler(contents, permission, ownUrl, {})) report.permissionsGranted.push(permission)
+}
+report.permissionsTried = permissions.length
+
+// Guards hold for the app's own URL too, and for any web contents created later (a devtools or
+// popup contents would get them as well).
+const later = new BrowserWindow({}).webContents
+let laterPrevented = 0
+const laterEvent = { preventDefault: () => laterPrevented++ }
+later.emit('will-navigate', laterEvent, ownUrl)
+later.emit('will-navigate', laterEvent, 'file:///etc/passwd')
+later.emit('will-redirect', laterEvent, 'http://127.0.0.1/')
+later.emit('will-attach-webview', laterEvent)
+report.laterContents = {
+  newWindowOwnUrl: later.windowOpenHandler?.({ url: ownUrl }) ?? null,
+  newWindowJs: later.windowOpenHandler?.({ url: 'javascript:alert(1)' }) ?? null,
+  prevented: laterPrevented,
+}
+report.loadedFile = win.loadedFile
+report.loadedUrls = recorded.windows.map((w) => w.loadedUrl).filter(Boolean)
 
 process.stdout.write(`${JSON.stringify(report)}\n`)
 process.exit(0)
