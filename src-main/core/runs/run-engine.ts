@@ -17,7 +17,7 @@ import {
   checkpointPath, listCheckpointSteps, MetricsLog, pruneCheckpoints, RUN_FILES, runDir, samplePaths, truncateMetrics, writeStatus,
   type RunState, type RunStatus,
 } from './run-files.ts'
-import { RunSession, type RunSessionOptions } from './run-session.ts'
+import { NonFiniteWeightsError, RunSession, type RunSessionOptions } from './run-session.ts'
 
 /** One finished trainer step, as streamed (and written to metrics.jsonl). */
 export interface RunStepEvent {
@@ -82,6 +82,8 @@ export class DiStarRun {
   private pending: Partial<DiStarControls> = {}
   private pauseRequested = false
   private stopRequested = false
+  /** why the run paused itself because its weights went non-finite (cleared by resume()) */
+  private nonFiniteWeights: string | undefined
   private wake: (() => void) | null = null
   private state: RunState = 'starting'
   private message: string | undefined
@@ -191,6 +193,7 @@ export class DiStarRun {
   /** Resumes a pause, including one the NaN guard made. */
   resume(): void {
     this.pauseRequested = false
+    this.nonFiniteWeights = undefined
     if (this.session.trainer.paused !== null) this.session.trainer.resume()
     this.wakeUp()
   }
@@ -226,7 +229,7 @@ export class DiStarRun {
         await opts.gate?.()
         if (this.stopRequested) break
         if (this.pauseRequested || this.session.trainer.paused !== null) {
-          await this.setState('paused', this.session.trainer.paused ?? undefined, events)
+          await this.setState('paused', this.session.trainer.paused ?? this.nonFiniteWeights, events)
           await new Promise<void>((resolve) => { this.wake = resolve })
           this.wake = null
           if (!this.stopRequested) await this.setState('running', undefined, events)
@@ -256,12 +259,12 @@ export class DiStarRun {
         if (done % this.config.checkpoints.every === 0 || done === this.config.steps) await this.writeCheckpoint(events)
         await new Promise((resolve) => setImmediate(resolve)) // let controls arrive between steps
       }
-      if (this.step >= this.config.steps) {
+      if (this.step >= this.config.steps && this.nonFiniteWeights === undefined) {
         await this.setState('completed', undefined, events)
       } else {
         if (Object.keys(this.pending).length > 0) events.onLog?.(`Stopped before control changes applied; not kept: ${JSON.stringify(this.pending)}`, 'warn')
         if (this.checkpointStep !== this.step) await this.writeCheckpoint(events)
-        await this.setState('stopped', undefined, events)
+        await this.setState('stopped', this.nonFiniteWeights, events)
       }
       return this.status()
     } catch (err) {
@@ -308,7 +311,16 @@ export class DiStarRun {
   private async writeCheckpoint(events: RunEvents): Promise<void> {
     const step = this.step
     const path = checkpointPath(this.dir, step)
-    await this.session.saveCheckpoint(path)
+    try {
+      await this.session.saveCheckpoint(path)
+    } catch (err) {
+      if (!(err instanceof NonFiniteWeightsError)) throw err
+      // keep every earlier checkpoint (no pruning) and pause; reopening the run (DiStarRun.resume) starts from the last good one
+      this.nonFiniteWeights = `${err.message}; the last good checkpoint (step ${this.checkpointStep ?? 'none'}) is kept`
+      this.pauseRequested = true
+      events.onLog?.(this.nonFiniteWeights, 'error')
+      return
+    }
     this.checkpointStep = step
     await pruneCheckpoints(this.dir, this.config.checkpoints.keep, step)
     await writeStatus(this.dir, this.status())

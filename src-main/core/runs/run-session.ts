@@ -11,7 +11,7 @@ import { ditEps, disposeParams, ditParamShapes, type DitParams } from '../../ml/
 import { encodeImageGrid } from '../../ml/diffusion/image-grid.ts'
 import { generatorSample } from '../../ml/distar/losses.ts'
 import { validateControls, type DiStarControls } from '../../ml/distar/controls.ts'
-import { DiStarTrainer, type DiStarTrainerOptions, type DiStarTrainerState } from '../../ml/distar/trainer.ts'
+import { DiStarTrainer, type DiStarFaultInjection, type DiStarTrainerOptions, type DiStarTrainerState } from '../../ml/distar/trainer.ts'
 import type { EpsFn } from '../../ml/distar/types.ts'
 import type { AdamState } from '../../ml/distar/adam.ts'
 import { createReward, cachingRewardContext, type RewardContext } from '../../ml/rewards/registry.ts'
@@ -83,6 +83,8 @@ export interface RunSessionOptions {
   rewardContext?: RewardContext
   /** folder relative paths in the config (prompt files) are resolved against */
   baseDir?: string
+  /** TEST-ONLY: NaN/Inf injection into the trainer's steps (tests/unit/reliability-numeric.test.ts) */
+  faultInjectionForTests?: DiStarFaultInjection
 }
 
 export class RunSession {
@@ -145,6 +147,7 @@ export class RunSession {
         controls,
         ...(config.adam ? { adam: config.adam } : {}),
         pauseAfterNonFinite: config.pauseAfterNonFinite,
+        ...(opts.faultInjectionForTests ? { faultInjectionForTests: opts.faultInjectionForTests } : {}),
         conditioning: (rng, B) => {
           const batch = Array.from({ length: B }, () => rng.pick(prompts))
           return { prompts: batch, cond: reference.encodePrompts(batch), nullCond: tf.zeros([B, L], 'int32') }
@@ -163,7 +166,11 @@ export class RunSession {
     return this.trainer.exportState().step
   }
 
-  /** Writes generator, fake score, both optimiser states and the counters as one atomic checkpoint. */
+  /**
+   * Writes generator, fake score, both optimiser states and the counters as one atomic checkpoint.
+   * Weights or moments holding NaN/Inf are refused (NonFiniteWeightsError) and nothing is written:
+   * such a checkpoint would resume into a run that can only skip steps, and pruning would delete the good ones.
+   */
   async saveCheckpoint(dir: string): Promise<void> {
     const state = this.trainer.exportState()
     const tensors: Record<string, NamedTensor> = {}
@@ -171,6 +178,8 @@ export class RunSession {
     for (const [k, t] of Object.entries(await paramsToNamedTensors(this.fake))) tensors[`fake/${k}`] = t
     for (const [k, t] of Object.entries(state.generatorOptimizer.moments)) tensors[`generatorAdam/${k}`] = t
     for (const [k, t] of Object.entries(state.fakeOptimizer.moments)) tensors[`fakeAdam/${k}`] = t
+    const poisoned = Object.entries(tensors).filter(([, t]) => t.dtype === 'float32' && !(t.data as Float32Array).every(Number.isFinite)).map(([k]) => k)
+    if (poisoned.length > 0) throw new NonFiniteWeightsError(state.step, poisoned)
     const info: RunCheckpointInfo = {
       kind: 'distar-run-checkpoint', version: 1, step: state.step,
       consecutiveSkips: state.consecutiveSkips, totalSkips: state.totalSkips, pausedReason: state.pausedReason,
@@ -251,6 +260,15 @@ export class RunSession {
  * The trainer streams one metric per reward, so a weighted sum is passed as its parts with their
  * weights as the starting rewardMix (the UI can then move each). Parts with clashing names stay summed.
  */
+/** A checkpoint refused because tensors hold NaN or Inf (nothing was written). */
+export class NonFiniteWeightsError extends Error {
+  override name = 'NonFiniteWeightsError'
+  constructor(readonly step: number, readonly tensorNames: string[]) {
+    const shown = tensorNames.slice(0, 3).join(', ') + (tensorNames.length > 3 ? ` and ${tensorNames.length - 3} more` : '')
+    super(`not saving a checkpoint at step ${step}: ${tensorNames.length} tensor(s) hold NaN or Infinity (${shown})`)
+  }
+}
+
 function splitReward(reward: Reward): { rewards: Reward[]; mix: Record<string, number> } {
   const parts = rewardParts(reward)
   const names = new Set(parts.map((p) => p.reward.name))

@@ -52,6 +52,22 @@ export interface DiStarTrainerOptions {
   adam?: AdamSettings
   /** skipped steps in a row before the trainer pauses (default 5) */
   pauseAfterNonFinite?: number
+  /** TEST-ONLY: puts NaN/Inf into a step (see DiStarFaultInjection); never set by the studio, CLI or jobs */
+  faultInjectionForTests?: DiStarFaultInjection
+}
+
+/**
+ * TEST-ONLY fault hooks for the reliability tests (tests/unit/reliability-numeric.test.ts): each may
+ * return a poisoned copy of the tensor it is given (created inside the step's tidy, so freed with it).
+ * Absent in every normal run, where the step is exactly as without them.
+ */
+export interface DiStarFaultInjection {
+  /** the data batch of both updates: the generator's input noise z */
+  latents?(z: tf.Tensor4D, step: number): tf.Tensor4D
+  /** the generator's one-step output x0 (fake-score and generator updates) */
+  generatorOutput?(x0: tf.Tensor4D, step: number): tf.Tensor4D
+  /** a reward's per-image scores */
+  rewardScores?(scores: tf.Tensor1D, rewardName: string, step: number): tf.Tensor1D
 }
 
 export interface DiStarLosses {
@@ -257,8 +273,8 @@ export class DiStarTrainer {
     const { generator, fake, schedule, tInit } = this.opts
     const out = tf.tidy(() => {
       const { cond } = this.conditioning(rng)
-      const z = this.normals(rng)
-      const x0 = generatorSample(generator, z, cond, schedule, tInit) // outside any gradient tape: detached
+      const z = this.faultLatents(this.normals(rng))
+      const x0 = this.faultGeneratorOutput(generatorSample(generator, z, cond, schedule, tInit)) // outside any gradient tape: detached
       const noise = drawNoise(rng, schedule, this.batchShape(), controls.tRange)
       const xt = diffuse(x0, noise)
       const { value, grads } = tf.variableGrads(() => fakeScoreLoss(fake.eps(fake.params, xt, noise.t, cond), noise.eps), Object.values(fake.params))
@@ -284,17 +300,17 @@ export class DiStarTrainer {
     try {
       out = tf.tidy(() => {
         const { prompts, cond, nullCond } = this.conditioning(rng)
-        const z = this.normals(rng)
+        const z = this.faultLatents(this.normals(rng))
         const noise = drawNoise(rng, schedule, this.batchShape(), controls.tRange)
         const nets = scoreNets(fake, reference, cond, nullCond)
         const mix = rewards.map((r) => controls.rewardMix[r.name] ?? 1)
         let parts: { rewardTerm: tf.Scalar; scores: tf.Scalar[]; reg: ReturnType<typeof generatorRegulariser> } | undefined
 
         const { value, grads } = tf.variableGrads(() => {
-          const x0 = generatorSample(generator, z, cond, schedule, tInit)
+          const x0 = this.faultGeneratorOutput(generatorSample(generator, z, cond, schedule, tInit))
           const x0ForReward = gradientNormProbe(x0, (n) => { probeNorms.reward = keep(n) })
           const x0ForRegulariser = gradientNormProbe(x0, (n) => { probeNorms.regulariser = keep(n) })
-          const scores = rewards.map((r) => keep(meanScoreOrNaN(r, x0ForReward, prompts, rewardFailures)))
+          const scores = rewards.map((r) => keep(meanScoreOrNaN(this.faultRewardScores(r), x0ForReward, prompts, rewardFailures)))
           const rewardTerm = keep(rewardLoss(scores, mix, controls.rewardWeight))
           const reg = generatorRegulariser(x0ForRegulariser, noise, nets, { ...controls, kind: controls.regulariser })
           for (const t of [reg.loss, reg.cfgOut, reg.divergence, reg.scoreGap]) keep(t)
@@ -338,6 +354,23 @@ export class DiStarTrainer {
       losses: { generatorTotal: total, regulariser, divergence, scoreGap, cfgOut, rewardTerm, rewards: scores },
       norms: { reward: rewardNorm, regulariser: regNorm, ratio: regNorm > 0 ? rewardNorm / regNorm : rewardNorm > 0 ? Infinity : 0, generator: genNorm },
     }
+  }
+
+  // The test-only fault hooks; identity unless faultInjectionForTests is set. The step index is the
+  // one being run (stepIndex was already advanced).
+  private faultLatents(z: tf.Tensor4D): tf.Tensor4D {
+    return this.opts.faultInjectionForTests?.latents?.(z, this.stepIndex - 1) ?? z
+  }
+
+  private faultGeneratorOutput(x0: tf.Tensor4D): tf.Tensor4D {
+    return this.opts.faultInjectionForTests?.generatorOutput?.(x0, this.stepIndex - 1) ?? x0
+  }
+
+  private faultRewardScores(reward: Reward): Reward {
+    const hook = this.opts.faultInjectionForTests?.rewardScores
+    if (!hook) return reward
+    const step = this.stepIndex - 1
+    return { name: reward.name, score: (images, prompts) => hook(reward.score(images, prompts), reward.name, step) }
   }
 
   private conditioning(rng: Rng): ConditioningBatch {
