@@ -1,7 +1,7 @@
 // `npm start` (after the build): open the Electron studio, or, where no Electron runtime can run,
 // serve the same studio on http://127.0.0.1:<port> and say so in one line.
 // `npm run serve` passes --web to go straight to the web host.
-// Flags: --web, --port <n> (web host; 0 = any free port), --workspace <dir>.
+// Flags: --web, --port <n> (web host; 0 = any free port), --workspace <dir>, --config-dir <dir> (settings.json).
 // Env: DI_STUDIO_PORT, DI_STUDIO_HOME, DI_STUDIO_NO_ELECTRON=1 (always use the web host).
 import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'

@@ -5,6 +5,8 @@
 export const REQUEST_VERBS = {
   'app.getBackendReport': 'getBackendReport',
   'app.getWorkspace': 'getWorkspace',
+  'settings.get': 'getSettings',
+  'settings.update': 'updateSettings',
   'jobs.listKinds': 'listJobKinds',
   'jobs.list': 'listJobs',
   'jobs.start': 'startJob',
@@ -36,6 +38,7 @@ export const EVENT_CHANNELS = [
   'job.log',
   'job.artifact',
   'job.error',
+  'job.runtime',
   'job.done',
 ] as const
 

@@ -4,8 +4,9 @@
 import { z } from 'zod'
 import { EVENT_CHANNELS, REQUEST_CHANNELS, REQUEST_VERBS, isEventChannel, isRequestChannel } from './channels.ts'
 import type { EventChannel, RequestChannel, RequestVerb } from './channels.ts'
-import { FinalJobStatus, JobControl, JobId, JobStatus, JobSummary, StartJobParams, WorkspacePath } from './jobs.ts'
+import { FinalJobStatus, JobControl, JobId, JobRuntime, JobStatus, JobSummary, StartJobParams, WorkspacePath } from './jobs.ts'
 import { BackendReport, WorkspaceInfo } from './reports.ts'
+import { SettingsReport, SettingsUpdate } from './settings.ts'
 import {
   GalleryDeleteParams, GalleryEntry, GalleryExportParams, GalleryExportResult, GalleryFacets, GalleryGetParams, GalleryListParams,
   GalleryPage, ModelInfo, PreferenceChoiceParams, PreferencePair, PreferenceStatus, RunDetail, RunId, RunSummary,
@@ -15,6 +16,7 @@ export * from './channels.ts'
 export * from './files.ts'
 export * from './jobs.ts'
 export * from './reports.ts'
+export * from './settings.ts'
 export * from './studio-data.ts'
 
 const NoParams = z.strictObject({})
@@ -22,6 +24,9 @@ const NoParams = z.strictObject({})
 export const requestContract = {
   'app.getBackendReport': { params: NoParams, result: BackendReport },
   'app.getWorkspace': { params: NoParams, result: WorkspaceInfo },
+  'settings.get': { params: NoParams, result: SettingsReport },
+  /** Validates, applies (a workspace switch is refused while jobs are queued or running) and saves. */
+  'settings.update': { params: SettingsUpdate, result: SettingsReport },
   'jobs.listKinds': {
     params: NoParams,
     result: z.array(z.object({ kind: z.string(), title: z.string(), description: z.string() })),
@@ -74,6 +79,8 @@ export const eventContract = {
     caption: z.string().max(1000).optional(),
   }),
   'job.error': z.object({ jobId: JobId, message: z.string().max(10_000) }),
+  /** What a job actually computes on, reported once its engine is initialised (it may differ from the preference). */
+  'job.runtime': JobRuntime.extend({ jobId: JobId }),
   'job.done': z.object({
     jobId: JobId,
     kind: z.string(),

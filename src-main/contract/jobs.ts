@@ -155,6 +155,17 @@ export type JobStatus = z.output<typeof JobStatus>
 export const FinalJobStatus = z.enum(['succeeded', 'failed', 'cancelled'])
 export type FinalJobStatus = z.output<typeof FinalJobStatus>
 
+/** The engine a job runs on: TensorFlow.js with its backend, or onnxruntime with its provider and threads. */
+export const JobRuntime = z.object({
+  engine: z.enum(['tensorflow.js', 'onnxruntime']),
+  /** tfjs backend name (tensorflow-gpu, tensorflow, wasm, cpu) or onnxruntime provider(s), e.g. 'cpu' */
+  backend: z.string().min(1).max(64),
+  /** onnxruntime intra-op threads asked for (0 = onnxruntime's default); absent for TensorFlow.js */
+  threads: z.int().min(0).optional(),
+  detail: z.string().max(2000),
+})
+export type JobRuntime = z.output<typeof JobRuntime>
+
 export const JobId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'job ids are letters, digits, - and _')
 
 export const JobSummary = z.object({
@@ -167,6 +178,8 @@ export const JobSummary = z.object({
   progress: z.object({ done: z.number(), total: z.number() }).optional(),
   error: z.string().optional(),
   result: z.unknown().optional(),
+  /** What the job computed on (its job.runtime event), once known. */
+  runtime: JobRuntime.optional(),
   /** Files the job announced (job.artifact events), oldest first. */
   artifacts: z
     .array(z.object({ kind: z.string(), path: z.string(), step: z.int().optional(), caption: z.string().optional() }))

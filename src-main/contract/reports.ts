@@ -32,10 +32,10 @@ export const BackendReport = z.object({
 })
 export type BackendReport = z.output<typeof BackendReport>
 
-export const WorkspaceSource = z.enum(['flag', 'env', 'electron', 'default'])
+export const WorkspaceSource = z.enum(['flag', 'env', 'settings', 'electron', 'default'])
 export const WorkspaceInfo = z.object({
   root: z.string(),
-  /** Where the location came from: --workspace, DI_STUDIO_HOME, Electron's userData or ~/.di-studio. */
+  /** Where the location came from: --workspace, DI_STUDIO_HOME, the Settings view, Electron's userData or ~/.di-studio. */
   source: WorkspaceSource,
 })
 export type WorkspaceInfo = z.output<typeof WorkspaceInfo>

@@ -1,52 +1,74 @@
-// The studio core: plain Node, no Electron. It owns the workspace and the job manager and answers
-// every request channel of the contract. Electron's IPC handlers and the web host only call
+// The studio core: plain Node, no Electron. It owns the settings, the workspace and the job manager and
+// answers every request channel of the contract. Switching the workspace (Settings) replaces the
+// workspace, its job manager and its data together, only while no job is queued or running. Electron's IPC handlers and the web host only call
 // dispatch() and forward events; neither adds behaviour of its own.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { StudioError, parseRequest, requestContract } from '../contract/index.ts'
-import type { ParsedParams, RequestChannel, RequestHandlers, Response, StudioEvent, WorkspaceInfo } from '../contract/index.ts'
+import type {
+  BackendReport, ParsedParams, RequestChannel, RequestHandlers, Response, SettingsReport, StudioEvent, WorkspaceInfo,
+} from '../contract/index.ts'
 import type { RewardSpec } from '../ml/rewards/reward-spec.ts'
 import { collectBackendReport } from './backend-report.ts'
 import { JobManager, jobKindList } from './jobs/job-manager.ts'
 import { createLogger } from './logger.ts'
 import type { Logger } from './logger.ts'
 import { StudioData, referenceModelMissingMessage, referenceModelPresent } from './studio-data.ts'
+import { SETTINGS_FILE, SettingsStore, prepareWorkspaceFolder } from './settings.ts'
 import { Workspace } from './workspace.ts'
 
 export interface StudioCoreOptions {
+  /** Where the studio was told to keep its data (--workspace, DI_STUDIO_HOME, or the default). */
   workspace: WorkspaceInfo
   host: 'electron' | 'web'
+  /** Folder of settings.json; without it the settings live in memory only (tests). */
+  configDir?: string
   /** Override the job worker script (tests). */
   workerEntry?: string
+  /** Overrides the saved "jobs at once" setting (tests). */
   maxConcurrentJobs?: number
   logger?: Logger
+}
+
+/** Everything tied to one workspace folder; replaced as a whole when the user switches folders. */
+interface WorkspaceScope {
+  workspace: Workspace
+  jobs: JobManager
+  data: StudioData
+  /** DI* runs being trained by a job of this studio: run id -> job id. */
+  activeRuns: Map<string, string>
+  stopForwarding: () => void
 }
 
 export class StudioCore {
   readonly handlers: RequestHandlers
   private readonly log: Logger
+  private readonly listeners = new Set<(event: StudioEvent) => void>()
+  private scope!: WorkspaceScope
+  /** A workspace switch in progress: other switches wait for it. */
+  private switching: Promise<unknown> = Promise.resolve()
 
   private constructor(
-    readonly workspace: Workspace,
-    readonly jobs: JobManager,
-    host: 'electron' | 'web',
+    private readonly options: StudioCoreOptions,
+    private readonly settings: SettingsStore,
+    /** Problems met at start-up (a saved workspace that could not be opened), shown in Settings. */
+    private readonly startWarnings: string[],
     logger: Logger,
   ) {
     this.log = logger
-    const backendReport = collectBackendReport(host)
-    const data = new StudioData(workspace, (m) => logger.warn(m))
-    /** DI* runs being trained by a job of this studio: run id -> job id. */
-    const activeRuns = new Map<string, string>()
-    jobs.onEvent((event) => {
-      if (event.channel !== 'job.done') return
-      for (const [runId, jobId] of activeRuns) if (jobId === event.payload.jobId) activeRuns.delete(runId)
-    })
+    const backendReport = collectBackendReport(options.host)
     this.handlers = {
       'app.getBackendReport': async () => backendReport,
-      'app.getWorkspace': async () => workspace.info,
+      'app.getWorkspace': async () => this.workspace.info,
+      'settings.get': async () => this.settingsReport(backendReport),
+      'settings.update': async (update) => {
+        await this.applySettings(update)
+        return this.settingsReport(backendReport)
+      },
       'jobs.listKinds': async () => jobKindList(),
-      'jobs.list': async () => jobs.list(),
+      'jobs.list': async () => this.jobs.list(),
       'jobs.start': async (request) => {
+        const { workspace, jobs, activeRuns } = this.scope
         // Refuse bad paths and missing models now, with a clear error, rather than from inside the worker later.
         checkJobRequest(request, workspace)
         if (request.kind !== 'distar-train') return jobs.start(request)
@@ -59,38 +81,57 @@ export class StudioCore {
         activeRuns.set(runId, started.jobId)
         return { ...started, runId }
       },
-      'jobs.cancel': async ({ jobId }) => ({ jobId, status: jobs.cancel(jobId) }),
-      'jobs.control': async ({ jobId, control }) => ({ jobId, delivered: jobs.control(jobId, control) }),
-      'gallery.list': (params) => data.listGallery(params),
-      'gallery.get': (params) => data.getGalleryImage(params),
-      'gallery.facets': () => data.gallery.facets(),
-      'gallery.delete': (params) => data.gallery.delete(params),
-      'gallery.export': (params) => data.exportGallery(params),
-      'runs.list': () => data.listRuns(activeRuns),
-      'runs.open': ({ runId }) => data.openRun(runId, activeRuns.get(runId)),
-      'preferences.nextPair': () => data.nextPreferencePair(),
-      'preferences.choose': (params) => data.recordPreference(params),
-      'preferences.status': () => data.preferenceStatus(),
-      'models.list': () => data.listModels(),
+      'jobs.cancel': async ({ jobId }) => ({ jobId, status: this.jobs.cancel(jobId) }),
+      'jobs.control': async ({ jobId, control }) => ({ jobId, delivered: this.jobs.control(jobId, control) }),
+      'gallery.list': (params) => this.scope.data.listGallery(params),
+      'gallery.get': (params) => this.scope.data.getGalleryImage(params),
+      'gallery.facets': () => this.scope.data.gallery.facets(),
+      'gallery.delete': (params) => this.scope.data.gallery.delete(params),
+      'gallery.export': (params) => this.scope.data.exportGallery(params),
+      'runs.list': () => this.scope.data.listRuns(this.scope.activeRuns),
+      'runs.open': ({ runId }) => this.scope.data.openRun(runId, this.scope.activeRuns.get(runId)),
+      'preferences.nextPair': () => this.scope.data.nextPreferencePair(),
+      'preferences.choose': (params) => this.scope.data.recordPreference(params),
+      'preferences.status': () => this.scope.data.preferenceStatus(),
+      'models.list': () => this.scope.data.listModels(),
     }
   }
 
   static async create(options: StudioCoreOptions): Promise<StudioCore> {
     const logger = options.logger ?? createLogger('core')
-    const workspace = await Workspace.open(options.workspace)
-    const jobs = new JobManager({
-      workspace: workspace.info,
-      recordsDir: join(workspace.root, 'jobs'),
-      ...(options.workerEntry ? { workerEntry: options.workerEntry } : {}),
-      ...(options.maxConcurrentJobs ? { maxConcurrent: options.maxConcurrentJobs } : {}),
-      logger,
-    })
-    await jobs.loadHistory()
-    return new StudioCore(workspace, jobs, options.host, logger)
+    const settings = await SettingsStore.open(options.configDir ? join(options.configDir, SETTINGS_FILE) : null)
+    for (const warning of settings.warnings) logger.warn(warning)
+    const warnings: string[] = []
+    // An explicit --workspace or DI_STUDIO_HOME wins over the folder saved in Settings.
+    const saved = settings.settings.workspace
+    const launchIsExplicit = options.workspace.source === 'flag' || options.workspace.source === 'env'
+    let workspace: Workspace | null = null
+    if (saved !== null && !launchIsExplicit) {
+      workspace = await Workspace.open({ root: saved, source: 'settings' }).catch((err: Error) => {
+        const message = `The workspace saved in Settings (${saved}) could not be opened (${err.message}); using ${options.workspace.root} instead.`
+        logger.warn(message)
+        warnings.push(message)
+        return null
+      })
+    }
+    workspace ??= await Workspace.open(options.workspace)
+    const core = new StudioCore(options, settings, warnings, logger)
+    core.scope = await core.openScope(workspace)
+    return core
+  }
+
+  /** The workspace in use now (it changes when the user switches folders in Settings). */
+  get workspace(): Workspace {
+    return this.scope.workspace
+  }
+
+  get jobs(): JobManager {
+    return this.scope.jobs
   }
 
   onEvent(listener: (event: StudioEvent) => void): () => void {
-    return this.jobs.onEvent(listener)
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
   }
 
   /**
@@ -118,7 +159,88 @@ export class StudioCore {
   }
 
   async close(): Promise<void> {
-    await this.jobs.shutdown()
+    await this.switching.catch(() => {})
+    this.scope.stopForwarding()
+    await this.scope.jobs.shutdown()
+  }
+
+  private async openScope(workspace: Workspace): Promise<WorkspaceScope> {
+    const jobs = new JobManager({
+      workspace: workspace.info,
+      recordsDir: join(workspace.root, 'jobs'),
+      ...(this.options.workerEntry ? { workerEntry: this.options.workerEntry } : {}),
+      maxConcurrent: this.options.maxConcurrentJobs ?? this.settings.settings.jobsAtOnce,
+      jobSettings: () => {
+        const { tfBackend, onnxThreads } = this.settings.settings
+        return { ...(tfBackend !== 'auto' ? { tfBackend } : {}), ...(onnxThreads > 0 ? { onnxThreads } : {}) }
+      },
+      logger: this.log,
+    })
+    await jobs.loadHistory()
+    const activeRuns = new Map<string, string>()
+    const stopForwarding = jobs.onEvent((event) => {
+      if (event.channel === 'job.done') {
+        for (const [runId, jobId] of activeRuns) if (jobId === event.payload.jobId) activeRuns.delete(runId)
+      }
+      for (const listener of this.listeners) listener(event)
+    })
+    return { workspace, jobs, data: new StudioData(workspace, (m) => this.log.warn(m)), activeRuns, stopForwarding }
+  }
+
+  /** Applies a settings change and saves it; a workspace switch waits for no job and opens the new folder first. */
+  private async applySettings(update: ParsedParams<'settings.update'>): Promise<void> {
+    const run = this.switching.then(async () => {
+      const next = this.settings.merge(update)
+      const wantedRoot = next.workspace ?? this.options.workspace.root
+      let newScope: WorkspaceScope | null = null
+      // Only a change that names the workspace moves it (one started with --workspace keeps it otherwise).
+      const namesWorkspace = update.workspace !== undefined
+      if (namesWorkspace && wantedRoot !== this.workspace.root) {
+        const active = this.jobs.activeCount()
+        if (active > 0) {
+          throw new StudioError('conflict', `The workspace cannot change while ${active} job${active === 1 ? ' is' : 's are'} queued or running: stop ${active === 1 ? 'it' : 'them'} first`)
+        }
+        const root = await prepareWorkspaceFolder(wantedRoot)
+        const info: WorkspaceInfo = next.workspace === null ? this.options.workspace : { root, source: 'settings' }
+        newScope = await this.openScope(await Workspace.open(info))
+        if (next.workspace !== null) next.workspace = root
+      } else if (namesWorkspace && next.workspace !== null) {
+        next.workspace = await prepareWorkspaceFolder(next.workspace) // the folder in use already: still checked
+      }
+      try {
+        await this.settings.save(next)
+      } catch (err) {
+        if (newScope) {
+          newScope.stopForwarding()
+          await newScope.jobs.shutdown()
+        }
+        throw err
+      }
+      if (newScope) {
+        const old = this.scope
+        this.scope = newScope
+        old.stopForwarding()
+        await old.jobs.shutdown()
+        this.log.info(`Workspace switched to ${newScope.workspace.root}`)
+      }
+      if (this.options.maxConcurrentJobs === undefined) this.jobs.setMaxConcurrent(next.jobsAtOnce)
+    })
+    this.switching = run.catch(() => {})
+    await run
+  }
+
+  private settingsReport(backend: BackendReport): SettingsReport {
+    return {
+      settings: this.settings.settings,
+      file: this.settings.file,
+      fileState: this.settings.fileState,
+      warnings: [...this.settings.warnings, ...this.startWarnings],
+      workspace: this.workspace.info,
+      launchWorkspace: this.options.workspace,
+      tfBackends: backend.tensorflow.candidates.filter((c) => c.available).map((c) => c.name),
+      cpus: backend.runtime.cpus,
+      busy: this.jobs.activeCount() > 0,
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { formatBackendReport } from '../core/backend-report.ts'
 import { createLogger } from '../core/logger.ts'
+import { locateConfigDir } from '../core/settings.ts'
 import { StudioCore } from '../core/studio-core.ts'
 import { locateWorkspace } from '../core/workspace.ts'
 import { registerIpcHandlers } from './ipc.ts'
@@ -35,14 +36,16 @@ if (!app.requestSingleInstanceLock()) {
 
   app.whenReady().then(async () => {
     const workspace = locateWorkspace({ argv: process.argv, env: process.env, electronUserData: app.getPath('userData') })
-    core = await StudioCore.create({ workspace, host: 'electron' })
+    const configDir = locateConfigDir({ argv: process.argv, env: process.env, electronUserData: app.getPath('userData') })
+    const started = await StudioCore.create({ workspace, host: 'electron', configDir })
+    core = started
     const report = await core.dispatch('app.getBackendReport', {})
     if (report.ok) for (const line of formatBackendReport(report.result as never)) console.log(line)
-    console.log(`Workspace: ${workspace.root} (${workspace.source})`)
+    console.log(`Workspace: ${started.workspace.root} (${started.workspace.info.source}); settings in ${configDir}`)
 
     const isTrusted = trustedSenderCheck(() => (win && !win.isDestroyed() ? win.webContents.id : null), paths.rendererIndex)
     registerIpcHandlers(ipcMain, core, isTrusted, log)
-    handleWorkspaceFiles(core.workspace, log)
+    handleWorkspaceFiles(() => started.workspace, log) // follows a workspace switched in Settings
     core.onEvent((event) => {
       if (win && !win.isDestroyed()) win.webContents.send(event.channel, event.payload)
     })

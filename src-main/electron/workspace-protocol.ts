@@ -14,12 +14,13 @@ export function registerWorkspaceScheme(): void {
   ])
 }
 
-export function handleWorkspaceFiles(workspace: Workspace, log: Logger): void {
+/** `workspace` is asked on every request, so files come from the folder in use at that moment. */
+export function handleWorkspaceFiles(workspace: () => Workspace, log: Logger): void {
   protocol.handle(ELECTRON_FILE_SCHEME, async (request) => {
     const url = new URL(request.url)
     if (url.host !== 'workspace' || request.method !== 'GET') return new Response('Forbidden', { status: 403 })
     try {
-      const file = await findServableFile(workspace, url.pathname.replace(/^\//, ''))
+      const file = await findServableFile(workspace(), url.pathname.replace(/^\//, ''))
       return new Response(await readFile(file.path), { headers: { 'Content-Type': file.mime, 'Cache-Control': 'no-cache' } })
     } catch (err) {
       if (err instanceof StudioError) {

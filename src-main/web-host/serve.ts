@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { formatBackendReport } from '../core/backend-report.ts'
+import { locateConfigDir } from '../core/settings.ts'
 import { StudioCore } from '../core/studio-core.ts'
 import { locateWorkspace, readFlag } from '../core/workspace.ts'
 import { startWebHost } from './web-host.ts'
@@ -21,7 +22,8 @@ export interface ServeOptions {
 export async function serveStudio(options: ServeOptions): Promise<{ core: StudioCore; host: WebHost }> {
   const port = parsePort(readFlag(options.argv, '--port') ?? options.env.DI_STUDIO_PORT)
   const workspace = locateWorkspace({ argv: options.argv, env: options.env })
-  const core = await StudioCore.create({ workspace, host: 'web' })
+  const configDir = locateConfigDir({ argv: options.argv, env: options.env })
+  const core = await StudioCore.create({ workspace, host: 'web', configDir })
   const staticDir = defaultRendererDir()
   let host: WebHost
   try {
@@ -35,7 +37,7 @@ export async function serveStudio(options: ServeOptions): Promise<{ core: Studio
   }
   const report = await core.dispatch('app.getBackendReport', {})
   if (report.ok) for (const line of formatBackendReport(report.result as never)) console.log(line)
-  console.log(`Workspace: ${workspace.root} (${workspace.source})`)
+  console.log(`Workspace: ${core.workspace.root} (${core.workspace.info.source}); settings in ${configDir}`)
   console.log(options.announce ? options.announce(host.url) : `DI Studio web host: ${host.url} (loopback only; Ctrl+C stops it)`)
 
   const stop = (): void => {

@@ -1,7 +1,8 @@
 // What a job sees while it runs inside its worker: emitters for progress, metrics and logs,
 // an AbortSignal, live controls, and a pause point. Job kinds are written against this alone.
-import type { JobControl, JobKind, JobParamsByKind } from '../../contract/index.ts'
+import type { JobControl, JobKind, JobParamsByKind, JobRuntime } from '../../contract/index.ts'
 import type { Workspace } from '../workspace.ts'
+import type { JobSettings } from './worker-protocol.ts'
 
 export type SetControl = Extract<JobControl, { type: 'set' }>
 
@@ -11,6 +12,8 @@ export interface JobContext {
   readonly signal: AbortSignal
   /** Resolves client paths inside the workspace (refuses anything outside). */
   readonly workspace: Workspace
+  /** The user's settings for this job (Settings view): the backend to prefer, onnxruntime threads (absent: defaults). */
+  readonly settings?: JobSettings
   /** Work done so far out of total; the runtime adds the fraction and an ETA and throttles. */
   progress(done: number, total: number, message?: string): void
   metrics(step: number, values: Record<string, number>): void
@@ -20,6 +23,8 @@ export interface JobContext {
    * a sample grid; clients show it through their workspace-file URL. Throws if the path is outside.
    */
   artifact(kind: string, path: string, details?: { step?: number; caption?: string }): void
+  /** Say what the job computes on once its engine is initialised (shown beside the job in the UI). */
+  reportRuntime?(runtime: JobRuntime): void
   /** Live `set` controls (e.g. a new reward weight); pause and resume are handled by checkpoint(). */
   onControl(handler: (control: SetControl) => void): () => void
   /**

@@ -13,7 +13,7 @@ import { atomicWriteFile } from '../../util/atomic-write.ts'
 import type { z } from 'zod'
 import { createLogger } from '../logger.ts'
 import type { Logger } from '../logger.ts'
-import type { FromWorker, JobWorkerData, ToWorker } from './worker-protocol.ts'
+import type { FromWorker, JobSettings, JobWorkerData, ToWorker } from './worker-protocol.ts'
 
 type StartRequest = z.output<typeof StartJobParams>
 
@@ -31,6 +31,8 @@ export interface JobManagerOptions {
   cancelGraceMs?: number
   /** Folder for one JSON record per finished job, read back as history at start-up. */
   recordsDir?: string
+  /** The user's settings for a job, read when its worker starts (so a queued job gets the newest). */
+  jobSettings?: () => JobSettings
   logger?: Logger
 }
 
@@ -49,7 +51,7 @@ export class JobManager {
   private readonly queue: string[] = []
   private readonly listeners = new Set<(event: StudioEvent) => void>()
   private readonly workerEntry: string
-  private readonly maxConcurrent: number
+  private maxConcurrent: number
   private readonly maxQueued: number
   private readonly cancelGraceMs: number
   private readonly log: Logger
@@ -116,6 +118,18 @@ export class JobManager {
     return true
   }
 
+  /** Jobs run at once from now on; more start at once if the queue has them. */
+  setMaxConcurrent(jobs: number): void {
+    if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`setMaxConcurrent: need a positive integer, got ${jobs}`)
+    this.maxConcurrent = jobs
+    this.pump()
+  }
+
+  /** Jobs queued, running, paused or being cancelled. */
+  activeCount(): number {
+    return [...this.jobs.values()].filter((j) => !j.finished).length
+  }
+
   list(): JobSummary[] {
     return [...this.jobs.values()].map((j) => ({ ...j.summary }))
   }
@@ -147,7 +161,9 @@ export class JobManager {
     const { jobId } = job.summary
     const request = job.request
     if (!request) return // history entries are finished and never queued
-    const data: JobWorkerData = { jobId, kind: request.kind, params: request.params, workspace: this.options.workspace }
+    const data: JobWorkerData = {
+      jobId, kind: request.kind, params: request.params, workspace: this.options.workspace, settings: this.options.jobSettings?.() ?? {},
+    }
     let worker: Worker
     try {
       worker = createWorker(this.workerEntry, data)
@@ -183,6 +199,10 @@ export class JobManager {
           job.summary.artifacts = [...(job.summary.artifacts ?? []), { kind, path, step, caption }].slice(-MAX_ARTIFACTS_KEPT)
         }
         this.emit(message.event.channel, message.event.payload)
+        break
+      case 'runtime':
+        job.summary.runtime = message.runtime
+        this.emit('job.runtime', { jobId, ...message.runtime })
         break
       case 'paused':
         if (job.summary.status !== 'cancelling') this.setStatus(jobId, message.paused ? 'paused' : 'running')

@@ -59,6 +59,10 @@ const ctx: JobContext = {
   jobId: data.jobId,
   signal: abort.signal,
   workspace: Workspace.attach(data.workspace),
+  settings: data.settings ?? {},
+  reportRuntime(runtime) {
+    post({ type: 'runtime', runtime })
+  },
   progress(done, total, message) {
     const now = Date.now()
     heldProgress = progressEvent(done, total, message, now)

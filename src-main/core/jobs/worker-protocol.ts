@@ -1,11 +1,21 @@
 // Messages between the job manager (parent thread) and a job worker. Internal to the core.
-import type { EventPayload, JobControl, JobKind, WorkspaceInfo } from '../../contract/index.ts'
+import type { EventPayload, JobControl, JobKind, JobRuntime, WorkspaceInfo } from '../../contract/index.ts'
+import type { TfBackendName } from '../../ml/backend/probe.ts'
 
 export interface JobWorkerData {
   jobId: string
   kind: JobKind
   params: unknown
   workspace: WorkspaceInfo
+  settings: JobSettings
+}
+
+/** The user's settings a job honours, fixed when its worker starts. */
+export interface JobSettings {
+  /** TensorFlow.js backend to initialise; absent = the fastest available */
+  tfBackend?: TfBackendName
+  /** onnxruntime intra-op threads; absent = onnxruntime's default */
+  onnxThreads?: number
 }
 
 export type ToWorker = { type: 'cancel' } | { type: 'control'; control: JobControl }
@@ -20,5 +30,6 @@ export type WorkerEvent =
 export type FromWorker =
   | { type: 'event'; event: WorkerEvent }
   | { type: 'paused'; paused: boolean }
+  | { type: 'runtime'; runtime: JobRuntime }
   | { type: 'result'; result: unknown }
   | { type: 'failure'; message: string; cancelled: boolean }

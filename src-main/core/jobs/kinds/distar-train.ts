@@ -7,7 +7,7 @@
 // its settable controls first; see the run engine's report for the event payloads.
 import { z } from 'zod'
 import { JobCancelledError, type JobContext } from '../job-context.ts'
-import { initTf } from '../../../ml/backend/init.ts'
+import { initJobTensorflow, reportTensorflowBackend } from '../job-engines.ts'
 import { DiStarRun } from '../../runs/run-engine.ts'
 import { stepMetrics } from '../../runs/step-metrics.ts'
 import { RunConfig, RunId } from '../../runs/run-config.ts'
@@ -51,7 +51,7 @@ function resolveConfigPaths(config: RunConfig, ctx: JobContext): RunConfig {
 }
 
 export interface DistarTrainJobDeps {
-  /** picks and initialises the tfjs backend (default initTf; tests pass one that keeps the cpu backend) */
+  /** picks and initialises the tfjs backend (default: initTf with the Settings preference; tests pass one that keeps the cpu backend) */
   initBackend?: () => Promise<{ name: string; package: string }>
 }
 
@@ -63,7 +63,9 @@ export const distarTrainJob = createDistarTrainJob()
 
 async function runDistarTrainJob(ctx: JobContext, rawParams: unknown, deps: DistarTrainJobDeps): Promise<DistarTrainResult> {
   const params = DistarTrainJobParams.parse(rawParams)
-  const backend = await (deps.initBackend ?? initTf)()
+  let backend: { name: string; package: string }
+  if (deps.initBackend) reportTensorflowBackend(ctx, (backend = await deps.initBackend()))
+  else backend = await initJobTensorflow(ctx) // the backend preferred in Settings, if installed
   ctx.log(`DI* training on ${backend.name} (${backend.package})`)
   const root = ctx.workspace.root
   const run = 'resume' in params

@@ -6,9 +6,9 @@ import { relative, isAbsolute, join } from 'node:path'
 import { Gallery } from '../../gallery/gallery.ts'
 import { generateIntoGallery, regenerateImage, REFERENCE_MODEL_DIR, type GalleryGenerationResult, type ModelChoice } from '../../gallery/generate.ts'
 import { GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams } from '../../gallery/schemas.ts'
-import { OnnxInference } from '../../../ml/onnx/inference.ts'
 import { importOnnxGenerator, loadDitSource, type OnnxModelManifest } from '../../../ml/onnx/model-package.ts'
 import type { JobContext } from '../job-context.ts'
+import { newJobInference } from '../job-engines.ts'
 import type { Workspace } from '../../workspace.ts'
 
 /** Workspace folder for imported and exported ONNX models. */
@@ -19,13 +19,6 @@ async function openGallery(ctx: JobContext): Promise<Gallery> {
   const report = await gallery.open()
   for (const p of report.problems) ctx.log(`gallery: ${p}`, 'warn')
   return gallery
-}
-
-function newInference(ctx: JobContext): OnnxInference {
-  const inference = new OnnxInference()
-  const { chosen, supported } = inference.providers
-  ctx.log(`onnxruntime execution providers: ${chosen.join(', ')} (this build supports ${supported.map((s) => s.name).join(', ')})`)
-  return inference
 }
 
 /** A model path stored in a PNG must lie inside the workspace (or be the shipped reference). */
@@ -42,7 +35,7 @@ export const generateGalleryJob = {
   async run(ctx: JobContext, input: GenerateGalleryJobParams): Promise<{ images: number; perModel: GalleryGenerationResult['perModel']; firstIds: string[] }> {
     const params = GenerateGalleryJobParams.parse(input) // idempotent; fills defaults when a caller skipped the contract
     const gallery = await openGallery(ctx)
-    const inference = newInference(ctx)
+    const inference = await newJobInference(ctx)
     try {
       const models: ModelChoice[] = params.models.map((m) => ({
         path: m.path === 'reference' ? 'reference' : ctx.workspace.resolve(m.path),
@@ -73,7 +66,7 @@ export const galleryRegenerateJob = {
   async run(ctx: JobContext, input: GalleryRegenerateJobParams): Promise<{ regenerated: { from: string; id?: string }[] }> {
     const params = GalleryRegenerateJobParams.parse(input)
     const gallery = await openGallery(ctx)
-    const inference = newInference(ctx)
+    const inference = await newJobInference(ctx)
     const check = workspaceModelPath(ctx.workspace)
     const regenerated: { from: string; id?: string }[] = []
     try {

@@ -1,14 +1,14 @@
 // Retrains the user-preference model in a worker (it loads the alignment model and TensorFlow.js):
 // a thin job around core/preferences/preference-training.ts, which does the work.
-import { initTf } from '../../../ml/backend/init.ts'
 import { trainPreferenceModel, type PreferenceTrainingReport } from '../../preferences/preference-training.ts'
 import type { JobParamsByKind } from '../../../contract/index.ts'
 import type { JobContext } from '../job-context.ts'
+import { initJobTensorflow } from '../job-engines.ts'
 
 export const preferenceTrainJob = {
   async run(ctx: JobContext, params: JobParamsByKind['preference-train']): Promise<PreferenceTrainingReport> {
     ctx.progress(0, 2, 'loading TensorFlow.js and the alignment model')
-    const backend = await initTf()
+    const backend = await initJobTensorflow(ctx)
     ctx.log(`preference training on ${backend.name}`)
     await ctx.checkpoint()
     ctx.progress(1, 2, 'embedding the chosen images and fitting the model')

@@ -3,11 +3,11 @@
 // scores are the ones DI* trains against.
 import * as tf from '@tensorflow/tfjs-core'
 import { readFile } from 'node:fs/promises'
-import { initTf } from '../../../ml/backend/init.ts'
 import { cachingRewardContext, createReward } from '../../../ml/rewards/registry.ts'
 import { decodePngImage } from '../../preferences/preference-training.ts'
 import type { JobParamsByKind, ScoreImagesResult } from '../../../contract/index.ts'
 import type { JobContext } from '../job-context.ts'
+import { initJobTensorflow } from '../job-engines.ts'
 
 /** Width of a PNG from its IHDR chunk (bytes 16-19); the decoder then checks the whole file. */
 function pngWidth(bytes: Buffer, what: string): number {
@@ -17,7 +17,7 @@ function pngWidth(bytes: Buffer, what: string): number {
 
 export const scoreImagesJob = {
   async run(ctx: JobContext, params: JobParamsByKind['score-images']): Promise<ScoreImagesResult> {
-    const backend = await initTf()
+    const backend = await initJobTensorflow(ctx)
     ctx.log(`scoring on ${backend.name}`)
     const rewardCtx = cachingRewardContext()
     const rewards = await Promise.all(params.rewards.map(async (kind) => ({ kind, reward: await createReward({ kind }, rewardCtx) })))

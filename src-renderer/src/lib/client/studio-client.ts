@@ -43,6 +43,12 @@ export class ContractClient implements StudioClient {
   getWorkspace(params: RequestParams<'app.getWorkspace'> = {}) {
     return this.call('app.getWorkspace', params)
   }
+  getSettings(params: RequestParams<'settings.get'> = {}) {
+    return this.call('settings.get', params)
+  }
+  updateSettings(params: RequestParams<'settings.update'>) {
+    return this.call('settings.update', params)
+  }
   listJobKinds(params: RequestParams<'jobs.listKinds'> = {}) {
     return this.call('jobs.listKinds', params)
   }
