@@ -67,11 +67,11 @@ const rows: BenchRow[] = []
 for (const { area, entry } of selected) {
   console.error(`bench: ${area} / ${entry.name}`)
   try {
-    rows.push(...(await entry.run({ backend, repeats: args.repeats, quick: args.quick, log })))
+    rows.push(...(await entry.run({ backend, repeats: args.repeats, quick: args.quick, log })).map((r) => ({ area, ...r })))
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err)
     console.error(`bench: ${entry.name} failed: ${message}`)
-    rows.push({ name: entry.name, value: Number.NaN, unit: '', notes: `FAILED: ${message}` })
+    rows.push({ area, name: entry.name, value: Number.NaN, unit: '', notes: `FAILED: ${message}` })
   }
 }
 const machineAfter = describeMachine(backend)

@@ -10,6 +10,8 @@ export interface BenchRow {
   unit: string
   /** how it was measured or what it means (batch, repeats, spread) */
   notes?: string
+  /** the area file it came from (set by the bench CLI, so one table can hold every area) */
+  area?: string
 }
 
 export interface BenchContext {

@@ -10,12 +10,15 @@ export function formatValue(value: number): string {
   return value.toPrecision(3)
 }
 
+/** One table of every row; an 'area' column leads when rows carry their area. */
 export function formatTable(rows: BenchRow[]): string {
-  const header = ['name', 'value', 'unit', 'notes']
-  const cells = rows.map((r) => [r.name, formatValue(r.value), r.unit, r.notes ?? ''])
+  const withArea = rows.some((r) => r.area !== undefined)
+  const header = [...(withArea ? ['area'] : []), 'name', 'value', 'unit', 'notes']
+  const valueColumn = withArea ? 2 : 1
+  const cells = rows.map((r) => [...(withArea ? [r.area ?? ''] : []), r.name, formatValue(r.value), r.unit, r.notes ?? ''])
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)))
   const line = (c: string[]) =>
-    '| ' + c.map((s, i) => (i === 1 ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join(' | ') + ' |'
-  const rule = '|' + widths.map((w, i) => (i === 1 ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|'
+    '| ' + c.map((s, i) => (i === valueColumn ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join(' | ') + ' |'
+  const rule = '|' + widths.map((w, i) => (i === valueColumn ? '-'.repeat(w + 1) + ':' : '-'.repeat(w + 2))).join('|') + '|'
   return [line(header), rule, ...cells.map(line)].join('\n')
 }
