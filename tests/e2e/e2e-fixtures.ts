@@ -30,14 +30,27 @@ export function shouldSkip(): boolean {
   return true
 }
 
-/** Starts the built launcher with Electron disabled and waits for the one line that gives the address. */
-export async function startLauncher(workspace: string, port = 0): Promise<{ child: ChildProcess; url: string; stdout: string[] }> {
+export interface LauncherOptions {
+  /** Folder of settings.json; default: .studio-config inside the workspace, so tests never read the user's settings. */
+  configDir?: string
+  /** HOME for the studio (where the default workspace ~/.di-studio lives); default: the caller's. */
+  home?: string
+}
+
+/**
+ * Starts the built launcher with Electron disabled and waits for the one line that gives the address.
+ * `workspace` null starts without --workspace: the studio then takes the folder saved in its settings.
+ */
+export async function startLauncher(workspace: string | null, port = 0, options: LauncherOptions = {}): Promise<{ child: ChildProcess; url: string; stdout: string[] }> {
   if (!existsSync(launcher)) throw new Error(`${launcher} is missing: run npm run build first (npm test does)`)
-  const child = spawn(process.execPath, [launcher, '--port', String(port), '--workspace', workspace], {
-    cwd: repoRoot,
-    env: { ...process.env, DI_STUDIO_NO_ELECTRON: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const configDir = options.configDir ?? (workspace ? join(workspace, '.studio-config') : undefined)
+  if (!configDir) throw new Error('startLauncher: a launch without --workspace needs an explicit configDir')
+  const args = [launcher, '--port', String(port), '--config-dir', configDir, ...(workspace ? ['--workspace', workspace] : [])]
+  const env: NodeJS.ProcessEnv = { ...process.env, DI_STUDIO_NO_ELECTRON: '1' }
+  delete env.DI_STUDIO_HOME
+  delete env.DI_STUDIO_CONFIG_DIR
+  if (options.home) env.HOME = options.home
+  const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const stdout: string[] = []
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`launcher printed no address; stdout: ${stdout.join('\n')}`)), 30_000)
@@ -59,6 +72,15 @@ export async function startLauncher(workspace: string, port = 0): Promise<{ chil
     child.once('exit', (code) => reject(new Error(`launcher exited with ${code}; stdout: ${stdout.join('\n')}`)))
   })
   return { child, url, stdout }
+}
+
+/** Stops a launcher and waits until it has exited (its port and files are free again). */
+export async function stopLauncher(server: { child: ChildProcess }): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return
+  await new Promise<void>((resolve) => {
+    server.child.once('exit', () => resolve())
+    server.child.kill('SIGTERM')
+  })
 }
 
 export const TINY_PROMPTS = ['red apple', 'black cat', 'yellow star', 'blue heart']
@@ -86,16 +108,17 @@ export async function saveTinyModel(workspace: string, name = 'tiny'): Promise<s
 }
 
 /**
- * Injected before the page's scripts: records the longest gap between animation frames and every
- * long task, so a test can report how responsive the UI stayed (reported, never asserted).
+ * Injected before the page's scripts: records every gap between animation frames (rAF deltas) and
+ * every long task (PerformanceObserver), so a test can report how responsive the UI stayed while a
+ * run streamed: worst, p99 and mean frame time. Reported, never asserted.
  */
 export const FRAME_MONITOR = `
-  window.__frames = { worst: 0, count: 0, longTasks: [] };
+  window.__frames = { gaps: [], longTasks: [] };
   (() => {
     let last = performance.now();
     const tick = (now) => {
       const gap = now - last; last = now;
-      if (!document.hidden) { window.__frames.count++; if (gap > window.__frames.worst) window.__frames.worst = gap; }
+      if (!document.hidden && window.__frames.gaps.length < 200000) window.__frames.gaps.push(gap);
       requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
@@ -105,4 +128,34 @@ export const FRAME_MONITOR = `
     } catch {}
   })();
 `
-export interface FrameStats { worst: number; count: number; longTasks: number[] }
+export interface FrameSamples { gaps: number[]; longTasks: number[] }
+
+/** Statement of the page's frame times over a window: the numbers frame-times.json holds. */
+export interface FrameTimeReport {
+  frames: number
+  worstMs: number
+  p99Ms: number
+  p95Ms: number
+  meanMs: number
+  framesOver50Ms: number
+  framesOver100Ms: number
+  longTasks: number
+  longTasksMs: number[]
+}
+
+export function summariseFrames(samples: FrameSamples): FrameTimeReport {
+  const gaps = [...samples.gaps].sort((a, b) => a - b)
+  const quantile = (q: number) => (gaps.length === 0 ? 0 : gaps[Math.min(gaps.length - 1, Math.ceil(q * gaps.length) - 1)]!)
+  const round = (x: number) => Math.round(x * 10) / 10
+  return {
+    frames: gaps.length,
+    worstMs: round(gaps.at(-1) ?? 0),
+    p99Ms: round(quantile(0.99)),
+    p95Ms: round(quantile(0.95)),
+    meanMs: round(gaps.length === 0 ? 0 : gaps.reduce((a, b) => a + b, 0) / gaps.length),
+    framesOver50Ms: gaps.filter((g) => g > 50).length,
+    framesOver100Ms: gaps.filter((g) => g > 100).length,
+    longTasks: samples.longTasks.length,
+    longTasksMs: samples.longTasks.slice(0, 200),
+  }
+}

@@ -49,6 +49,17 @@ export class CompareState {
     client.onEvent((event) => this.onEvent(event))
   }
 
+  /** Drop the comparison on screen (its images belong to a workspace no longer in use). */
+  reset(): void {
+    this.jobId = null
+    this.rows = []
+    this.timings = []
+    this.scores = {}
+    this.scoreJobId = null
+    this.error = null
+    this.setup = null
+  }
+
   async start(setup: CompareSetup): Promise<void> {
     this.setup = setup
     this.rows = []

@@ -1,5 +1,5 @@
 // Jobs as the UI sees them, kept current from the core's events.
-import type { JobStatus, RequestParams, StudioEvent } from '../../../../src-main/contract/index.ts'
+import type { JobRuntime, JobStatus, RequestParams, StudioEvent } from '../../../../src-main/contract/index.ts'
 import type { StudioClient } from '../client/studio-client.ts'
 
 export interface JobView {
@@ -15,6 +15,8 @@ export interface JobView {
   error?: string
   result?: unknown
   log: string[]
+  /** What the job computes on (backend, threads), once it reported it. */
+  runtime?: JobRuntime
   /** Files the job announced in the workspace, newest last. */
   artifacts: { kind: string; path: string; step?: number; caption?: string }[]
 }
@@ -47,10 +49,18 @@ export class JobsState {
         if (s.error) job.error = s.error
         if (s.result !== undefined) job.result = s.result
         if (s.artifacts) job.artifacts = s.artifacts
+        if (s.runtime) job.runtime = s.runtime
       }
     } catch (err) {
       this.actionError = (err as Error).message
     }
+  }
+
+  /** Forget every job (another workspace has its own history), then load the studio's list. */
+  async reset(): Promise<void> {
+    this.jobs = []
+    this.actionError = null
+    await this.refresh()
   }
 
   start(request: RequestParams<'jobs.start'>): Promise<void> {
@@ -129,6 +139,11 @@ export class JobsState {
       case 'job.error':
         job.error = event.payload.message
         break
+      case 'job.runtime': {
+        const { jobId: _, ...runtime } = event.payload
+        job.runtime = runtime
+        break
+      }
       case 'job.done':
         job.status = event.payload.status
         if (event.payload.result !== undefined) job.result = event.payload.result

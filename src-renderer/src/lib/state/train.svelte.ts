@@ -1,6 +1,8 @@
 // The Train view's state: the models and past runs to choose from, and the one run being watched
 // (live from a job's events, or reopened from its files). Metric history is kept in plain arrays
 // outside Svelte's deep reactivity (tens of thousands of points); `revision` tells the chart to redraw.
+// The runs list follows the core's events: a DI* job's progress moves its row's step count in place,
+// and a run starting or ending re-reads the list (at most a few times a second, never by polling).
 import type { ModelInfo, PreferenceStatus, RunConfigInput, RunSummary, StudioEvent } from '../../../../src-main/contract/index.ts'
 import type { StudioClient } from '../client/studio-client.ts'
 
@@ -22,6 +24,9 @@ export const LIVE_CONTROLS = [
   // learning rate on a log slider: the value is 10^x
   { key: 'generatorLr', label: 'Learning rate (generator)', min: -7, max: -2, step: 0.1, log: true },
 ] as const
+/** How soon a run starting or ending re-reads the runs list (events in between share one read). */
+const RUNS_REFRESH_DELAY_MS = 250
+
 export type LiveControlKey = (typeof LIVE_CONTROLS)[number]['key']
 
 export class TrainState {
@@ -49,6 +54,9 @@ export class TrainState {
   /** The watched run's saved config.json, when it was opened from its files. */
   config = $state<unknown>(null)
   private lastControls: Record<string, number> = {}
+  /** Kinds of the jobs seen in events (progress events carry no kind). */
+  private readonly jobKinds = new Map<string, string>()
+  private runsTimer: ReturnType<typeof setTimeout> | null = null
 
   constructor(private readonly client: StudioClient) {
     client.onEvent((event) => this.apply(event))
@@ -66,6 +74,28 @@ export class TrainState {
     } catch (err) {
       this.error = (err as Error).message
     }
+  }
+
+  /** Re-reads only the runs list, soon and once however many events ask for it. */
+  private scheduleRunsRefresh(): void {
+    if (this.runsTimer) return
+    this.runsTimer = setTimeout(async () => {
+      try {
+        this.runs = await this.client.listRuns({})
+      } catch (err) {
+        this.error = (err as Error).message
+      } finally {
+        this.runsTimer = null
+      }
+    }, RUNS_REFRESH_DELAY_MS)
+  }
+
+  /** Another workspace: nothing watched, its lists loaded afresh. */
+  async resetForWorkspace(): Promise<void> {
+    this.watch(null, null)
+    this.jobKinds.clear()
+    this.error = null
+    await this.refresh()
   }
 
   async start(config: RunConfigInput): Promise<boolean> {
@@ -168,7 +198,29 @@ export class TrainState {
     this.latestStep = step
   }
 
+  /** Keeps the runs list current from any DI* job's events, watched or not. */
+  private followRuns(event: StudioEvent): void {
+    if (event.channel === 'job.status') {
+      this.jobKinds.set(event.payload.jobId, event.payload.kind)
+      if (event.payload.kind === 'distar-train') this.scheduleRunsRefresh()
+      return
+    }
+    if (event.channel === 'job.done' && event.payload.kind === 'distar-train') {
+      this.scheduleRunsRefresh()
+      return
+    }
+    if (event.channel !== 'job.progress' || this.jobKinds.get(event.payload.jobId) !== 'distar-train') return
+    const row = this.runs.find((r) => r.activeJobId === event.payload.jobId)
+    if (!row) {
+      this.scheduleRunsRefresh() // its folder exists now that it reports steps
+      return
+    }
+    row.step = event.payload.done
+    row.totalSteps = event.payload.total
+  }
+
   private apply(event: StudioEvent): void {
+    this.followRuns(event)
     if (!this.jobId || event.payload.jobId !== this.jobId) return
     switch (event.channel) {
       case 'job.metrics':
@@ -182,7 +234,7 @@ export class TrainState {
         }
         break
       case 'job.done':
-        void this.refresh()
+        void this.refresh() // the preference model or a checkpoint may be new
         break
     }
   }
