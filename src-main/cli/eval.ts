@@ -1,4 +1,4 @@
-// npm run eval [-- --out eval-out] [--prompts N] [--seeds 0-1] [--train-steps N] [--batch N] [--retrain]
+// npm run eval [-- --out eval-out] [--prompts N] [--seeds 0-3] [--train-steps N] [--batch N] [--retrain]
 //              [--quick] [--write-docs] [--cfg 4.5] [--sampler ddim] [--ref-steps 25,50] [--repeats 3] ...
 // The paper's headline in miniature: the reference's multi-step sampler (25 and 50 steps, CFG) against
 // the one-step generator at initialisation, after DI* and after KL with the same training budget, on the
@@ -22,7 +22,7 @@ import { copyFile, mkdir } from 'node:fs/promises'
 const USAGE = `usage: npm run eval -- [options]
   --out <dir>           output folder (default eval-out, or eval-out-quick with --quick)
   --prompts <N>         validation captions evaluated, spread evenly over the list (default: all)
-  --seeds <list>        seeds per prompt, e.g. 0-1 (default 0-1)
+  --seeds <list>        seeds per prompt, e.g. 0-3 (default 0-3; --quick 0-1)
   --train-steps <N>     DI* and KL training steps (default: resources/configs/default-run.json's, 300)
   --batch <N>           training batch (default: the run config's, 16)
   --train-seed <N>      training seed (default 0)
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
   try {
     settings = {
       prompts: promptSubset(allPrompts, int(args.prompts, 'prompts', args.quick ? 8 : allPrompts.length, 1)),
-      seeds: parseSeeds(args.seeds ?? '0-1'),
+      seeds: parseSeeds(args.seeds ?? (args.quick ? '0-1' : '0-3')),
       budget: {
         steps: int(args['train-steps'], 'train-steps', args.quick ? 4 : Number(baseRunConfig.steps ?? 300), 1),
         batchSize: int(args.batch, 'batch', args.quick ? 4 : Number(baseRunConfig.batchSize ?? 16), 1),

@@ -19,11 +19,12 @@ interface Point { x: number; y: number; label: string; colour: string; err?: num
 /** Nice linear ticks covering [lo, hi]. */
 export function linearTicks(lo: number, hi: number, count = 5): number[] {
   if (!(hi > lo)) return [lo]
-  const raw = (hi - lo) / count
-  const mag = 10 ** Math.floor(Math.log10(raw))
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag
+  const span = hi - lo
+  const mag = 10 ** Math.floor(Math.log10(span / count))
+  // the 1-2-5 step whose tick count comes closest to `count`
+  const step = [1, 2, 5, 10].map((m) => m * mag).reduce((best, s) => (Math.abs(span / s - count) < Math.abs(span / best - count) ? s : best))
   const ticks: number[] = []
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)))
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) ticks.push(Number((k * step).toPrecision(12)) + 0)
   return ticks
 }
 
