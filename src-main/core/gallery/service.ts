@@ -2,6 +2,7 @@
 // the main process from the index, without loading any ML code. Generation, re-generation and import
 // run as jobs in workers (core/jobs/kinds/generate-gallery.ts); they write through their own Gallery
 // on the same folder, and refresh() here picks their changes up.
+import { StudioError } from '../../contract/index.ts'
 import { Gallery, type GalleryEntry, type GalleryPage, type GalleryQuery, type OpenReport } from './gallery.ts'
 import { GalleryDeleteParams, GalleryGetParams, GalleryListParams } from './schemas.ts'
 
@@ -41,7 +42,14 @@ export class GalleryService {
 
   async delete(params: unknown): Promise<{ deleted: number }> {
     const { ids } = GalleryDeleteParams.parse(params)
-    return { deleted: await (await this.ready()).delete(ids) }
+    const gallery = await this.ready()
+    // An unknown id is the client's mistake (not-found), not a failure of the studio (internal).
+    const unknown = ids.filter((id) => gallery.get(id) === undefined)
+    if (unknown.length > 0) {
+      const shown = unknown.slice(0, 5).map((id) => JSON.stringify(id.slice(0, 100))).join(', ')
+      throw new StudioError('not-found', `No gallery image with id ${shown}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''}; nothing was deleted`)
+    }
+    return { deleted: await gallery.delete(ids) }
   }
 
   async facets(): Promise<{ models: string[]; runs: string[]; total: number }> {
