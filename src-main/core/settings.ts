@@ -74,7 +74,9 @@ export class SettingsStore {
   merge(update: unknown): StudioSettings {
     const patch = SettingsUpdate.safeParse(update)
     if (!patch.success) throw new StudioError('invalid-params', `Invalid settings: ${describeIssues(patch.error)}`)
-    return StudioSettings.parse({ ...this.current, ...patch.data })
+    // A field sent as undefined (IPC's structured clone keeps it) means "unchanged", not "cleared".
+    const named = Object.fromEntries(Object.entries(patch.data).filter(([, value]) => value !== undefined))
+    return StudioSettings.parse({ ...this.current, ...named })
   }
 
   /** Replaces the settings and saves them atomically (writes are serialised: the last change wins on disk). */
