@@ -60,7 +60,11 @@ export class StudioData {
   async exportGallery({ ids, folder }: ParsedParams<'gallery.export'>): Promise<RequestResult<'gallery.export'>> {
     const target = folder ?? `exports/gallery-${new Date().toISOString().replace(/[:.]/g, '-')}`
     const dir = this.workspace.resolve(target)
-    await fs.mkdir(dir, { recursive: true })
+    await fs.mkdir(dir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+      // a file where the folder (or one of its parents) should be is the client's choice, not a crash
+      if (err.code === 'EEXIST' || err.code === 'ENOTDIR') throw new StudioError('conflict', `Cannot export into ${JSON.stringify(target)}: a file of that name is in the way`)
+      throw err
+    })
     let exported = 0
     const missing: string[] = []
     for (const id of ids) {
@@ -88,7 +92,9 @@ export class StudioData {
     const runs: RunSummary[] = []
     for (const runId of names) {
       if (!/^[A-Za-z0-9_-]+$/.test(runId)) continue
-      runs.push(await this.runSummary(runId, activeJobs.get(runId)))
+      // A run folder that is a link out of the workspace is skipped, not allowed to fail the whole list.
+      const summary = await skipIfOutside(() => this.runSummary(runId, activeJobs.get(runId)), this.warn)
+      if (summary) runs.push(summary)
     }
     return runs.sort((a, b) => (b.updatedAt ?? '').localeCompare(a.updatedAt ?? ''))
   }
@@ -208,7 +214,8 @@ export class StudioData {
     }
     for (const name of names) {
       const path = `${MODELS_DIR}/${name}`
-      const dir = this.workspace.resolve(path)
+      const dir = await skipIfOutside(async () => this.workspace.resolve(path), this.warn)
+      if (dir === null) continue
       if (existsSync(join(dir, 'manifest.json'))) {
         models.push({ path, name, kind: 'onnx', available: existsSync(join(dir, 'model.onnx')), detail: 'ONNX model package' })
       } else if (existsSync(join(dir, 'config.json'))) {
@@ -237,6 +244,17 @@ export class StudioData {
       out.push(...page.entries)
       if (page.entries.length < 1000) return out
     }
+  }
+}
+
+/** Runs `read`; a 'forbidden' refusal (a link leading out of the workspace) is logged and gives null. */
+async function skipIfOutside<T>(read: () => Promise<T>, warn: (message: string) => void): Promise<T | null> {
+  try {
+    return await read()
+  } catch (err) {
+    if (!(err instanceof StudioError) || err.code !== 'forbidden') throw err
+    warn(`Skipped: ${err.message}`)
+    return null
   }
 }
 
