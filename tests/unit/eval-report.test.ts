@@ -12,6 +12,10 @@ import { EvalResults, RESULTS_FORMAT, RESULTS_VERSION, type ModelResult } from '
 import { describeMachine, formatMachine, packageVersion } from '../../src-main/bench/harness/machine.ts'
 import { formatTable } from '../../src-main/bench/harness/table.ts'
 import { parseRunConfig } from '../../src-main/core/runs/run-config.ts'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
 
 const summary = (mean: number) => ({ mean, sd: 1, n: 4, min: mean - 1, max: mean + 1 })
 
@@ -101,5 +105,18 @@ describe('machine description and the one bench table', () => {
     assert.match(lines[0]!, /^\| area\s+\| name\s+\| value \| unit\s+\| notes\s+\|$/)
     assert.match(lines[2]!, /^\| diffusion \| DiT step B16 \|\s+612\.3 \| ms/)
     assert.ok(lines.every((l) => l.length === lines[0]!.length))
+  })
+})
+
+describe('npm run eval arguments', () => {
+  const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src-main/cli/eval.ts', ...args], { cwd: process.cwd() })
+
+  it('prints its usage with --help and refuses bad values before doing any work', async () => {
+    const help = await cli('--help')
+    assert.match(help.stdout, /--quick/)
+    assert.match(help.stdout, /--write-docs/)
+    await assert.rejects(cli('--prompts', 'many'), (err: { code: number; stderr: string }) => err.code === 2 && /--prompts must be an integer/.test(err.stderr))
+    await assert.rejects(cli('--sampler', 'euler'), (err: { code: number; stderr: string }) => err.code === 2 && /--sampler must be ddim or dpmpp-2m/.test(err.stderr))
+    await assert.rejects(cli('--bogus'), (err: { code: number; stderr: string }) => err.code === 2 && /Unknown option/.test(err.stderr))
   })
 })
