@@ -18,6 +18,8 @@ import { ERROR_CODES, REQUEST_CHANNELS } from '../../src-main/contract/index.ts'
 import type { RequestChannel } from '../../src-main/contract/index.ts'
 import { Gallery } from '../../src-main/core/gallery/gallery.ts'
 import type { ImageMeta } from '../../src-main/core/gallery/image-meta.ts'
+import { createLogger } from '../../src-main/core/logger.ts'
+import { StudioCore } from '../../src-main/core/studio-core.ts'
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -103,6 +105,73 @@ export async function snapshotTree(dir: string): Promise<Record<string, string>>
   return out
 }
 
+// ---- the core under test -----------------------------------------------------------------------
+
+export interface FuzzCore {
+  core: StudioCore
+  /** every absolute path the core's Workspace.resolve returned */
+  resolvedPaths: string[]
+  /** jobs.start requests the core accepted (recorded, not run) */
+  startedJobs: unknown[]
+  /** error-level log lines: a handler that failed instead of refusing */
+  errorLogs: string[]
+}
+
+/**
+ * A core on the world's workspace. Accepted jobs are recorded instead of run in workers (the fuzz is
+ * about requests, not the work), and every path Workspace.resolve hands out is recorded.
+ */
+export async function openFuzzCore(world: FuzzWorld): Promise<FuzzCore> {
+  const errorLogs: string[] = []
+  const logger = createLogger('fuzz', (level, _scope, message) => {
+    if (level === 'error') errorLogs.push(message.slice(0, 500))
+  })
+  const core = await StudioCore.create({ workspace: { root: world.workspace, source: 'flag' }, host: 'web', logger })
+  const startedJobs: unknown[] = []
+  core.jobs.start = ((request: unknown) => {
+    startedJobs.push(request)
+    return { jobId: `fuzz-job-${startedJobs.length}` }
+  }) as typeof core.jobs.start
+  const resolvedPaths: string[] = []
+  const workspace = core.workspace
+  const resolveInside = workspace.resolve.bind(workspace)
+  workspace.resolve = (clientPath: string) => {
+    const path = resolveInside(clientPath)
+    resolvedPaths.push(path)
+    return path
+  }
+  return { core, resolvedPaths, startedJobs, errorLogs }
+}
+
+/** A settings change naming a workspace would move the studio to another folder: tested on its own. */
+export function withoutWorkspaceSwitch(channel: RequestChannel, params: unknown): unknown {
+  if (channel !== 'settings.update' || typeof params !== 'object' || params === null) return params
+  if (typeof (params as { workspace?: unknown }).workspace !== 'string') return params
+  const { workspace: _dropped, ...rest } = params as Record<string, unknown>
+  return rest
+}
+
+/** Per-channel counts of what a fuzzer tried and how the studio answered. */
+export class Tally {
+  readonly byChannel: Record<string, { tried: number; ok: number; codes: Record<string, number> }> = {}
+
+  count(channel: string, reply: { ok: boolean; error?: { code: string } }): void {
+    const t = (this.byChannel[channel] ??= { tried: 0, ok: 0, codes: {} })
+    t.tried++
+    if (reply.ok) t.ok++
+    else t.codes[reply.error!.code] = (t.codes[reply.error!.code] ?? 0) + 1
+  }
+
+  get total(): number {
+    return Object.values(this.byChannel).reduce((n, t) => n + t.tried, 0)
+  }
+
+  lines(): string[] {
+    return Object.entries(this.byChannel).map(([channel, t]) =>
+      `  ${channel.padEnd(28)} ${String(t.tried).padStart(6)} tried, ${String(t.ok).padStart(5)} accepted, refused: ${JSON.stringify(t.codes)}`)
+  }
+}
+
 // ---- spying on node:fs -------------------------------------------------------------------------
 
 export interface FsAccess { op: string; path: string; write: boolean }
@@ -176,14 +245,14 @@ export function isInside(root: string, path: string): boolean {
 /**
  * Accesses that break the rule "nothing outside the workspace on a client's behalf": any write outside
  * it, any access to the sentinel, any read outside the workspace and the app's own files (code and
- * the shipped resources, read-only).
+ * the shipped resources, read-only; `alsoReadable`: e.g. the web host's built renderer).
  */
-export function accessesOutside(accesses: FsAccess[], world: FuzzWorld): FsAccess[] {
+export function accessesOutside(accesses: FsAccess[], world: FuzzWorld, alsoReadable: string[] = []): FsAccess[] {
   return accesses.filter((a) => {
     if (isInside(world.sentinel, a.path)) return true
     if (isInside(world.workspace, a.path)) return false
     if (a.write) return true
-    return !isInside(repoRoot, a.path)
+    return ![repoRoot, ...alsoReadable].some((root) => isInside(root, a.path))
   })
 }
 

@@ -5,80 +5,42 @@
 // values of every kind IPC can carry, and unknown channels. Every reply must be a clear error or a
 // valid result (never an internal error), no file outside the workspace may be read or written (a spy
 // on node:fs and a sentinel folder beside the workspace), and Object.prototype must stay clean.
-// FUZZ_RUNS=<n> raises the runs per channel (npm run fuzz); FUZZ_SEED=<n> changes the seed.
+// FUZZ_RUNS=<n> sets the runs per channel (npm run fuzz); FUZZ_SEED=<n> changes the seed.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { REQUEST_CHANNELS } from '../../src-main/contract/index.ts'
-import type { RequestChannel } from '../../src-main/contract/index.ts'
-import { createLogger } from '../../src-main/core/logger.ts'
-import { StudioCore } from '../../src-main/core/studio-core.ts'
 import {
-  FUZZ_SEED, accessesOutside, createFuzzWorld, isInside, paramsArbitrary, prototypeIsClean, replyProblem, runsPerChannel,
-  snapshotTree, spyOnFileSystem, unknownChannelArbitrary,
+  FUZZ_SEED, Tally, accessesOutside, createFuzzWorld, isInside, openFuzzCore, paramsArbitrary, prototypeIsClean, replyProblem,
+  runsPerChannel, snapshotTree, spyOnFileSystem, unknownChannelArbitrary, withoutWorkspaceSwitch,
 } from '../helpers/fuzz-kit.ts'
-import type { FsAccess, FuzzWorld } from '../helpers/fuzz-kit.ts'
+import type { FsAccess, FuzzCore, FuzzWorld } from '../helpers/fuzz-kit.ts'
 
-const RUNS = runsPerChannel(400)
-
-/** A settings change naming a workspace would move the studio to another folder: tested on its own below. */
-function withoutWorkspaceSwitch(channel: RequestChannel, params: unknown): unknown {
-  if (channel !== 'settings.update' || typeof params !== 'object' || params === null) return params
-  if (typeof (params as { workspace?: unknown }).workspace !== 'string') return params
-  const { workspace: _dropped, ...rest } = params as Record<string, unknown>
-  return rest
-}
+const RUNS = runsPerChannel(1000)
 
 describe(`fuzzing the core dispatch (${RUNS} payloads per channel, seed ${FUZZ_SEED})`, () => {
   let world: FuzzWorld
-  let core: StudioCore
+  let studio: FuzzCore
   let sentinelBefore: Record<string, string>
   let spy: { accesses: FsAccess[]; stop: () => void } | null = null
-  const resolvedPaths: string[] = []
-  const errorLogs: string[] = []
-  const startedJobs: unknown[] = []
-  const tally: Record<string, { tried: number; ok: number; codes: Record<string, number> }> = {}
+  const tally = new Tally()
   const oldHome = process.env.HOME
-
-  const count = (channel: string, reply: { ok: boolean; error?: { code: string } }) => {
-    const t = (tally[channel] ??= { tried: 0, ok: 0, codes: {} })
-    t.tried++
-    if (reply.ok) t.ok++
-    else t.codes[reply.error!.code] = (t.codes[reply.error!.code] ?? 0) + 1
-  }
 
   before(async () => {
     world = await createFuzzWorld()
     process.env.HOME = world.home
     sentinelBefore = await snapshotTree(world.sentinel)
-    const logger = createLogger('fuzz', (level, _scope, message) => {
-      if (level === 'error') errorLogs.push(message.slice(0, 500))
-    })
-    core = await StudioCore.create({ workspace: { root: world.workspace, source: 'flag' }, host: 'web', logger })
-    // The fuzz is about requests, not the work: an accepted job is recorded instead of run in a worker.
-    core.jobs.start = ((request: unknown) => {
-      startedJobs.push(request)
-      return { jobId: `fuzz-job-${startedJobs.length}` }
-    }) as typeof core.jobs.start
-    // Every path the core resolves for a client must land inside the workspace.
-    const workspace = core.workspace
-    const resolveInside = workspace.resolve.bind(workspace)
-    workspace.resolve = (clientPath: string) => {
-      const path = resolveInside(clientPath)
-      resolvedPaths.push(path)
-      return path
-    }
+    studio = await openFuzzCore(world)
     spy = spyOnFileSystem()
   })
 
   after(async () => {
     spy?.stop()
-    await core?.close()
+    await studio?.core.close()
     await world?.remove()
     process.env.HOME = oldHome
-    const total = Object.values(tally).reduce((n, t) => n + t.tried, 0)
-    console.log(`dispatch fuzz, seed ${FUZZ_SEED}: ${total} payloads`)
-    for (const [channel, t] of Object.entries(tally)) console.log(`  ${channel.padEnd(22)} ${String(t.tried).padStart(6)} tried, ${t.ok} accepted, refused: ${JSON.stringify(t.codes)}`)
+    console.log(`dispatch fuzz, seed ${FUZZ_SEED}: ${tally.total} payloads`)
+    for (const line of tally.lines()) console.log(line)
   })
 
   it('answers every hostile payload on every channel with a result or a clear error', async () => {
@@ -88,25 +50,25 @@ describe(`fuzzing the core dispatch (${RUNS} payloads per channel, seed ${FUZZ_S
       const arbitrary = paramsArbitrary(channel, world, { jsonOnly: false }).map((p) => withoutWorkspaceSwitch(channel, p))
       await fc.assert(
         fc.asyncProperty(arbitrary, async (params) => {
-          const reply = await core.dispatch(channel, params, 'fuzz')
+          const reply = await studio.core.dispatch(channel, params, 'fuzz')
           const problem = replyProblem(reply)
           if (problem) throw new Error(`${channel}: ${problem}`)
-          count(channel, reply)
+          tally.count(channel, reply)
         }),
         { seed: FUZZ_SEED, numRuns: RUNS, endOnFailure: true },
       )
     }
-    assert.equal(Object.keys(tally).length, REQUEST_CHANNELS.length)
+    assert.equal(Object.keys(tally.byChannel).length, REQUEST_CHANNELS.length)
   })
 
   it('refuses unknown channels by name', async () => {
     await fc.assert(
       fc.asyncProperty(unknownChannelArbitrary(), fc.jsonValue({ maxDepth: 2 }), async (channel, params) => {
-        const reply = await core.dispatch(channel, params, 'fuzz')
+        const reply = await studio.core.dispatch(channel, params, 'fuzz')
         assert.equal(reply.ok, false)
         if (!reply.ok) assert.equal(reply.error.code, 'unknown-channel')
         assert.equal(replyProblem(reply), null)
-        count('(unknown channel)', reply)
+        tally.count('(unknown channel)', reply)
       }),
       { seed: FUZZ_SEED, numRuns: RUNS },
     )
@@ -118,28 +80,25 @@ describe(`fuzzing the core dispatch (${RUNS} payloads per channel, seed ${FUZZ_S
     spy = null
     assert.ok(accesses.length > 1000, `the spy saw ${accesses.length} file accesses`)
     assert.deepEqual(accessesOutside(accesses, world).slice(0, 10), [])
-    assert.ok(resolvedPaths.length > 100)
-    assert.deepEqual(resolvedPaths.filter((p) => !isInside(world.workspace, p)), [])
+    assert.ok(studio.resolvedPaths.length > 100)
+    assert.deepEqual(studio.resolvedPaths.filter((p) => !isInside(world.workspace, p)), [])
     assert.deepEqual(await snapshotTree(world.sentinel), sentinelBefore)
     assert.equal(prototypeIsClean(), null)
-    assert.deepEqual(errorLogs, [])
-    const reply = await core.dispatch('app.getWorkspace', {}, 'fuzz')
+    assert.deepEqual(studio.errorLogs, [])
+    const reply = await studio.core.dispatch('app.getWorkspace', {}, 'fuzz')
     assert.ok(reply.ok && (reply.result as { root: string }).root === world.workspace)
-    const list = await core.dispatch('gallery.list', { limit: 5 }, 'fuzz')
-    assert.equal(list.ok, true)
+    assert.equal((await studio.core.dispatch('gallery.list', { limit: 5 }, 'fuzz')).ok, true)
   })
+
   it('refuses a workspace switch into folders that are not its to take', async () => {
-    const refusals: Record<string, string> = {}
     for (const workspace of [world.sentinel, '/etc', '/', world.home, 'relative/ws', '../outside', `${world.sentinel}/passwd`, `${world.sentinel}\0x`, '']) {
-      const reply = await core.dispatch('settings.update', { workspace }, 'fuzz')
+      const reply = await studio.core.dispatch('settings.update', { workspace }, 'fuzz')
       assert.equal(replyProblem(reply), null)
       assert.equal(reply.ok, false, `switched the workspace to ${workspace}`)
-      if (!reply.ok) refusals[workspace] = reply.error.code
-      count('settings.update (workspace)', reply)
+      tally.count('settings.update (workspace)', reply)
     }
-    assert.equal(core.workspace.root, world.workspace)
+    assert.equal(studio.core.workspace.root, world.workspace)
     // prepareWorkspaceFolder looks into a proposed folder (is it empty, a workspace?) but changes nothing in one it refuses
     assert.deepEqual(await snapshotTree(world.sentinel), sentinelBefore)
   })
-
 })
