@@ -36,7 +36,10 @@ interface CacheRecord {
   trainingMs: number
 }
 
-const CACHE_FILE = 'eval-cache.json'
+/** in a finished run's folder: the key it was trained from and its training time */
+export const CACHE_FILE = 'eval-cache.json'
+/** in an unfinished run's folder: the key it is being trained from (a killed eval resumes it when the key still matches) */
+export const PENDING_KEY_FILE = `${CACHE_FILE}.pending`
 
 export function evalRunConfig(base: Record<string, unknown>, opts: {
   regulariser: RegulariserChoice
@@ -102,7 +105,7 @@ export async function ensureTrainedRun(opts: EnsureTrainedOptions, regulariser: 
     opts.log(`${opts.id}: reusing the trained run in ${dir} (same config and weights; --retrain to train again)`)
     return { id: opts.id, dir, regulariser, reused: true, trainingMs: cache.trainingMs, steps }
   }
-  const pendingKey = join(dir, `${CACHE_FILE}.pending`)
+  const pendingKey = join(dir, PENDING_KEY_FILE)
   let resumable = false
   if (!opts.retrain && existsSync(dir)) {
     try {

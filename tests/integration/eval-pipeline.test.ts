@@ -16,6 +16,10 @@ import { Tokenizer } from '../../src-main/ml/text/tokenizer.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 import { readResults, runEvaluation, type EvalOptions, type EvalOutcome } from '../../src-main/eval/pipeline.ts'
 import { DOCS_BEGIN, DOCS_END, writeDocsResults } from '../../src-main/eval/report.ts'
+import { ensureTrainedRun, evalRunConfig, PENDING_KEY_FILE, trainingKey } from '../../src-main/eval/training.ts'
+import { DiStarRun } from '../../src-main/core/runs/run-engine.ts'
+import { checkpointPath } from '../../src-main/core/runs/run-files.ts'
+import { loadCheckpoint } from '../../src-main/ml/checkpoint/checkpoint.ts'
 
 const PROMPTS = ['red apple', 'black cat', 'yellow star']
 const SIZE = 8
@@ -131,6 +135,27 @@ describe('eval pipeline (toy size)', () => {
       assert.equal(m.alignment.mean, first.results.models[i]!.alignment.mean, `${m.id}: same images, same score`)
       assert.equal(m.frechet, first.results.models[i]!.frechet, m.id)
     }
+  })
+
+  it('resumes a training run an earlier eval left unfinished and reaches the same generator', async () => {
+    const outDir = join(root, 'out-resume')
+    const config = evalRunConfig(options.baseRunConfig, { regulariser: 'score', budget: options.budget, referenceDir: options.referenceDir, alignmentDir: options.alignmentDir })
+    const key = await trainingKey(config, options.referenceDir, options.alignmentDir)
+    // an eval killed after the first step: the run has a checkpoint at step 1 and its pending key
+    const cut = await DiStarRun.start(outDir, config, { runId: 'di-star' })
+    await writeFile(join(cut.dir, PENDING_KEY_FILE), key)
+    const status = await cut.run({ onStep: () => cut.stop() })
+    cut.dispose()
+    assert.deepEqual([status.state, status.step], ['stopped', 1])
+    const messages: string[] = []
+    const resumed = await ensureTrainedRun({ outDir, id: 'di-star', config, key, retrain: false, log: (m) => messages.push(m) }, 'score')
+    assert.equal(resumed.reused, false)
+    assert.ok(messages.some((m) => /resuming at step 1/.test(m)), messages.join('\n'))
+    const done = await loadCheckpoint(checkpointPath(resumed.dir, 2))
+    const uninterrupted = await loadCheckpoint(checkpointPath(join(options.outDir, 'runs', 'di-star'), 2))
+    const names = Object.keys(done.tensors).filter((k) => k.startsWith('generator/'))
+    assert.ok(names.length > 0)
+    for (const k of names) assert.deepEqual(done.tensors[k]!.data, uninterrupted.tensors[k]!.data, k)
   })
 
   it('refreshes docs/results.md between its markers and keeps the reading', async () => {
