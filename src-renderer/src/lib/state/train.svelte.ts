@@ -5,11 +5,9 @@
 // and a run starting or ending re-reads the list (at most a few times a second, never by polling).
 import type { ModelInfo, PreferenceStatus, RunConfigInput, RunSummary, StudioEvent } from '../../../../src-main/contract/index.ts'
 import type { StudioClient } from '../client/studio-client.ts'
+import type { MetricSeries } from '../chart-data.ts'
 
-export interface MetricSeries {
-  steps: number[]
-  values: (number | null)[]
-}
+export type { MetricSeries }
 
 export interface SampleGrid {
   step: number
