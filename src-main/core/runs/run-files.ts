@@ -71,13 +71,62 @@ export async function listCheckpointSteps(dir: string): Promise<number[]> {
   return [...steps].sort((a, b) => b - a)
 }
 
-/** Deletes all but the newest `keep` checkpoints (never the one named `protect`). */
+/**
+ * Deletes all but the newest `keep` checkpoints (never the one named `protect`). Each folder is first
+ * renamed to "<name>.deleting" (atomic), so a kill in the middle of the recursive delete leaves a folder
+ * no reader lists, never a half-deleted "step-<N>"; leftovers of such kills are removed here too.
+ */
 export async function pruneCheckpoints(dir: string, keep: number, protect: number): Promise<void> {
+  const checkpointsDir = join(dir, RUN_FILES.checkpoints)
+  for (const name of await fs.readdir(checkpointsDir).catch(() => [] as string[])) {
+    if (name.endsWith(DELETING)) await fs.rm(join(checkpointsDir, name), { recursive: true, force: true })
+  }
   const steps = await listCheckpointSteps(dir)
   for (const step of steps.slice(keep)) {
     if (step === protect) continue
     const path = checkpointPath(dir, step)
-    for (const p of [path, `${path}.incoming`, `${path}.previous`]) await fs.rm(p, { recursive: true, force: true })
+    for (const p of [path, `${path}.incoming`, `${path}.previous`]) {
+      try {
+        await fs.rename(p, p + DELETING)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+        throw err
+      }
+      await fs.rm(p + DELETING, { recursive: true, force: true })
+    }
+  }
+}
+
+const DELETING = '.deleting'
+
+/** Temp files of util/atomic-write.ts: ".<name>.<pid>.<8 hex>.tmp". */
+const ATOMIC_TEMP_FILE = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/
+
+/**
+ * Removes temp files that atomic writes in the run folder and its samples left when their process was
+ * killed before the rename (the finished files are intact; these are never read). Files of a process
+ * that is still alive are kept: it may be about to rename them.
+ */
+export async function removeStaleTempFiles(dir: string): Promise<string[]> {
+  const removed: string[] = []
+  for (const folder of [dir, join(dir, RUN_FILES.samples)]) {
+    for (const name of await fs.readdir(folder).catch(() => [] as string[])) {
+      const m = ATOMIC_TEMP_FILE.exec(name)
+      if (!m || processAlive(Number(m[1]))) continue
+      await fs.rm(join(folder, name), { force: true })
+      removed.push(name)
+    }
+  }
+  return removed
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' // exists, owned by someone else
   }
 }
 
