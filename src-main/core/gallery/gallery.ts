@@ -6,7 +6,7 @@
 // process changed it; readers call refresh() to pick up others' changes.
 // Queries scan an in-memory array with pre-lowered prompts: at 10,000 entries that is well under a
 // millisecond per query, so no database is needed.
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { join, resolve, sep } from 'node:path'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
@@ -243,8 +243,9 @@ export class Gallery {
 
   /** Writes the index atomically (readers see the old or the new file, never half of one); call under the lock. */
   private async flush(): Promise<void> {
-    const body = { format: INDEX_FORMAT, version: INDEX_VERSION, entries: this.items.map((i) => i.entry) }
-    await atomicWriteFile(join(this.root, INDEX_FILE), JSON.stringify(body))
+    const entriesText = JSON.stringify(this.items.map((i) => i.entry)) // serialised once: the checksum covers this text
+    const head = JSON.stringify({ format: INDEX_FORMAT, version: INDEX_VERSION, entriesSha256: sha256Hex(entriesText) })
+    await atomicWriteFile(join(this.root, INDEX_FILE), `${head.slice(0, -1)},"entries":${entriesText}}`)
     this.stamp = await this.diskStamp()
   }
 
@@ -400,8 +401,21 @@ function parseDate(value: string, name: string, endOfDay = false): number {
   return endOfDay && /^\d{4}-\d{2}-\d{2}$/.test(value) ? t + 86_400_000 - 1 : t
 }
 
+/**
+ * sha256 of the entries as JSON. JSON.parse then JSON.stringify gives back the exact text this build
+ * wrote, so the reader recomputes it from the parsed entries. A damaged index whose JSON still parses
+ * (a flipped bit in a prompt, a seed, a date) is caught by it.
+ */
+function entriesChecksum(entries: unknown): string {
+  return sha256Hex(JSON.stringify(entries))
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex')
+}
+
 function parseIndex(text: string): GalleryEntry[] {
-  let body: { format?: unknown; version?: unknown; entries?: unknown }
+  let body: { format?: unknown; version?: unknown; entriesSha256?: unknown; entries?: unknown }
   try {
     body = JSON.parse(text) as typeof body
   } catch {
@@ -410,10 +424,13 @@ function parseIndex(text: string): GalleryEntry[] {
   if (!body || body.format !== INDEX_FORMAT) throw new Error('not a gallery index')
   if (body.version !== INDEX_VERSION) throw new Error(`index version ${String(body.version)}, this build reads ${INDEX_VERSION}`)
   if (!Array.isArray(body.entries)) throw new Error('entries is not a list')
-  return body.entries.map((e: unknown, k: number) => {
+  const entries = body.entries.map((e: unknown, k: number) => {
     const o = e as { id?: unknown; file?: unknown }
     if (typeof o?.id !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(o.id)) throw new Error(`entry ${k} has a bad id`)
     if (o.file !== `${IMAGES_DIR}/${o.id}.png`) throw new Error(`entry ${k} has a bad file path`)
     return { ...parseMeta(e, `entry ${k}`), id: o.id, file: o.file }
   })
+  // Indexes written before the checksum existed have none; they are still read (and get one on the next write).
+  if (body.entriesSha256 !== undefined && body.entriesSha256 !== entriesChecksum(body.entries)) throw new Error('its checksum does not match: the file is damaged')
+  return entries
 }
