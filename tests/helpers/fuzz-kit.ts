@@ -455,6 +455,12 @@ export function unknownChannelArbitrary(): fc.Arbitrary<unknown> {
 
 // ---- replies -----------------------------------------------------------------------------------
 
+let longestMessage = 0
+/** The longest error message seen so far (reported by the fuzzers). */
+export function longestErrorMessage(): number {
+  return longestMessage
+}
+
 /** Why a reply to a request is not acceptable, or null. Bad input must get a clear, specific error. */
 export function replyProblem(reply: unknown): string | null {
   if (typeof reply !== 'object' || reply === null) return `reply is ${String(reply)}`
@@ -466,7 +472,10 @@ export function replyProblem(reply: unknown): string | null {
   if (typeof code !== 'string' || !(ERROR_CODES as readonly string[]).includes(code)) return `unknown error code ${String(code)}`
   if (code === 'internal') return `internal error (a crash in a handler): ${String(message).slice(0, 300)}`
   if (typeof message !== 'string' || message.trim().length < 8) return `error without a message (${code})`
-  if (message.length > 4_000) return `error message of ${message.length} characters (echoes the payload?)`
+  // Some refusals quote the value they refuse (a path of up to a few thousand characters); a whole
+  // echoed payload would not be a clear error.
+  if (message.length > 20_000) return `error message of ${message.length} characters (echoes the payload?)`
+  longestMessage = Math.max(longestMessage, message.length)
   return null
 }
 

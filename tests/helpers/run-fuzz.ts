@@ -8,5 +8,5 @@ import { repoRoot } from './fuzz-kit.ts'
 const env: NodeJS.ProcessEnv = { ...process.env, FUZZ_RUNS: process.env.FUZZ_RUNS ?? '5000' }
 const files = ['tests/unit/reliability-fuzz-dispatch.test.ts', 'tests/integration/reliability-fuzz-websocket.test.ts']
 console.log(`Fuzzing with ${env.FUZZ_RUNS} payloads per channel, seed ${env.FUZZ_SEED ?? '(default)'}`)
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files.map((f) => join(repoRoot, f))], { cwd: repoRoot, env, stdio: 'inherit' })
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files.map((f) => join(repoRoot, f))], { cwd: repoRoot, env, stdio: 'inherit' })
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))

@@ -16,7 +16,7 @@ import type { ServerMessage } from '../../src-main/contract/index.ts'
 import { startWebHost } from '../../src-main/web-host/web-host.ts'
 import type { WebHost } from '../../src-main/web-host/web-host.ts'
 import {
-  FUZZ_SEED, Tally, accessesOutside, createFuzzWorld, hostileStrings, isInside, openFuzzCore, paramsArbitrary, prototypeIsClean,
+  FUZZ_SEED, Tally, longestErrorMessage, accessesOutside, createFuzzWorld, hostileStrings, isInside, openFuzzCore, paramsArbitrary, prototypeIsClean,
   replyProblem, runsPerChannel, snapshotTree, spyOnFileSystem, unknownChannelArbitrary, withoutWorkspaceSwitch,
 } from '../helpers/fuzz-kit.ts'
 import type { FsAccess, FuzzCore, FuzzWorld } from '../helpers/fuzz-kit.ts'
@@ -84,6 +84,7 @@ describe(`fuzzing the web host over a real WebSocket (${RUNS} payloads per chann
     process.env.HOME = oldHome
     console.log(`web host fuzz, seed ${FUZZ_SEED}: ${tally.total} messages`)
     for (const line of tally.lines()) console.log(line)
+    console.log(`  longest error message: ${longestErrorMessage()} characters`)
   })
 
   it('answers hostile params on every channel with a result or a clear error', async () => {

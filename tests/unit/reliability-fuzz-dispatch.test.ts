@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { REQUEST_CHANNELS } from '../../src-main/contract/index.ts'
 import {
-  FUZZ_SEED, Tally, accessesOutside, createFuzzWorld, isInside, openFuzzCore, paramsArbitrary, prototypeIsClean, replyProblem,
+  FUZZ_SEED, Tally, longestErrorMessage, accessesOutside, createFuzzWorld, isInside, openFuzzCore, paramsArbitrary, prototypeIsClean, replyProblem,
   runsPerChannel, snapshotTree, spyOnFileSystem, unknownChannelArbitrary, withoutWorkspaceSwitch,
 } from '../helpers/fuzz-kit.ts'
 import type { FsAccess, FuzzCore, FuzzWorld } from '../helpers/fuzz-kit.ts'
@@ -41,6 +41,7 @@ describe(`fuzzing the core dispatch (${RUNS} payloads per channel, seed ${FUZZ_S
     process.env.HOME = oldHome
     console.log(`dispatch fuzz, seed ${FUZZ_SEED}: ${tally.total} payloads`)
     for (const line of tally.lines()) console.log(line)
+    console.log(`  longest error message: ${longestErrorMessage()} characters`)
   })
 
   it('answers every hostile payload on every channel with a result or a clear error', async () => {
