@@ -83,79 +83,18 @@ export async function stopLauncher(server: { child: ChildProcess }): Promise<voi
   })
 }
 
-export const TINY_PROMPTS = ['red apple', 'black cat', 'yellow star', 'blue heart']
+export { FRAME_MONITOR, summariseFrames, TINY_PROMPTS } from '../../src-main/bench/tasks/ui-fixtures.ts'
+export type { FrameSamples, FrameTimeReport } from '../../src-main/bench/tasks/ui-fixtures.ts'
 
 /**
- * Saves a tiny 32x32 DiT (4x4 patches of 8 pixels, width 16, one block) into the workspace's
- * models folder: it trains and samples in milliseconds, and makes 32x32 images the alignment
- * model (and so the preference model) can read.
+ * Saves the tiny DiT (src-main/bench/tasks/ui-fixtures.ts) into the workspace's models folder, on the
+ * cpu backend: it trains and samples in milliseconds, and makes 32x32 images the alignment model
+ * (and so the preference model) can read.
  */
 export async function saveTinyModel(workspace: string, name = 'tiny'): Promise<string> {
   const tf = await import('@tensorflow/tfjs-core')
   await import('@tensorflow/tfjs-backend-cpu')
   await tf.setBackend('cpu')
-  const { DiffusionModel } = await import('../../src-main/ml/diffusion/model.ts')
-  const { Tokenizer } = await import('../../src-main/ml/text/tokenizer.ts')
-  const tokenizer = Tokenizer.build(TINY_PROMPTS, { maxLength: 4 })
-  const model = DiffusionModel.create(
-    { imageSize: 32, channels: 3, patch: 8, width: 16, depth: 1, heads: 2, mlpRatio: 2, textWidth: 8 },
-    { kind: 'cosine', T: 1000 }, tokenizer, 7,
-  )
-  const dir = join(workspace, 'models', name)
-  await model.save(dir)
-  model.dispose()
-  return `models/${name}`
-}
-
-/**
- * Injected before the page's scripts: records every gap between animation frames (rAF deltas) and
- * every long task (PerformanceObserver), so a test can report how responsive the UI stayed while a
- * run streamed: worst, p99 and mean frame time. Reported, never asserted.
- */
-export const FRAME_MONITOR = `
-  window.__frames = { gaps: [], longTasks: [] };
-  (() => {
-    let last = performance.now();
-    const tick = (now) => {
-      const gap = now - last; last = now;
-      if (!document.hidden && window.__frames.gaps.length < 200000) window.__frames.gaps.push(gap);
-      requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-    try {
-      new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__frames.longTasks.push(Math.round(e.duration)); })
-        .observe({ type: 'longtask', buffered: true });
-    } catch {}
-  })();
-`
-export interface FrameSamples { gaps: number[]; longTasks: number[] }
-
-/** Statement of the page's frame times over a window: the numbers frame-times.json holds. */
-export interface FrameTimeReport {
-  frames: number
-  worstMs: number
-  p99Ms: number
-  p95Ms: number
-  meanMs: number
-  framesOver50Ms: number
-  framesOver100Ms: number
-  longTasks: number
-  longTasksMs: number[]
-}
-
-export function summariseFrames(samples: FrameSamples): FrameTimeReport {
-  const gaps = [...samples.gaps].sort((a, b) => a - b)
-  const quantile = (q: number) => (gaps.length === 0 ? 0 : gaps[Math.min(gaps.length - 1, Math.ceil(q * gaps.length) - 1)]!)
-  const round = (x: number) => Math.round(x * 10) / 10
-  return {
-    frames: gaps.length,
-    worstMs: round(gaps.at(-1) ?? 0),
-    p99Ms: round(quantile(0.99)),
-    p95Ms: round(quantile(0.95)),
-    meanMs: round(gaps.length === 0 ? 0 : gaps.reduce((a, b) => a + b, 0) / gaps.length),
-    framesOver50Ms: gaps.filter((g) => g > 50).length,
-    framesOver100Ms: gaps.filter((g) => g > 100).length,
-    longTasks: samples.longTasks.length,
-    longTasksMs: samples.longTasks.slice(0, 200),
-  }
+  const { saveTinyDit } = await import('../../src-main/bench/tasks/ui-fixtures.ts')
+  return saveTinyDit(workspace, name)
 }
