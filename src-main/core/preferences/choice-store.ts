@@ -1,7 +1,7 @@
 // The user's pairwise choices, one JSON line each in <workspace>/preferences/choices.jsonl.
-// Appends are fsynced (a choice the UI confirmed survives a crash); a line torn by a crash or edited by
-// hand is reported with its line number and skipped, never fatal.
-import { randomUUID } from 'node:crypto'
+// Appends are fsynced (a choice the UI confirmed survives a crash); a line torn by a crash, damaged on
+// disk (each line has a checksum) or edited by hand is reported with its line number and skipped, never fatal.
+import { createHash, randomUUID } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { z } from 'zod'
@@ -53,12 +53,21 @@ export async function addChoice(workspaceRoot: string, input: unknown): Promise<
       await handle.read(last, 0, 1, size - 1)
       if (last[0] !== 0x0a) prefix = '\n'
     }
-    await handle.appendFile(prefix + JSON.stringify(choice) + '\n')
+    await handle.appendFile(prefix + JSON.stringify({ ...choice, sum: lineChecksum(choice) }) + '\n')
     await handle.sync()
   } finally {
     await handle.close()
   }
   return choice
+}
+
+/**
+ * Each stored line carries `sum`: the first 16 hex digits of the sha256 of the line's JSON without it
+ * (JSON.parse keeps the key order, so the reader re-serialises exactly what was written). A bit flipped
+ * on disk that leaves valid JSON (a winner A turned into B, a changed path) is caught by it.
+ */
+function lineChecksum(fields: object): string {
+  return createHash('sha256').update(JSON.stringify(fields)).digest('hex').slice(0, 16)
 }
 
 export interface ChoiceList {
@@ -85,6 +94,15 @@ export async function readChoices(workspaceRoot: string): Promise<ChoiceList> {
     } catch {
       problems.push(`line ${i + 1}: not JSON (torn or edited), skipped`)
       return
+    }
+    // Lines written before checksums existed have no `sum` and are read as they are.
+    if (typeof json === 'object' && json !== null && 'sum' in json) {
+      const { sum, ...fields } = json as Record<string, unknown>
+      if (sum !== lineChecksum(fields)) {
+        problems.push(`line ${i + 1}: checksum mismatch (damaged or edited), skipped`)
+        return
+      }
+      json = fields
     }
     const parsed = StoredChoice.safeParse(json)
     if (parsed.success) choices.push(parsed.data)
