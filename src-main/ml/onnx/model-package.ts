@@ -43,6 +43,12 @@ export interface OnnxModelManifest {
   source: { checkpoint: string; step?: number; imported?: boolean }
   onnxSha256: string
   createdAt: string
+  /**
+   * sha256 of this manifest's JSON without this field (key order as written). Catches a damaged
+   * manifest that still parses (a changed t_init, schedule or tokenizer entry). Absent in packages
+   * written before it existed; those are still read.
+   */
+  manifestSha256?: string
 }
 
 export class OnnxPackageError extends Error {
@@ -56,11 +62,12 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
-async function writePackage(outDir: string, onnx: Uint8Array, manifest: Omit<OnnxModelManifest, 'format' | 'version' | 'onnxSha256' | 'createdAt'>): Promise<OnnxModelManifest> {
-  const full: OnnxModelManifest = {
+async function writePackage(outDir: string, onnx: Uint8Array, manifest: Omit<OnnxModelManifest, 'format' | 'version' | 'onnxSha256' | 'createdAt' | 'manifestSha256'>): Promise<OnnxModelManifest> {
+  const fields = {
     format: PACKAGE_FORMAT, version: PACKAGE_VERSION, ...manifest,
     onnxSha256: sha256Hex(onnx), createdAt: new Date().toISOString(),
-  }
+  } satisfies OnnxModelManifest
+  const full: OnnxModelManifest = { ...fields, manifestSha256: manifestChecksum(fields) }
   // the onnx file first: a manifest never points at a missing or half-written graph
   await atomicWriteFile(join(outDir, ONNX_FILE), onnx)
   await atomicWriteFile(join(outDir, MANIFEST_FILE), JSON.stringify(full, null, 2))
@@ -193,7 +200,11 @@ export async function isOnnxPackage(dir: string): Promise<boolean> {
   }
 }
 
-/** Reads and verifies a package: manifest fields, the onnx file's sha256, the tokenizer. */
+function manifestChecksum(fields: object): string {
+  return sha256Hex(Buffer.from(JSON.stringify(fields)))
+}
+
+/** Reads and verifies a package: the manifest's own checksum and fields, the onnx file's sha256, the tokenizer. */
 export async function loadOnnxPackage(dir: string): Promise<LoadedPackage> {
   dir = resolve(dir)
   let manifest: OnnxModelManifest
@@ -204,6 +215,10 @@ export async function loadOnnxPackage(dir: string): Promise<LoadedPackage> {
   }
   const m = manifest as Partial<OnnxModelManifest> | null
   if (!m || typeof m !== 'object' || m.format !== PACKAGE_FORMAT) throw new OnnxPackageError(`${dir}: ${MANIFEST_FILE} is not a DI Studio ONNX model manifest`)
+  if (m.manifestSha256 !== undefined) {
+    const { manifestSha256, ...fields } = m
+    if (manifestSha256 !== manifestChecksum(fields)) throw new OnnxPackageError(`${dir}: ${MANIFEST_FILE} is damaged or was edited (its checksum does not match)`)
+  }
   if (m.version !== PACKAGE_VERSION) throw new OnnxPackageError(`${dir}: manifest version ${String(m.version)}, this build reads ${PACKAGE_VERSION}`)
   if (m.kind !== 'generator' && m.kind !== 'eps') throw new OnnxPackageError(`${dir}: manifest kind '${String(m.kind)}' is neither 'generator' nor 'eps'`)
   if (!Number.isInteger(m.imageSize) || m.imageSize! < 1) throw new OnnxPackageError(`${dir}: manifest imageSize must be a positive integer`)
