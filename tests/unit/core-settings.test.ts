@@ -3,7 +3,7 @@
 // job history to the new folder, is refused while a job runs, and survives a restart; the backend and
 // thread settings reach the next job's worker.
 import assert from 'node:assert/strict'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { DEFAULT_SETTINGS, SettingsReport, StudioError } from '../../src-main/contract/index.ts'
@@ -120,7 +120,8 @@ describe('the core applies settings', () => {
   before(async () => (dir = await tempDir()))
   after(async () => {
     for (const core of cores) await core.close()
-    await dir.remove()
+    // job records are written just after a job ends: retry while the last ones land
+    await rm(dir.path, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 })
   })
 
   async function startCore(source: 'default' | 'flag' = 'default', configDir = join(dir.path, 'config')): Promise<StudioCore> {
@@ -221,7 +222,10 @@ describe('the core applies settings', () => {
     for (let i = 0; i < 2; i++) ids.push(((await call(core, 'jobs.start', { kind: 'demo', params: { samples: 2_000_000_000, chunks: 10_000 } })) as { jobId: string }).jobId)
     const statuses = () => ((core.jobs.list()).filter((j) => ids.includes(j.jobId)).map((j) => j.status))
     assert.deepEqual(statuses(), ['running', 'running'])
+    const ended = new Set<string>()
+    const allEnded = new Promise<void>((resolve) => core.onEvent((e) => e.channel === 'job.done' && ended.add(e.payload.jobId).size === ids.length && resolve()))
     for (const jobId of ids) await call(core, 'jobs.cancel', { jobId })
+    await allEnded
   })
 })
 
