@@ -139,9 +139,10 @@ export async function prepareWorkspaceFolder(path: string): Promise<string> {
   const info = await stat(root).catch(() => null)
   if (info && !info.isDirectory()) throw new StudioError('invalid-params', `${root} exists and is not a folder`)
   if (info) {
-    const names = (await readdir(root).catch((err: Error) => {
+    // Hidden entries count too: a home folder holding only dotfiles (.ssh, .config) is not "empty".
+    const names = await readdir(root).catch((err: Error) => {
       throw new StudioError('forbidden', `Cannot read the folder ${root}: ${err.message}`)
-    })).filter((n) => !n.startsWith('.'))
+    })
     const isWorkspace = WORKSPACE_SUBDIRS.every((sub) => names.includes(sub))
     if (names.length > 0 && !isWorkspace) {
       throw new StudioError(

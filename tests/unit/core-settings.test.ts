@@ -109,6 +109,7 @@ describe('workspace folder check', () => {
     await assert.rejects(prepareWorkspaceFolder(join(file, 'child')), refusal(/Cannot create the folder/))
     const home = join(dir.path, 'home-like')
     await mkdir(join(home, '.ssh'), { recursive: true })
+    await assert.rejects(prepareWorkspaceFolder(home), refusal(/is not empty and is not a DI Studio workspace/)) // only dotfiles
     await writeFile(join(home, 'secrets.json'), '{}')
     await assert.rejects(prepareWorkspaceFolder(home), refusal(/is not empty and is not a DI Studio workspace/))
   })
