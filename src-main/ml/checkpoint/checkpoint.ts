@@ -2,8 +2,9 @@
 // model needs to rebuild itself: architecture, schedule, tokenizer), saved and loaded as a pair.
 //
 // Integrity: the safetensors __metadata__ carries a format tag and version, the sha256 of the data
-// section (catches bit flips and truncation inside the data) and the sha256 of config.json (binds
-// the pair, so a config from another checkpoint or an edited one is refused).
+// section (catches bit flips and truncation inside the data), the sha256 of the tensor table (names,
+// dtypes, shapes: the header a flip can change while it still decodes) and the sha256 of config.json
+// (binds the pair, so a config from another checkpoint or an edited one is refused).
 //
 // Atomicity: the new pair is written and fsynced in the sibling directory "<dir>.incoming", then
 // swapped in with two renames (dir -> "<dir>.previous", incoming -> dir). A crash at any point
@@ -35,6 +36,17 @@ const previousDir = (dir: string) => `${dir}.previous`
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
+}
+
+const METADATA_KEYS = new Set(['format', 'format_version', 'sha256', 'config_sha256', 'tensors_sha256'])
+
+/**
+ * sha256 of the tensor table (name, dtype, shape, in name order). The data checksum does not cover
+ * the header, where a flipped bit can rename a tensor and still decode.
+ */
+function tensorTableChecksum(tensors: Record<string, NamedTensor>): string {
+  const table = Object.keys(tensors).sort().map((name) => [name, tensors[name]!.dtype, tensors[name]!.shape])
+  return createHash('sha256').update(JSON.stringify(table)).digest('hex')
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -103,6 +115,7 @@ export async function saveCheckpoint(dir: string, c: Checkpoint): Promise<void> 
     format_version: CHECKPOINT_FORMAT_VERSION,
     sha256: sha256Hex(dataSection),
     config_sha256: sha256Hex(configBytes),
+    tensors_sha256: tensorTableChecksum(c.tensors),
   }))
 
   const incoming = incomingDir(dir)
@@ -179,7 +192,14 @@ export async function loadCheckpoint(dir: string, opts: LoadCheckpointOptions = 
   if (metadata.format_version !== CHECKPOINT_FORMAT_VERSION) {
     throw new CheckpointError(`Checkpoint ${what} has format version ${String(metadata.format_version)}; this build reads version ${CHECKPOINT_FORMAT_VERSION}`)
   }
+  // A flipped bit in a metadata key (say, of tensors_sha256 itself) must not pass as an older checkpoint.
+  const unknownKey = Object.keys(metadata).find((key) => !METADATA_KEYS.has(key))
+  if (unknownKey !== undefined) throw new CheckpointError(`Checkpoint ${what} is corrupt: unknown __metadata__ field ${JSON.stringify(unknownKey.slice(0, 40))}`)
   if (sha256Hex(dataSection) !== metadata.sha256) throw new CheckpointError(`Checkpoint ${what} is corrupt: the tensor data does not match its sha256 checksum`)
+  // Checkpoints from before tensors_sha256 have none; their header is checked only by decoding (and expectShapes).
+  if (metadata.tensors_sha256 !== undefined && metadata.tensors_sha256 !== tensorTableChecksum(tensors)) {
+    throw new CheckpointError(`Checkpoint ${what} is corrupt: its tensor names, types or shapes do not match their sha256 checksum`)
+  }
   if (sha256Hex(configBytes) !== metadata.config_sha256) {
     throw new CheckpointError(`Checkpoint ${join(basename(from), CONFIG_FILE)} does not belong to ${MODEL_FILE} (checksum mismatch: edited, corrupt or copied from another checkpoint)`)
   }
