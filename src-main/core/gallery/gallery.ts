@@ -414,6 +414,8 @@ function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex')
 }
 
+const INDEX_KEYS = new Set(['format', 'version', 'entriesSha256', 'entries'])
+
 function parseIndex(text: string): GalleryEntry[] {
   let body: { format?: unknown; version?: unknown; entriesSha256?: unknown; entries?: unknown }
   try {
@@ -422,6 +424,9 @@ function parseIndex(text: string): GalleryEntry[] {
     throw new Error('not valid JSON')
   }
   if (!body || body.format !== INDEX_FORMAT) throw new Error('not a gallery index')
+  // a flipped bit in a key name (say, of entriesSha256 itself) must not pass as an older index
+  const unknownKey = Object.keys(body).find((key) => !INDEX_KEYS.has(key))
+  if (unknownKey !== undefined) throw new Error(`unknown field ${JSON.stringify(unknownKey.slice(0, 40))}`)
   if (body.version !== INDEX_VERSION) throw new Error(`index version ${String(body.version)}, this build reads ${INDEX_VERSION}`)
   if (!Array.isArray(body.entries)) throw new Error('entries is not a list')
   const entries = body.entries.map((e: unknown, k: number) => {

@@ -200,6 +200,8 @@ export async function isOnnxPackage(dir: string): Promise<boolean> {
   }
 }
 
+const MANIFEST_KEYS = new Set(['format', 'version', 'kind', 'name', 'imageSize', 'channels', 'tokenizer', 'schedule', 'tInit', 'source', 'onnxSha256', 'createdAt', 'manifestSha256'])
+
 function manifestChecksum(fields: object): string {
   return sha256Hex(Buffer.from(JSON.stringify(fields)))
 }
@@ -215,6 +217,9 @@ export async function loadOnnxPackage(dir: string): Promise<LoadedPackage> {
   }
   const m = manifest as Partial<OnnxModelManifest> | null
   if (!m || typeof m !== 'object' || m.format !== PACKAGE_FORMAT) throw new OnnxPackageError(`${dir}: ${MANIFEST_FILE} is not a DI Studio ONNX model manifest`)
+  // A flipped bit in a key name (say, of manifestSha256 itself) must not pass as an older manifest.
+  const unknownKey = Object.keys(m).find((key) => !MANIFEST_KEYS.has(key))
+  if (unknownKey !== undefined) throw new OnnxPackageError(`${dir}: ${MANIFEST_FILE} has an unknown field ${JSON.stringify(unknownKey.slice(0, 40))} (damaged, or written by a newer build)`)
   if (m.manifestSha256 !== undefined) {
     const { manifestSha256, ...fields } = m
     if (manifestSha256 !== manifestChecksum(fields)) throw new OnnxPackageError(`${dir}: ${MANIFEST_FILE} is damaged or was edited (its checksum does not match)`)
