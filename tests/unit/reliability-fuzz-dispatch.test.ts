@@ -9,9 +9,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
-import { REQUEST_CHANNELS } from '../../src-main/contract/index.ts'
+import { REQUEST_CHANNELS, StudioError } from '../../src-main/contract/index.ts'
+import { findServableFile } from '../../src-main/core/workspace-files.ts'
 import {
-  FUZZ_SEED, Tally, longestErrorMessage, accessesOutside, createFuzzWorld, isInside, openFuzzCore, paramsArbitrary, prototypeIsClean, replyProblem,
+  FUZZ_SEED, Tally, longestErrorMessage, accessesOutside, createFuzzWorld, hostileStrings, isInside, openFuzzCore, paramsArbitrary, prototypeIsClean, replyProblem,
   runsPerChannel, snapshotTree, spyOnFileSystem, unknownChannelArbitrary, withoutWorkspaceSwitch,
 } from '../helpers/fuzz-kit.ts'
 import type { FsAccess, FuzzCore, FuzzWorld } from '../helpers/fuzz-kit.ts'
@@ -70,6 +71,26 @@ describe(`fuzzing the core dispatch (${RUNS} payloads per channel, seed ${FUZZ_S
         if (!reply.ok) assert.equal(reply.error.code, 'unknown-channel')
         assert.equal(replyProblem(reply), null)
         tally.count('(unknown channel)', reply)
+      }),
+      { seed: FUZZ_SEED, numRuns: RUNS },
+    )
+  })
+
+  it('resolves workspace file URLs (web host /files/, Electron studio-file://) only inside the workspace', async () => {
+    // Both routes hand the still-encoded URL path to findServableFile; hostile names, encoded every way.
+    const encoded = fc.tuple(fc.oneof(fc.constantFrom(...hostileStrings(world)), fc.string({ unit: 'binary', maxLength: 60 })), fc.nat({ max: 3 })).map(([name, how]) => {
+      try {
+        return [name, encodeURIComponent(name), encodeURI(name), name.split('/').map(encodeURIComponent).join('/')][how]!
+      } catch {
+        return name // a lone surrogate has no encoding; send it raw
+      }
+    })
+    await fc.assert(
+      fc.asyncProperty(encoded, async (urlPath) => {
+        const outcome = await findServableFile(studio.core.workspace, urlPath).then((file) => ({ file }), (err: unknown) => ({ err }))
+        if ('file' in outcome) assert.ok(isInside(world.workspace, outcome.file.path), `${urlPath} -> ${outcome.file.path}`)
+        else assert.ok(outcome.err instanceof StudioError && ['forbidden', 'not-found'].includes(outcome.err.code), `${urlPath}: ${String(outcome.err)}`)
+        tally.count('(workspace file URL)', 'file' in outcome ? { ok: true } : { ok: false, error: { code: (outcome.err as StudioError).code } })
       }),
       { seed: FUZZ_SEED, numRuns: RUNS },
     )
