@@ -15,7 +15,7 @@ import { promises as fs } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { loadCheckpoint, type ShapeMap } from '../ml/checkpoint/checkpoint.ts'
+import { loadCheckpoint, type NamedTensor, type ShapeMap } from '../ml/checkpoint/checkpoint.ts'
 import { Rng } from '../ml/util/rng.ts'
 import { checkRunFiles, type RunFilesReport } from './run-files-check.ts'
 import { PAUSED_MARKER, PAUSE_ENV, PAUSE_PHASES, type PausePhase } from './pause-in-write.ts'
@@ -221,7 +221,7 @@ export async function runCrashTrials(opts: CrashTrialOptions): Promise<CrashCamp
 }
 
 /** Every tensor of the checkpoint at `dir` equals the reference's bit for bit (and no names differ). */
-async function sameTensors(reference: Record<string, { data: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number } }>, dir: string): Promise<boolean> {
+async function sameTensors(reference: Record<string, NamedTensor>, dir: string): Promise<boolean> {
   const ck = await loadCheckpoint(dir)
   const names = Object.keys(reference).sort()
   if (names.join('\n') !== Object.keys(ck.tensors).sort().join('\n')) return false
@@ -238,7 +238,7 @@ function landedIn(files: RunFilesReport): string {
   const parts: string[] = []
   if (left.some((n) => n.endsWith('.incoming'))) parts.push('checkpoint write')
   if (left.some((n) => n.endsWith('.deleting'))) parts.push('checkpoint pruning')
-  if (left.some((n) => n.startsWith('.status.json'))) parts.push('status write')
+  if (left.some((n) => n.startsWith('.status.json') || n.startsWith('status.json'))) parts.push('status write')
   if (left.some((n) => n.startsWith('samples/'))) parts.push('sample grid write')
   if (files.tornMetricsLine) parts.push('metrics append')
   return parts.length > 0 ? parts.join(' + ') : 'between writes'

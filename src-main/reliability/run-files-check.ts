@@ -40,7 +40,9 @@ export async function checkRunFiles(dir: string, expectShapes: ShapeMap): Promis
     const status = JSON.parse(await fs.readFile(join(dir, RUN_FILES.status), 'utf8')) as { state?: unknown; step?: unknown }
     if (typeof status.state !== 'string' || typeof status.step !== 'number') throw new Error('no state or step')
   } catch (err) {
-    problem(RUN_FILES.status, err)
+    // killed before the first status write finished: nothing broken (the studio lists the run as 'unknown')
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') report.interruptedWrites.push(`${RUN_FILES.status} (not yet written)`)
+    else problem(RUN_FILES.status, err)
   }
 
   const lines = (await fs.readFile(join(dir, RUN_FILES.metrics), 'utf8').catch(() => '')).split('\n')

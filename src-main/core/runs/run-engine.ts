@@ -14,7 +14,7 @@ import { validateControls, type DiStarControls } from '../../ml/distar/controls.
 import type { DiStarStepResult } from '../../ml/distar/trainer.ts'
 import { parseRunConfig, RunConfigError, RunId, type RunConfig } from './run-config.ts'
 import {
-  checkpointPath, listCheckpointSteps, MetricsLog, pruneCheckpoints, removeStaleTempFiles, RUN_FILES, runDir, samplePaths, truncateMetrics, writeStatus,
+  checkpointPath, listCheckpointSteps, MetricsLog, pruneCheckpoints, removeInterruptedDeletes, removeStaleTempFiles, RUN_FILES, runDir, samplePaths, truncateMetrics, writeStatus,
   type RunState, type RunStatus,
 } from './run-files.ts'
 import { NonFiniteWeightsError, RunSession, type RunSessionOptions } from './run-session.ts'
@@ -158,6 +158,7 @@ export class DiStarRun {
       }
       notes.push({ level: 'info', message: restored === undefined ? 'No complete checkpoint: starting again from step 0' : `Resumed from the checkpoint at step ${restored}` })
       await truncateMetrics(dir, restored ?? 0)
+      await removeInterruptedDeletes(dir) // a run killed while pruning after its last checkpoint never prunes again
       const stale = await removeStaleTempFiles(dir)
       if (stale.length > 0) notes.push({ level: 'info', message: `Removed ${stale.length} temp file(s) of writes cut short by an earlier stop: ${stale.join(', ')}` })
     } catch (err) {

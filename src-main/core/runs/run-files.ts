@@ -77,10 +77,7 @@ export async function listCheckpointSteps(dir: string): Promise<number[]> {
  * no reader lists, never a half-deleted "step-<N>"; leftovers of such kills are removed here too.
  */
 export async function pruneCheckpoints(dir: string, keep: number, protect: number): Promise<void> {
-  const checkpointsDir = join(dir, RUN_FILES.checkpoints)
-  for (const name of await fs.readdir(checkpointsDir).catch(() => [] as string[])) {
-    if (name.endsWith(DELETING)) await fs.rm(join(checkpointsDir, name), { recursive: true, force: true })
-  }
+  await removeInterruptedDeletes(dir)
   const steps = await listCheckpointSteps(dir)
   for (const step of steps.slice(keep)) {
     if (step === protect) continue
@@ -98,6 +95,14 @@ export async function pruneCheckpoints(dir: string, keep: number, protect: numbe
 }
 
 const DELETING = '.deleting'
+
+/** Finishes deletes of old checkpoints that a kill cut short (their "<name>.deleting" folders). */
+export async function removeInterruptedDeletes(dir: string): Promise<void> {
+  const checkpointsDir = join(dir, RUN_FILES.checkpoints)
+  for (const name of await fs.readdir(checkpointsDir).catch(() => [] as string[])) {
+    if (name.endsWith(DELETING)) await fs.rm(join(checkpointsDir, name), { recursive: true, force: true })
+  }
+}
 
 /** Temp files of util/atomic-write.ts: ".<name>.<pid>.<8 hex>.tmp". */
 const ATOMIC_TEMP_FILE = /^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$/
