@@ -20,16 +20,74 @@ import {
   replyProblem, runsPerChannel, snapshotTree, spyOnFileSystem, unknownChannelArbitrary, withoutWorkspaceSwitch,
 } from '../helpers/fuzz-kit.ts'
 import type { FsAccess, FuzzCore, FuzzWorld } from '../helpers/fuzz-kit.ts'
+import WebSocket from 'ws'
 import { TestSocket } from '../helpers/studio-fixtures.ts'
 
 const RUNS = runsPerChannel(300)
 type ResponseMessage = Extract<ServerMessage, { type: 'response' }>
 
+/**
+ * A WebSocket client that keeps no history (a long fuzz sends hundreds of thousands of messages):
+ * replies are matched by id, or, for frames the host answers without a usable id, in order.
+ */
+class FuzzSocket {
+  private readonly byId = new Map<string | number, (m: ResponseMessage) => void>()
+  private readonly inOrder: ((m: ResponseMessage) => void)[] = []
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const message = JSON.parse(data.toString()) as ServerMessage
+      if (message.type !== 'response') return
+      const waiter = message.id !== null ? this.byId.get(message.id) : undefined
+      if (waiter) {
+        this.byId.delete(message.id!)
+        waiter(message)
+      } else this.inOrder.shift()?.(message)
+    })
+  }
+
+  static open(url: string): Promise<FuzzSocket> {
+    const ws = new WebSocket(url)
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(new FuzzSocket(ws)))
+      ws.once('error', reject)
+    })
+  }
+
+  private wait(register: (resolve: (m: ResponseMessage) => void) => void, what: string): Promise<ResponseMessage> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no reply to ${what} within 30 s`)), 30_000)
+      register((m) => {
+        clearTimeout(timer)
+        resolve(m)
+      })
+    })
+  }
+
+  /** Sends a request whose reply carries `id`. */
+  request(id: number, text: string): Promise<ResponseMessage> {
+    const reply = this.wait((resolve) => this.byId.set(id, resolve), `request ${id}`)
+    this.ws.send(text)
+    return reply
+  }
+
+  /** Sends a frame whose reply has no id of ours: the next such reply is its answer. */
+  raw(data: string | Buffer, binary = false): Promise<ResponseMessage> {
+    const reply = this.wait((resolve) => this.inOrder.push(resolve), 'a raw frame')
+    this.ws.send(data, { binary })
+    return reply
+  }
+
+  close(): void {
+    this.ws.close()
+  }
+}
+
 describe(`fuzzing the web host over a real WebSocket (${RUNS} payloads per channel, seed ${FUZZ_SEED})`, () => {
   let world: FuzzWorld
   let studio: FuzzCore
   let host: WebHost
-  let socket: TestSocket
+  let socket: FuzzSocket
   let staticDir: string
   let sentinelBefore: Record<string, string>
   let spy: { accesses: FsAccess[]; stop: () => void } | null = null
@@ -39,12 +97,10 @@ describe(`fuzzing the web host over a real WebSocket (${RUNS} payloads per chann
   let nextId = 1
 
   /** One request; a message over the size limit is answered without its id, so match on order then. */
-  async function send(channel: unknown, params: unknown): Promise<ResponseMessage> {
+  function send(channel: unknown, params: unknown): Promise<ResponseMessage> {
     const id = nextId++
     const text = JSON.stringify({ type: 'request', id, channel, params })
-    if (Buffer.byteLength(text) > MAX_MESSAGE_BYTES) return socket.sendRaw(text)
-    socket.ws.send(text)
-    return (await socket.waitFor((m) => m.type === 'response' && m.id === id)) as ResponseMessage
+    return Buffer.byteLength(text) > MAX_MESSAGE_BYTES ? socket.raw(text) : socket.request(id, text)
   }
 
   function httpGet(path: string): Promise<{ status: number; body: string }> {
@@ -70,7 +126,7 @@ describe(`fuzzing the web host over a real WebSocket (${RUNS} payloads per chann
     studio = await openFuzzCore(world)
     host = await startWebHost(studio.core, { port: 0, staticDir, logger: { debug() {}, info() {}, warn() {}, error: (m) => studio.errorLogs.push(m) } })
     assert.match(host.url, /^http:\/\/127\.0\.0\.1:\d+$/, 'loopback only')
-    socket = await TestSocket.open(`${host.url.replace('http', 'ws')}/ws`)
+    socket = await FuzzSocket.open(`${host.url.replace('http', 'ws')}/ws`)
     spy = spyOnFileSystem()
   })
 
@@ -122,10 +178,8 @@ describe(`fuzzing the web host over a real WebSocket (${RUNS} payloads per chann
     )
     await fc.assert(
       fc.asyncProperty(frame, async ({ data, binary }) => {
-        const before = socket.messages.length
-        socket.ws.send(data, { binary })
-        // a frame that happens to be a valid request gets its normal answer; match the next response
-        const reply = (await socket.waitFor((m) => socket.messages.indexOf(m) >= before && m.type === 'response')) as ResponseMessage
+        // a frame that happens to be a valid request gets its normal answer, with its own id: still the next reply
+        const reply = await socket.raw(data, binary)
         const problem = replyProblem(reply)
         if (problem) throw new Error(`raw frame: ${problem}`)
         tally.count(reply.ok ? '(raw frame: a valid request)' : '(raw frame)', reply)
