@@ -116,8 +116,9 @@ test('pause and resume in the same process reach the uninterrupted weights', asy
   const run = await DiStarRun.start(ws, tinyRunConfig(reference), { runId: 'pause' })
   const states: string[] = []
   await run.run({
-    onStep: (e) => { if (e.step === 1) { run.pause(); setTimeout(() => run.resume(), 50) } },
-    onStatus: (s) => states.push(s.state),
+    onStep: (e) => { if (e.step === 1) run.pause() },
+    // resume once the run has actually parked (a fixed timer could fire before it got there)
+    onStatus: (s) => { states.push(s.state); if (s.state === 'paused') setTimeout(() => run.resume(), 10) },
   })
   assert.deepEqual(states, ['running', 'paused', 'running', 'completed'])
   assertSameWeights(run.session.generatorValues(), baseline, 'pause/resume')
