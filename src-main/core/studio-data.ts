@@ -63,6 +63,7 @@ export class StudioData {
     await fs.mkdir(dir, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
       // a file where the folder (or one of its parents) should be is the client's choice, not a crash
       if (err.code === 'EEXIST' || err.code === 'ENOTDIR') throw new StudioError('conflict', `Cannot export into ${JSON.stringify(target)}: a file of that name is in the way`)
+      if (err.code === 'ENAMETOOLONG') throw new StudioError('invalid-params', `Cannot export into ${JSON.stringify(target.slice(0, 100))}…: a folder name is too long for the file system`)
       throw err
     })
     let exported = 0
