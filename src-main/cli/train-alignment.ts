@@ -1,4 +1,4 @@
-// npm run train-alignment -- [--steps 400] [--batch 128] [--lr 1e-3] [--seed 1] [--out resources/models/alignment] [--eval-only]
+// npm run train-alignment -- [--steps 400] [--batch 128] [--lr 1e-3] [--seed 1] [--ngram-buckets 8192] [--out resources/models/alignment] [--eval-only]
 //
 // Trains the image-text alignment model (the CLIP-score analogue used as a DI* reward) on the emoji
 // training split, evaluates caption retrieval, and writes the checkpoint, MODEL_CARD.md and the
@@ -11,17 +11,20 @@ import { initTf, type TfBackendName } from '../ml/backend/init.ts'
 import { loadEmojiDataset, type EmojiSplit } from '../ml/data/emoji-dataset.ts'
 import { Tokenizer } from '../ml/text/tokenizer.ts'
 import { Rng } from '../ml/util/rng.ts'
-import { AlignmentModel, ALIGNMENT_SCORE_SCALE, type AlignmentTrainingSummary } from '../ml/rewards/alignment-model.ts'
+import { AlignmentModel, ALIGNMENT_SCORE_SCALE, type AlignmentArchitecture, type AlignmentTrainingSummary } from '../ml/rewards/alignment-model.ts'
 import { AlignmentTrainer, captionRetrieval, sampleContrastiveBatch, type RetrievalResult } from '../ml/rewards/alignment-training.ts'
 import { embedSplitImages, embedTextsChunked } from '../ml/rewards/alignment-training.ts'
 import { atomicWriteFile } from '../util/atomic-write.ts'
 
 const USAGE = `usage: npm run train-alignment -- [--steps N] [--batch B] [--lr LR] [--warmup N] [--seed S]
+                                     [--minutes M] [--ngram-buckets N] [--embed-init-std S] [--image-width D] [--image-blocks N] [--text-blocks N]
                                      [--eval-every N] [--out DIR] [--backend wasm|cpu|tensorflow|tensorflow-gpu]
        npm run train-alignment -- --eval-only [--out DIR]   (re-evaluate a trained model, rewrite its card)`
 
 interface Options {
   steps: number
+  /** wall-time budget: after warm-up, steps = what fits at the warm-up's pace (the card records the steps) */
+  minutes?: number
   batch: number
   lr: number
   warmup: number
@@ -31,13 +34,33 @@ interface Options {
   /** load the model in --out and only evaluate it (rewrites its metrics and model card) */
   evalOnly: boolean
   backend?: TfBackendName
+  /** architecture overrides given on the command line (the rest are the defaults) */
+  architecture: Partial<AlignmentArchitecture>
+  /** standard deviation of the initial word and n-gram embedding rows */
+  embedInitStd: number
 }
+
+/** The shipped model's recipe (its card); version 1 models used 1. */
+const DEFAULT_EMBED_INIT_STD = 0.1
+
+/** Command-line flags that override one architecture field each. */
+const ARCHITECTURE_FLAGS = {
+  'ngram-buckets': 'ngramBuckets',
+  'image-width': 'imageWidth',
+  'image-blocks': 'imageBlocks',
+  'channel-hidden': 'channelMixHidden',
+  'text-width': 'textWidth',
+  'text-blocks': 'textBlocks',
+  'embed-dim': 'embedDim',
+} as const satisfies Record<string, keyof AlignmentArchitecture>
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
     options: {
       steps: { type: 'string', default: '400' },
+      minutes: { type: 'string' },
+      'embed-init-std': { type: 'string', default: String(DEFAULT_EMBED_INIT_STD) },
       batch: { type: 'string', default: '128' },
       lr: { type: 'string', default: '0.001' },
       warmup: { type: 'string', default: '20' },
@@ -46,6 +69,7 @@ function parseOptions(argv: string[]): Options {
       out: { type: 'string', default: 'resources/models/alignment' },
       backend: { type: 'string' },
       'eval-only': { type: 'boolean', default: false },
+      ...Object.fromEntries(Object.keys(ARCHITECTURE_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
       help: { type: 'boolean', default: false },
     },
   })
@@ -64,7 +88,23 @@ function parseOptions(argv: string[]): Options {
   if (values.backend !== undefined && !backends.includes(values.backend as TfBackendName)) {
     throw new Error(`--backend must be one of ${backends.join(', ')}, got '${values.backend}'`)
   }
+  const architecture: Partial<AlignmentArchitecture> = {}
+  for (const [flag, field] of Object.entries(ARCHITECTURE_FLAGS)) {
+    const v = (values as Record<string, unknown>)[flag]
+    if (typeof v === 'string') architecture[field] = int(flag, v, 0)
+  }
+  let minutes: number | undefined
+  if (values.minutes !== undefined) {
+    minutes = Number(values.minutes)
+    if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got '${values.minutes}'`)
+    if (Number(values.warmup) < 5) throw new Error('--minutes needs --warmup >= 5: the warm-up steps measure the pace')
+  }
+  const embedInitStd = Number(values['embed-init-std'])
+  if (!(embedInitStd > 0 && embedInitStd <= 10)) throw new Error(`--embed-init-std must be a number in (0, 10], got '${values['embed-init-std']}'`)
   return {
+    embedInitStd,
+    ...(minutes !== undefined ? { minutes } : {}),
+    architecture,
     steps: int('steps', values.steps, 1),
     batch: int('batch', values.batch, 2),
     lr,
@@ -75,6 +115,18 @@ function parseOptions(argv: string[]): Options {
     evalOnly: values['eval-only'],
     ...(values.backend ? { backend: values.backend as TfBackendName } : {}),
   }
+}
+
+/** The command line that reproduces a training run (every recipe flag, and the architecture overrides). */
+function trainingCommand(opts: Options, architecture: AlignmentArchitecture): string {
+  const flags = [`--steps ${opts.steps}`, `--batch ${opts.batch}`, `--lr ${opts.lr}`, `--warmup ${opts.warmup}`, `--seed ${opts.seed}`]
+  // The text features and their initialisation always, so the command stays exact if defaults change.
+  flags.push(`--ngram-buckets ${architecture.ngramBuckets}`, `--embed-init-std ${opts.embedInitStd}`)
+  for (const [flag, field] of Object.entries(ARCHITECTURE_FLAGS)) {
+    const v = opts.architecture[field]
+    if (v !== undefined && field !== 'ngramBuckets') flags.push(`--${flag} ${v}`)
+  }
+  return `npm run train-alignment -- ${flags.join(' ')}`
 }
 
 function formatDuration(seconds: number): string {
@@ -125,6 +177,37 @@ function emojiSubset(split: EmojiSplit, count: number, seed: number): EmojiSplit
   return { imageSize: split.imageSize, images, items: picked.map(({ it }) => it) }
 }
 
+interface CaptionGroupResult {
+  key: string
+  label: string
+  images: number
+  top1: number
+  top5: number
+}
+
+/**
+ * Validation retrieval split by what the model can know about a caption: flags (country names are
+ * mostly unseen words and flags differ only in colours and layout), captions with a word the
+ * tokenizer has never seen, and captions made only of seen words.
+ */
+function retrievalByCaptionGroup(model: AlignmentModel, split: EmojiSplit, result: RetrievalResult): CaptionGroupResult[] {
+  const groups: CaptionGroupResult[] = [
+    { key: 'KnownWords', label: 'every word seen in training', images: 0, top1: 0, top5: 0 },
+    { key: 'UnseenWord', label: 'a word never seen in training (flags apart)', images: 0, top1: 0, top5: 0 },
+    { key: 'Flags', label: 'flags', images: 0, top1: 0, top5: 0 },
+  ]
+  split.items.forEach((it, i) => {
+    const flag = /\bflag\b/.test(it.name) && it.category.toLowerCase() === 'flags'
+    const unseen = model.tokenizer.encode(it.canonicalCaption).unknownWords.length > 0
+    const g = groups[flag ? 2 : unseen ? 1 : 0]!
+    const rank = result.ranks[i]!
+    g.images++
+    if (rank === 1) g.top1++
+    if (rank <= 5) g.top5++
+  })
+  return groups.map((g) => ({ ...g, top1: g.images ? g.top1 / g.images : 0, top5: g.images ? g.top5 / g.images : 0 }))
+}
+
 function pct(x: number): string {
   return `${(100 * x).toFixed(1)}%`
 }
@@ -141,7 +224,7 @@ interface CurvePoint {
 /** Trains a fresh model; returns it with its loss curve and wall time. */
 function train(opts: Options, trainSplit: EmojiSplit, validation: EmojiSplit): { model: AlignmentModel; curve: CurvePoint[]; wallTimeSeconds: number } {
   const tokenizer = Tokenizer.build(trainSplit.items.flatMap((it) => it.captions))
-  const model = AlignmentModel.create(tokenizer, opts.seed)
+  const model = AlignmentModel.create(tokenizer, opts.seed, opts.architecture, { embeddingStd: opts.embedInitStd })
   console.log(
     `data: ${trainSplit.items.length} training images, ${validation.items.length} validation images; vocabulary ${tokenizer.vocabSize}; ` +
       `model ${model.parameterCount.toLocaleString('en')} parameters`,
@@ -171,6 +254,13 @@ function train(opts: Options, trainSplit: EmojiSplit, validation: EmojiSplit): {
     }
     curve.push(point)
     const perStep = seconds / (step + 1)
+    if (opts.minutes !== undefined && step + 1 === opts.warmup) {
+      // The budget includes the final evaluation; keep ~5% of it for that.
+      const fits = Math.floor((0.95 * opts.minutes * 60) / perStep)
+      opts.steps = Math.max(opts.warmup + 1, fits)
+      trainer.setTotalSteps(opts.steps)
+      console.log(`  --minutes ${opts.minutes}: ${perStep.toFixed(2)} s/step during warm-up, so ${opts.steps} steps in total`)
+    }
     process.stdout.write(
       `step ${step + 1}/${opts.steps}  loss ${loss.toFixed(3)} (avg ${smoothed.toFixed(3)})  lr ${lr.toExponential(2)}  ` +
         `${perStep.toFixed(2)} s/step  elapsed ${formatDuration(seconds)}  ETA ${formatDuration(perStep * (opts.steps - step - 1))}  tensors ${tf.memory().numTensors}\n`,
@@ -205,7 +295,8 @@ async function main(): Promise<void> {
       finalLoss: tail.reduce((sum, p) => sum + p.loss, 0) / tail.length,
       backend: backend.name,
       seed: opts.seed,
-      metrics: { learningRate: opts.lr, warmupSteps: opts.warmup },
+      command: trainingCommand(opts, model.architecture),
+      metrics: { learningRate: opts.lr, warmupSteps: opts.warmup, embedInitStd: opts.embedInitStd, ...(opts.minutes !== undefined ? { minutesBudget: opts.minutes } : {}) },
     }
     await atomicWriteFile(join(opts.out, 'training-curve.json'), JSON.stringify(run.curve) + '\n')
   }
@@ -215,6 +306,11 @@ async function main(): Promise<void> {
   const trn = captionRetrieval(model, trainSplit)
   const trnSmall = captionRetrieval(model, emojiSubset(trainSplit, validation.items.length / 2, 11))
   const valPairs = pairwiseCheck(model, validation, 7)
+  const groups = retrievalByCaptionGroup(model, validation, val)
+  for (const g of groups) {
+    summary.metrics[`validationTop1${g.key}`] = g.top1
+    summary.metrics[`validationTop5${g.key}`] = g.top5
+  }
   Object.assign(summary.metrics, {
     validationTop1: val.top1,
     validationTop5: val.top5,
@@ -234,7 +330,7 @@ async function main(): Promise<void> {
     validationMismatchedScore: valPairs.mismatched,
   })
   await model.save(opts.out, summary)
-  await atomicWriteFile(join(opts.out, 'MODEL_CARD.md'), modelCard(model, summary, val, trn, trnSmall, valPairs, trainSplit, validation))
+  await atomicWriteFile(join(opts.out, 'MODEL_CARD.md'), modelCard(model, summary, val, trn, trnSmall, valPairs, groups, trainSplit, validation))
   console.log(
     `done: ${summary.steps} steps in ${formatDuration(summary.wallTimeSeconds)}, final loss ${summary.finalLoss.toFixed(3)}; ` +
       `validation top-1 ${pct(val.top1)} (any style ${pct(val.top1AnyStyle)}), top-5 ${pct(val.top5)} of ${val.candidates}; ` +
@@ -250,6 +346,7 @@ function modelCard(
   trn: RetrievalResult,
   trnSmall: RetrievalResult,
   pairs: { accuracy: number; matched: number; mismatched: number },
+  groups: CaptionGroupResult[],
   train: EmojiSplit,
   validation: EmojiSplit,
 ): string {
@@ -266,7 +363,7 @@ function modelCard(
   const warmup = s.metrics.warmupSteps ?? Number.NaN
   return `# Alignment model (CLIP-score analogue) for DI Studio
 
-Trained by \`npm run train-alignment -- --steps ${s.steps} --batch ${s.batchSize} --lr ${lr} --warmup ${warmup} --seed ${s.seed}\`;
+Trained by \`${s.command ?? `npm run train-alignment -- --steps ${s.steps} --batch ${s.batchSize} --lr ${lr} --warmup ${warmup} --seed ${s.seed}`}\`;
 this card was written by the same command (or \`-- --eval-only\`) from the numbers of that run.
 
 ## What it is
@@ -290,7 +387,11 @@ Matmul-only, because on tfjs-wasm flag-free 2-D matMuls run ~10x faster than con
 - Image: ${a.patchSize}x${a.patchSize} patches (${T} tokens) by reshape + dense to width ${a.imageWidth}; ${a.imageBlocks} MLP-Mixer blocks
   (token-mixing MLP ${T}->${a.tokenMixHidden}->${T}, channel MLP ${a.imageWidth}->${a.channelMixHidden}->${a.imageWidth}, pre-LayerNorm, GELU);
   LayerNorm, mean over patches, linear to ${a.embedDim}, L2 normalisation.
-- Text: bag of words (mean of word embeddings of width ${a.textWidth}, plus a learned bias; word order ignored);
+- Text: bag of words (mean of word embeddings of width ${a.textWidth}, plus a learned bias; word order ignored)${
+    a.ngramBuckets > 0
+      ? `,\n  plus the mean over words of each word's hashed character ${a.ngramMin}-${a.ngramMax}-grams (fastText-style, '<word>' boundaries,\n  ${a.ngramBuckets} buckets of width ${a.textWidth}), so words never seen in training still carry their pieces' meaning`
+      : ''
+  };
   ${a.textBlocks} residual MLP block(s) ${a.textWidth}->${a.textHidden}->${a.textWidth}; LayerNorm, linear to ${a.embedDim}, L2 normalisation.
 - Learned temperature (CLIP's logit scale, initialised at 1/0.07, clamped to at most 100).
 
@@ -298,6 +399,11 @@ Matmul-only, because on tfjs-wasm flag-free 2-D matMuls run ~10x faster than con
 - Symmetric InfoNCE (image->text and text->image cross-entropy); a caption that occurs twice in a batch
   counts as a positive for both images.
 - Adam (beta2 0.98, eps 1e-6), peak learning rate ${lr}, ${warmup} warm-up steps, cosine decay to 10%; batch ${s.batchSize}; seed ${s.seed}.
+  Word${a.ngramBuckets > 0 ? ' and n-gram' : ''} embedding rows start at standard deviation ${s.metrics.embedInitStd ?? DEFAULT_EMBED_INIT_STD}.${
+    s.metrics.minutesBudget !== undefined
+      ? `\n  The step count was chosen by \`--minutes ${s.metrics.minutesBudget}\` from the warm-up's pace; the command above, with that count, is the same run.`
+      : ''
+  }
 - ${s.steps} steps (${((s.steps * s.batchSize) / train.items.length).toFixed(1)} epochs) in **${(s.wallTimeSeconds / 60).toFixed(1)} minutes** on the
   \`${s.backend}\` backend, one thread, on a 2-core machine that other training jobs shared at the time.
 - Final loss (mean of the last 20 steps): **${s.finalLoss.toFixed(3)}** (chance level ln(${s.batchSize}) = ${Math.log(s.batchSize).toFixed(3)}).
@@ -312,6 +418,12 @@ Every image's caption is ranked by score among all distinct canonical captions (
 | Training (for context) | ${trn.images} | ${trn.candidates} | ${pct(trn.top1)} | ${pct(trn.top5)} | ${trn.meanRank.toFixed(1)} | ${pct(trn.top1AnyStyle)} | ${pct(trn.top5AnyStyle)} |
 | Training, ${trnSmall.candidates} captions (${trnSmall.images / 2} random training emoji) | ${trnSmall.images} | ${trnSmall.candidates} | ${pct(trnSmall.top1)} | ${pct(trnSmall.top5)} | ${trnSmall.meanRank.toFixed(1)} | ${pct(trnSmall.top1AnyStyle)} | ${pct(trnSmall.top5AnyStyle)} |
 
+Validation by caption (same ranking among all ${val.candidates} captions):
+
+| Validation captions with | images | top-1 | top-5 |
+|---|---|---|---|
+${groups.map((g) => `| ${g.label} | ${g.images} | ${pct(g.top1)} | ${pct(g.top5)} |`).join('\n')}
+
 - Chance: top-1 ${pct(1 / val.candidates)}, top-5 ${pct(5 / val.candidates)} on validation.
 - "Either style": the emoji's caption in either style outranks every caption of the other emoji (the two
   styles' captions differ by one word, so plain top-1 also asks the model to tell Twemoji from Noto).
@@ -320,8 +432,8 @@ Every image's caption is ranked by score among all distinct canonical captions (
   ${pairs.matched.toFixed(1)} for matched pairs, ${pairs.mismatched.toFixed(1)} for mismatched ones.
 
 How to read it: validation emoji are concepts the model never saw, and ${pct(unknown / words)} of the words in their
-canonical captions are not in its vocabulary at all, so validation retrieval measures generalisation from
-shared words (faces, flags, animals, colours, the style); the training split shows what it has learnt
+canonical captions are not in its word vocabulary${a.ngramBuckets > 0 ? ' (those words are known only through their character n-grams)' : ''}, so validation retrieval measures generalisation from
+shared words and word pieces (faces, flags, animals, colours, the style); the training split shows what it has learnt
 (its candidate pool is ${Math.round(trn.candidates / val.candidates)}x larger, so its percentages are not comparable with validation's;
 the row "training, ${trnSmall.candidates} captions" draws a pool of validation's size from training emoji).
 The issue's bar, "the right caption first for most validation images", is **${val.top1 > 0.5 ? 'met' : 'not met'}**

@@ -4,23 +4,30 @@
 //     --> N Mixer blocks (token-mixing MLP across the T patches, channel MLP per patch)
 //     --> layer norm --> mean over patches --> dense --> L2 normalise            = image embedding [B, E]
 //   prompt --tokenizer--> bag of words [B, V] (word counts / word count, built in JS)
-//     --> @ word embeddings [V, Dt] + bias --> M residual MLP blocks --> layer norm --> dense --> L2 normalise
-//                                                                                = text embedding [B, E]
+//          --hashed character n-grams of each word--> bag of n-grams [B, N] (fastText-style, built in JS)
+//     --> bag @ word embeddings [V, Dt] + n-grams @ n-gram embeddings [N, Dt] + bias
+//     --> M residual MLP blocks --> layer norm --> dense --> L2 normalise       = text embedding [B, E]
 //
 // Why this shape: on tfjs-wasm a flag-free 2-D matMul runs ~10x faster than a convolution and
 // batched/attention matMuls fall back to a scalar loop, so every layer here is a 2-D dense layer
 // (MLP-Mixer rather than ViT attention), and the text side needs no gather (whose gradient is
 // missing on wasm): the bag-of-words product gives the embedding table its gradient directly.
-// Word order is ignored, which is fine for short emoji captions.
+// Word order is ignored, which is fine for short emoji captions. The n-grams give words never seen in
+// training a meaning from the pieces they share with seen words ("paperclips" ~ "paperclip").
 import * as tf from '@tensorflow/tfjs-core'
 import { z } from 'zod'
 import { dense, gelu, layerNorm, matMul2d } from '../backend/ops.ts'
 import { loadCheckpoint, saveCheckpoint, type NamedTensor } from '../checkpoint/checkpoint.ts'
-import { Tokenizer } from '../text/tokenizer.ts'
-import { Rng } from '../util/rng.ts'
+import { splitWords, Tokenizer } from '../text/tokenizer.ts'
+import { hashString, Rng } from '../util/rng.ts'
 
 export const ALIGNMENT_MODEL_KIND = 'di-studio-alignment'
-export const ALIGNMENT_MODEL_VERSION = 1
+/**
+ * 2: optional hashed character n-gram text features. Version 1 files (words only) still load, as
+ * models with ngramBuckets 0; builds that read only version 1 refuse version 2 files.
+ */
+export const ALIGNMENT_MODEL_VERSION = 2
+const READABLE_VERSIONS: readonly unknown[] = [1, ALIGNMENT_MODEL_VERSION]
 /** Scores are 100 x cosine similarity, as CLIPScore reports them (without its clamp at 0). */
 export const ALIGNMENT_SCORE_SCALE = 100
 
@@ -35,6 +42,11 @@ export const alignmentArchitectureSchema = z.object({
   /** hidden size of the channel MLP (per patch) */
   channelMixHidden: z.number().int().min(1).max(8192),
   textWidth: z.number().int().min(4).max(2048),
+  /** hash buckets for character n-grams of words (0 = words only; absent in version 1 files) */
+  ngramBuckets: z.number().int().min(0).max(1 << 20).default(0),
+  /** n-gram lengths, counted on the word wrapped in '<' and '>' (fastText's word boundaries) */
+  ngramMin: z.number().int().min(1).max(16).default(3),
+  ngramMax: z.number().int().min(1).max(16).default(5),
   textBlocks: z.number().int().min(0).max(32),
   textHidden: z.number().int().min(1).max(8192),
   embedDim: z.number().int().min(2).max(2048),
@@ -54,6 +66,10 @@ export function defaultAlignmentArchitecture(tokenizer: Tokenizer, imageSize = 3
     tokenMixHidden: 128,
     channelMixHidden: 256,
     textWidth: 128,
+    // The shipped model's text features (resources/models/alignment/MODEL_CARD.md); 0 = words only.
+    ngramBuckets: 8192,
+    ngramMin: 3,
+    ngramMax: 5,
     textBlocks: 1,
     textHidden: 256,
     embedDim: 64,
@@ -72,6 +88,7 @@ function checkArchitecture(a: AlignmentArchitecture): void {
   if (a.imageSize % a.patchSize !== 0) {
     throw new Error(`alignment model: imageSize ${a.imageSize} is not a multiple of patchSize ${a.patchSize}`)
   }
+  if (a.ngramMin > a.ngramMax) throw new Error(`alignment model: ngramMin ${a.ngramMin} exceeds ngramMax ${a.ngramMax}`)
 }
 
 /** Shapes of every parameter, by name (also the expected shapes when loading a checkpoint). */
@@ -105,6 +122,7 @@ export function alignmentParamShapes(a: AlignmentArchitecture): Record<string, n
     'image.outNorm.b': [D],
     'image.proj.w': [D, a.embedDim],
     'text.embed': [a.vocabSize, a.textWidth],
+    ...(a.ngramBuckets > 0 ? { 'text.ngram': [a.ngramBuckets, a.textWidth] } : {}),
     // Added to the mean word embedding; it is all the empty prompt has, so that one gets a real embedding.
     'text.embed.b': [a.textWidth],
   })
@@ -129,8 +147,11 @@ export function alignmentParamShapes(a: AlignmentArchitecture): Record<string, n
   return shapes
 }
 
-/** Seeded initialisation: weights ~ N(0, 1/fan_in), residual branch outputs scaled down, norms at identity. */
-export function initAlignmentParams(a: AlignmentArchitecture, seed: number): AlignmentParams {
+/**
+ * Seeded initialisation: weights ~ N(0, 1/fan_in), residual branch outputs scaled down, norms at identity,
+ * word and n-gram embedding rows ~ N(0, embeddingStd^2).
+ */
+export function initAlignmentParams(a: AlignmentArchitecture, seed: number, embeddingStd = 1): AlignmentParams {
   const rng = new Rng(seed)
   const params: AlignmentParams = {}
   for (const [name, shape] of Object.entries(alignmentParamShapes(a))) {
@@ -143,7 +164,9 @@ export function initAlignmentParams(a: AlignmentArchitecture, seed: number): Ali
     else {
       // Second layers of residual branches start small so each block starts near the identity.
       const residualOut = /(tokenMix2|channelMix2|mlp2)\.w$/.test(name) ? 0.3 : 1
-      const std = (name === 'text.embed' ? 1 : residualOut / Math.sqrt(shape[0]!))
+      // Smaller embedding rows (e.g. 0.1) let Adam's ~lr-sized steps move them within a few hundred steps
+      // (measured with n-grams, lr 1e-3: training loss at step 100 3.47 with 0.1 vs 3.97 with 1).
+      const std = name === 'text.embed' || name === 'text.ngram' ? embeddingStd : residualOut / Math.sqrt(shape[0]!)
       values = rng.normals(size)
       for (let i = 0; i < size; i++) values[i]! *= std
     }
@@ -228,10 +251,53 @@ export function bagOfWords(tokenIds: Int32Array, batch: number, a: AlignmentArch
   return bag
 }
 
-/** L2-normalised text embeddings [B, embedDim] from a bag-of-words tensor [B, vocabSize]. */
-export function textEmbedding(params: AlignmentParams, a: AlignmentArchitecture, bag: tf.Tensor2D): tf.Tensor2D {
+/** The character n-grams of one normalised word, fastText-style: of '<word>', lengths min..max. */
+export function wordNgrams(word: string, min: number, max: number): string[] {
+  const chars = [...`<${word}>`]
+  const out: string[] = []
+  for (let n = min; n <= max; n++) for (let i = 0; i + n <= chars.length; i++) out.push(chars.slice(i, i + n).join(''))
+  return out
+}
+
+/** Bucket of an n-gram; the prefix keeps these hashes apart from the tokenizer's hashed unknown words. */
+export function ngramBucket(ngram: string, buckets: number): number {
+  return hashString(`ngram:${ngram}`) % buckets
+}
+
+/**
+ * Bag of n-grams [B, ngramBuckets]: every word (the first maxLength, as the tokenizer keeps) gets
+ * weight 1 / number of words, spread evenly over its n-grams' buckets, so a prompt's n-gram feature
+ * is the mean over its words of each word's mean n-gram embedding (the same scale as the word bag).
+ */
+export function bagOfNgrams(prompts: string[], a: AlignmentArchitecture): Float32Array {
+  const N = a.ngramBuckets
+  const bag = new Float32Array(prompts.length * N)
+  if (N === 0) return bag
+  prompts.forEach((prompt, b) => {
+    const words = splitWords(prompt).slice(0, a.maxLength)
+    for (const word of words) {
+      const grams = wordNgrams(word, a.ngramMin, a.ngramMax)
+      // A word whose '<word>' is shorter than ngramMin has no n-grams: only its word id speaks for it.
+      for (const g of grams) bag[b * N + ngramBucket(g, N)]! += 1 / (words.length * grams.length)
+    }
+  })
+  return bag
+}
+
+/** The text encoder's input for a batch of prompts: word bag [B, V] and n-gram bag [B, N] (absent when N = 0). */
+export interface TextFeatures {
+  words: tf.Tensor2D
+  ngrams?: tf.Tensor2D
+}
+
+/** L2-normalised text embeddings [B, embedDim] from the word and n-gram bags. */
+export function textEmbedding(params: AlignmentParams, a: AlignmentArchitecture, text: TextFeatures): tf.Tensor2D {
   return tf.tidy(() => {
-    let h: tf.Tensor = tf.add(matMul2d(bag, param(params, 'text.embed') as tf.Tensor2D), param(params, 'text.embed.b'))
+    let h: tf.Tensor = tf.add(matMul2d(text.words, param(params, 'text.embed') as tf.Tensor2D), param(params, 'text.embed.b'))
+    if (a.ngramBuckets > 0) {
+      if (!text.ngrams) throw new Error('alignment model: this architecture reads n-gram features, none were given')
+      h = tf.add(h, matMul2d(text.ngrams, param(params, 'text.ngram') as tf.Tensor2D))
+    }
     for (let i = 0; i < a.textBlocks; i++) {
       const p = `text.block${i}`
       h = tf.add(h, mlp(params, `${p}.mlp1`, `${p}.mlp2`, norm(params, `${p}.norm`, h)))
@@ -255,6 +321,8 @@ export interface AlignmentTrainingSummary {
   finalLoss: number
   backend: string
   seed: number
+  /** the command that trained it, for the model card */
+  command?: string
   /** free-form metrics, e.g. retrieval accuracies */
   metrics: Record<string, number>
 }
@@ -266,12 +334,13 @@ const trainingSummarySchema = z.object({
   finalLoss: z.number(),
   backend: z.string(),
   seed: z.number(),
+  command: z.string().optional(),
   metrics: z.record(z.string(), z.number()),
 })
 
 const alignmentConfigSchema = z.object({
   kind: z.literal(ALIGNMENT_MODEL_KIND),
-  version: z.literal(ALIGNMENT_MODEL_VERSION),
+  version: z.union([z.literal(1), z.literal(ALIGNMENT_MODEL_VERSION)]),
   architecture: alignmentArchitectureSchema,
   tokenizer: z.unknown(),
   scoreScale: z.number(),
@@ -293,19 +362,22 @@ export class AlignmentModel {
     }
   }
 
-  static create(tokenizer: Tokenizer, seed: number, overrides: Partial<AlignmentArchitecture> = {}): AlignmentModel {
+  static create(tokenizer: Tokenizer, seed: number, overrides: Partial<AlignmentArchitecture> = {}, init: { embeddingStd?: number } = {}): AlignmentModel {
     const architecture = alignmentArchitectureSchema.parse({ ...defaultAlignmentArchitecture(tokenizer), ...overrides })
-    return new AlignmentModel(architecture, tokenizer, initAlignmentParams(architecture, seed))
+    return new AlignmentModel(architecture, tokenizer, initAlignmentParams(architecture, seed, init.embeddingStd))
   }
 
   get parameterCount(): number {
     return Object.values(this.params).reduce((n, v) => n + v.size, 0)
   }
 
-  /** Bag-of-words tensor for prompts (no gradient needed: text is discrete). */
-  bag(prompts: string[]): tf.Tensor2D {
-    const ids = this.tokenizer.encodeBatch(prompts)
-    return tf.tensor2d(bagOfWords(ids, prompts.length, this.architecture), [prompts.length, this.architecture.vocabSize])
+  /** Word and n-gram bags for prompts (no gradient needed: text is discrete). The caller disposes them. */
+  textFeatures(prompts: string[]): TextFeatures {
+    const a = this.architecture
+    const B = prompts.length
+    const words = tf.tensor2d(bagOfWords(this.tokenizer.encodeBatch(prompts), B, a), [B, a.vocabSize])
+    if (a.ngramBuckets === 0) return { words }
+    return { words, ngrams: tf.tensor2d(bagOfNgrams(prompts, a), [B, a.ngramBuckets]) }
   }
 
   /** Normalised image features [B, embedDim], differentiable w.r.t. images (for rewards, FID, preference heads). */
@@ -315,7 +387,7 @@ export class AlignmentModel {
 
   /** Normalised text features [B, embedDim]. */
   embedTexts(prompts: string[]): tf.Tensor2D {
-    return tf.tidy(() => textEmbedding(this.params, this.architecture, this.bag(prompts)))
+    return tf.tidy(() => textEmbedding(this.params, this.architecture, this.textFeatures(prompts)))
   }
 
   /** 100 x cos(image, prompt) per pair, in [-100, 100]; differentiable w.r.t. the images. */
@@ -349,11 +421,21 @@ export class AlignmentModel {
   static async load(dir: string, opts: { trainable?: boolean } = {}): Promise<AlignmentModel> {
     // Read the config first so the checkpoint module can check every tensor's shape against it.
     const probe = await loadCheckpoint(dir)
+    const found = probe.config as { kind?: unknown; version?: unknown } | null
+    if (found?.kind === ALIGNMENT_MODEL_KIND && !READABLE_VERSIONS.includes(found.version)) {
+      throw new Error(
+        `${dir} holds an alignment model of format version ${JSON.stringify(found.version)}; this build reads versions ${READABLE_VERSIONS.join(' and ')} ` +
+          `(retrain it with npm run train-alignment, or update the studio)`,
+      )
+    }
     const parsed = alignmentConfigSchema.safeParse(probe.config)
     if (!parsed.success) {
       throw new Error(`${dir} is not an alignment model checkpoint: ${z.prettifyError(parsed.error)}`)
     }
-    const { architecture, tokenizer: tokJson, training } = parsed.data
+    const { architecture, tokenizer: tokJson, training, version } = parsed.data
+    if (version === 1 && architecture.ngramBuckets > 0) {
+      throw new Error(`${dir}: a version 1 alignment model cannot have n-gram features (ngramBuckets ${architecture.ngramBuckets}); the file is inconsistent`)
+    }
     const shapes = alignmentParamShapes(architecture)
     const params: AlignmentParams = {}
     for (const [name, shape] of Object.entries(shapes)) {

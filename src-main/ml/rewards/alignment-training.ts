@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { matMul2d } from '../backend/ops.ts'
 import type { EmojiSplit } from '../data/emoji-dataset.ts'
 import type { Rng } from '../util/rng.ts'
-import { AlignmentModel, imageEmbedding, logitScale, textEmbedding, type AlignmentParams, type AlignmentArchitecture } from './alignment-model.ts'
+import { AlignmentModel, imageEmbedding, logitScale, textEmbedding, type AlignmentParams, type AlignmentArchitecture, type TextFeatures } from './alignment-model.ts'
 
 export interface ContrastiveBatch {
   /** B*H*W*3 in [-1, 1] */
@@ -73,9 +73,9 @@ export function symmetricInfoNce(imageEmb: tf.Tensor2D, textEmb: tf.Tensor2D, sc
 }
 
 /** The training loss of one batch as a pure function of the parameters. */
-export function contrastiveLoss(params: AlignmentParams, a: AlignmentArchitecture, images: tf.Tensor4D, bag: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
+export function contrastiveLoss(params: AlignmentParams, a: AlignmentArchitecture, images: tf.Tensor4D, text: TextFeatures, targets: tf.Tensor2D): tf.Scalar {
   return tf.tidy(() =>
-    symmetricInfoNce(imageEmbedding(params, a, images), textEmbedding(params, a, bag), logitScale(params), targets),
+    symmetricInfoNce(imageEmbedding(params, a, images), textEmbedding(params, a, text), logitScale(params), targets),
   )
 }
 
@@ -96,13 +96,23 @@ export class AlignmentTrainer {
 
   constructor(
     readonly model: AlignmentModel,
-    readonly opts: AlignmentTrainerOptions,
+    public opts: AlignmentTrainerOptions,
   ) {
     if (!(opts.learningRate > 0)) throw new RangeError(`learningRate must be > 0, got ${opts.learningRate}`)
     if (!(opts.totalSteps >= 1)) throw new RangeError(`totalSteps must be >= 1, got ${opts.totalSteps}`)
     this.variables = Object.values(model.params).filter((v) => v.trainable)
     if (this.variables.length === 0) throw new Error('AlignmentTrainer: the model has no trainable parameters (load it with trainable: true)')
     this.optimizer = tf.train.adam(opts.learningRate, 0.9, 0.98, 1e-6)
+  }
+
+  /**
+   * Sets the step count of the cosine decay. Only before the decay begins (during warm-up, whose rates
+   * do not depend on it), so the run is exactly the one a fixed totalSteps from the start would give.
+   */
+  setTotalSteps(totalSteps: number): void {
+    if (this.step > this.opts.warmupSteps) throw new Error(`AlignmentTrainer: totalSteps can only change during warm-up (step ${this.step})`)
+    if (!(Number.isInteger(totalSteps) && totalSteps >= Math.max(1, this.step))) throw new RangeError(`totalSteps must be an integer >= ${Math.max(1, this.step)}, got ${totalSteps}`)
+    this.opts = { ...this.opts, totalSteps }
   }
 
   learningRateAt(step: number): number {
@@ -119,11 +129,11 @@ export class AlignmentTrainer {
     // tfjs reads the optimiser's learningRate field at every apply; it has no public setter.
     ;(this.optimizer as unknown as { learningRate: number }).learningRate = this.learningRateAt(this.step)
     const images = tf.tensor4d(batch.images, [B, a.imageSize, a.imageSize, 3])
-    const bag = this.model.bag(batch.captions)
+    const text = this.model.textFeatures(batch.captions)
     const targets = tf.tensor2d(captionMatchTargets(batch.captions), [B, B])
     // minimize tidies the forward and backward passes itself and returns only the loss.
-    const loss = this.optimizer.minimize(() => contrastiveLoss(this.model.params, a, images, bag, targets), true, this.variables)
-    tf.dispose([images, bag, targets])
+    const loss = this.optimizer.minimize(() => contrastiveLoss(this.model.params, a, images, text, targets), true, this.variables)
+    tf.dispose([images, text.words, ...(text.ngrams ? [text.ngrams] : []), targets])
     this.step++
     if (!loss) throw new Error('AlignmentTrainer: the optimiser returned no loss')
     // Read outside tidy (reading inside costs ~0.7 s on wasm).
@@ -155,6 +165,8 @@ export interface RetrievalResult {
    */
   top1AnyStyle: number
   top5AnyStyle: number
+  /** rank of each image's own caption (1 = best), in split order */
+  ranks: number[]
 }
 
 /** Embeds images in chunks so evaluation memory stays bounded; returns [N, E] as a flat array. */
@@ -208,6 +220,7 @@ export function captionRetrieval(model: AlignmentModel, split: EmojiSplit): Retr
   let rankSum = 0
   let top1AnyStyle = 0
   let top5AnyStyle = 0
+  const ranks: number[] = []
   const sims = new Float32Array(candidates.length)
   for (let i = 0; i < n; i++) {
     for (let c = 0; c < candidates.length; c++) {
@@ -226,6 +239,7 @@ export function captionRetrieval(model: AlignmentModel, split: EmojiSplit): Retr
       if (!sameEmoji.has(c) && sims[c]! > bestSameEmoji) otherEmojiBetter++
     }
     const rank = better + 1
+    ranks.push(rank)
     if (rank === 1) top1++
     if (rank <= 5) top5++
     rankSum += rank
@@ -240,5 +254,6 @@ export function captionRetrieval(model: AlignmentModel, split: EmojiSplit): Retr
     meanRank: rankSum / n,
     top1AnyStyle: top1AnyStyle / n,
     top5AnyStyle: top5AnyStyle / n,
+    ranks,
   }
 }
