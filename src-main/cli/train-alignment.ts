@@ -1,4 +1,4 @@
-// npm run train-alignment -- [--steps 400] [--batch 128] [--lr 1e-3] [--seed 1] [--ngram-buckets 8192] [--out resources/models/alignment] [--eval-only]
+// npm run train-alignment -- [--steps 400] [--batch 128] [--lr 1e-3] [--seed 1] [--ngram-buckets 0] [--out resources/models/alignment] [--eval-only]
 //
 // Trains the image-text alignment model (the CLIP-score analogue used as a DI* reward) on the emoji
 // training split, evaluates caption retrieval, and writes the checkpoint, MODEL_CARD.md and the

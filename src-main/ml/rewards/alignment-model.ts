@@ -12,8 +12,8 @@
 // batched/attention matMuls fall back to a scalar loop, so every layer here is a 2-D dense layer
 // (MLP-Mixer rather than ViT attention), and the text side needs no gather (whose gradient is
 // missing on wasm): the bag-of-words product gives the embedding table its gradient directly.
-// Word order is ignored, which is fine for short emoji captions. The n-grams give words never seen in
-// training a meaning from the pieces they share with seen words ("paperclips" ~ "paperclip").
+// Word order is ignored, which is fine for short emoji captions. The optional n-grams give words never
+// seen in training an embedding built from pieces they share with seen words ("paperclips" ~ "paperclip").
 import * as tf from '@tensorflow/tfjs-core'
 import { z } from 'zod'
 import { dense, gelu, layerNorm, matMul2d } from '../backend/ops.ts'
@@ -66,8 +66,9 @@ export function defaultAlignmentArchitecture(tokenizer: Tokenizer, imageSize = 3
     tokenMixHidden: 128,
     channelMixHidden: 256,
     textWidth: 128,
-    // The shipped model's text features (resources/models/alignment/MODEL_CARD.md); 0 = words only.
-    ngramBuckets: 8192,
+    // Words only, as the shipped model: with the same recipe, 8192 n-gram buckets gave validation top-1
+    // 21.9% against 25.8% without (n-grams of unseen words are noise more than meaning at this data size).
+    ngramBuckets: 0,
     ngramMin: 3,
     ngramMax: 5,
     textBlocks: 1,

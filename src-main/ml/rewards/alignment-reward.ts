@@ -22,7 +22,7 @@ export function hasShippedAlignmentModel(dir = shippedAlignmentModelDir()): bool
 
 /**
  * Alignment reward, a CLIPScore analogue: 100 x cos(image embedding, prompt embedding), in [-100, 100]
- * (shipped model on validation emoji: about 54 for an image with its own caption, about 3.5 with another
+ * (shipped model on validation emoji: about 52 for an image with its own caption, about 0 with another
  * emoji's caption; see its MODEL_CARD.md). Unlike CLIPScore
  * it is not clamped at 0, so the gradient never vanishes. The empty prompt scores against the
  * embedding of 'no words', which carries no meaning: use prompts.
