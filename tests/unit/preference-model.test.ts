@@ -107,6 +107,8 @@ test('save/load round trip scores the same; corrupt files and mismatched extract
   const x = tf.randomUniform([3, 6], -1, 1, 'float32', 4) as tf.Tensor2D
   assert.deepEqual(Array.from(loaded.scoreFeatures(x).dataSync()), Array.from(model.scoreFeatures(x).dataSync()))
   assert.throws(() => preferenceReward(loaded, { ...meanStd, dim: 5 }), /trained on 6-dimensional features/)
+  // same size, other feature space (e.g. a retrained alignment model): refused, with what to do
+  assert.throws(() => preferenceReward(loaded, { ...meanStd, name: 'mean-std-rgb@other-weights' }), /trained on features 'mean-std-rgb'.*retrain/)
   tf.dispose(x)
   model.dispose()
   loaded.dispose()

@@ -9,7 +9,7 @@ import { loadEmojiDataset, type EmojiSplit } from '../../src-main/ml/data/emoji-
 import { Rng } from '../../src-main/ml/util/rng.ts'
 import { AlignmentModel } from '../../src-main/ml/rewards/alignment-model.ts'
 import { captionRetrieval } from '../../src-main/ml/rewards/alignment-training.ts'
-import { alignmentReward, hasShippedAlignmentModel, shippedAlignmentModelDir } from '../../src-main/ml/rewards/alignment-reward.ts'
+import { alignmentImageFeatures, alignmentReward, hasShippedAlignmentModel, shippedAlignmentModelDir } from '../../src-main/ml/rewards/alignment-reward.ts'
 
 const SAMPLE = 48
 /** Chance is 50%; the card reports the full-validation figure. */
@@ -72,4 +72,20 @@ test('the shipped model retrieves the right caption among all validation caption
   assert.equal(result.candidates, validation.items.length)
   assert.ok(result.top1 >= MIN_VALIDATION_TOP1, `validation top-1 ${(100 * result.top1).toFixed(1)}% < ${100 * MIN_VALIDATION_TOP1}%`)
   assert.ok(result.top5 >= MIN_VALIDATION_TOP5, `validation top-5 ${(100 * result.top5).toFixed(1)}% < ${100 * MIN_VALIDATION_TOP5}%`)
+})
+
+test('the alignment features carry a fingerprint of the weights: another model gives another name', async () => {
+  const shipped = await AlignmentModel.load(shippedAlignmentModelDir())
+  const name = alignmentImageFeatures(shipped).name
+  assert.match(name, /^alignment-image-embedding@[0-9a-f]{16}$/)
+  assert.equal(alignmentImageFeatures(shipped).name, name, 'stable for the same weights')
+  const first = Object.keys(shipped.params).sort()[0]!
+  const variable = shipped.params[first]!
+  const values = (variable.dataSync() as Float32Array).slice()
+  values[0]! += 1e-3
+  const other = await AlignmentModel.load(shippedAlignmentModelDir())
+  other.params[first]!.assign(tf.tensor(values, variable.shape))
+  assert.notEqual(alignmentImageFeatures(other).name, name)
+  shipped.dispose()
+  other.dispose()
 })

@@ -14,6 +14,7 @@
 // missing on wasm): the bag-of-words product gives the embedding table its gradient directly.
 // Word order is ignored, which is fine for short emoji captions. The optional n-grams give words never
 // seen in training an embedding built from pieces they share with seen words ("paperclips" ~ "paperclip").
+import { createHash } from 'node:crypto'
 import * as tf from '@tensorflow/tfjs-core'
 import { z } from 'zod'
 import { dense, gelu, layerNorm, matMul2d } from '../backend/ops.ts'
@@ -370,6 +371,24 @@ export class AlignmentModel {
 
   get parameterCount(): number {
     return Object.values(this.params).reduce((n, v) => n + v.size, 0)
+  }
+
+  private fingerprintCache: string | undefined
+
+  /**
+   * sha256 (first 16 hex digits) of every weight, in name order: identifies these exact weights, so a
+   * head trained on this model's features (the preference model) can refuse features of another one.
+   */
+  get fingerprint(): string {
+    if (this.fingerprintCache === undefined) {
+      const hash = createHash('sha256')
+      for (const name of Object.keys(this.params).sort()) {
+        hash.update(name)
+        hash.update(new Uint8Array((this.params[name]!.dataSync() as Float32Array).slice().buffer))
+      }
+      this.fingerprintCache = hash.digest('hex').slice(0, 16)
+    }
+    return this.fingerprintCache
   }
 
   /** Word and n-gram bags for prompts (no gradient needed: text is discrete). The caller disposes them. */

@@ -45,7 +45,8 @@ export function alignmentReward(model: AlignmentModel): Reward {
 /** The alignment model's L2-normalised image embedding, differentiable w.r.t. the images. */
 export function alignmentImageFeatures(model: AlignmentModel): ImageFeatureExtractor {
   return {
-    name: 'alignment-image-embedding',
+    // the weights' fingerprint is part of the name: features of a retrained model are another space
+    name: `alignment-image-embedding@${model.fingerprint}`,
     dim: model.architecture.embedDim,
     features: (images) => model.embedImages(images),
   }

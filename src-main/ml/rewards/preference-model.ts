@@ -26,7 +26,7 @@ export type PreferenceTrainingSummary = z.infer<typeof trainingSummary>
 const preferenceConfigSchema = z.strictObject({
   kind: z.literal(PREFERENCE_MODEL_KIND),
   version: z.literal(1),
-  /** name of the feature extractor the head was trained on (e.g. 'alignment-image-embedding') */
+  /** name of the feature extractor the head was trained on (e.g. 'alignment-image-embedding@<weights fingerprint>'); the reward refuses any other */
   features: z.string().min(1),
   /** alignment model folder the features came from; absent = the shipped one */
   alignmentModelDir: z.string().min(1).optional(),
@@ -214,6 +214,10 @@ export function trainBradleyTerry(pairs: PreferencePairs, opts: BradleyTerryOpti
 export function preferenceReward(model: PreferenceModel, extractor: ImageFeatureExtractor): Reward {
   if (extractor.dim !== model.config.featureDim) {
     throw new Error(`preference model was trained on ${model.config.featureDim}-dimensional features, '${extractor.name}' gives ${extractor.dim}`)
+  }
+  if (extractor.name !== model.config.features) {
+    throw new Error(`the preference model was trained on features '${model.config.features}', but the reward would feed it '${extractor.name}' ` +
+      '(the alignment model changed since it was trained): make a few choices or press Train in Prefer to retrain it')
   }
   const name = 'preference'
   return {
