@@ -46,6 +46,11 @@ test('run config: {} gets working defaults; bad fields are named in the error', 
   assert.throws(() => parseRunConfig({ reward: { kind: 'nope' } }), (e: Error) => /reward/.test(e.message))
   assert.throws(() => parseRunConfig({ stepz: 3 }), (e: Error) => /stepz/.test(e.message))
   assert.throws(() => parseRunConfig({ samples: { prompts: ['a', 'b'], seeds: [1] } }), (e: Error) => /one seed per sample prompt/.test(e.message))
+  // paths are bounded and NUL-free: a huge one is refused without being echoed back whole
+  const huge = 'x'.repeat(5000)
+  for (const bad of [{ baseModelDir: huge }, { prompts: { file: huge } }, { reward: { kind: 'alignment', modelDir: huge } }, { baseModelDir: 'a\0b' }]) {
+    assert.throws(() => parseRunConfig(bad), (e: Error) => e instanceof RunConfigError && e.message.length < 1000, JSON.stringify(bad).slice(0, 60))
+  }
 })
 
 test('a missing reference model or a tRange beyond the model is a clear error', async () => {

@@ -4,7 +4,7 @@
 //
 // This file imports only zod and the reward spec (itself zod-only), so the contract could reuse it.
 import { z } from 'zod'
-import { rewardSpecSchema } from '../../ml/rewards/reward-spec.ts'
+import { configPath, rewardSpecSchema } from '../../ml/rewards/reward-spec.ts'
 
 export const RUN_CONFIG_VERSION = 1
 
@@ -41,7 +41,7 @@ export type RunControls = z.output<typeof RunControls>
 export const TrainPrompts = z.union([
   z.literal('emoji-train-captions'),
   z.array(z.string().max(500)).min(1).max(100_000),
-  z.strictObject({ file: z.string().min(1) }),
+  z.strictObject({ file: configPath }),
 ])
 export type TrainPrompts = z.output<typeof TrainPrompts>
 
@@ -51,7 +51,7 @@ export const RunConfig = z
     /** shown in run lists; free text */
     name: z.string().max(200).optional(),
     /** the reference model folder; default: the embedded model (resources/models/reference) */
-    baseModelDir: z.string().min(1).optional(),
+    baseModelDir: configPath.optional(),
     reward: rewardSpecSchema.default({ kind: 'alignment' }),
     controls: RunControls.default({}),
     batchSize: z.int().min(1).max(1024).default(16),

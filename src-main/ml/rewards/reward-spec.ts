@@ -4,6 +4,13 @@
 //                               { "spec": { "kind": "target-colour", "rgb": [255, 200, 0] }, "weight": 0.5 } ] }
 import { z } from 'zod'
 
+/** A file or folder path given in a config: bounded (a huge value is refused, not echoed back whole) and NUL-free. */
+export const configPath = z
+  .string()
+  .min(1)
+  .max(1024)
+  .refine((p) => !p.includes('\0'), 'path must not contain NUL characters')
+
 const rgb255 = z.tuple([z.number().min(0).max(255), z.number().min(0).max(255), z.number().min(0).max(255)])
 
 const alignmentSpec = z.object({
@@ -12,14 +19,14 @@ const alignmentSpec = z.object({
    * Folder of an alignment model checkpoint; default: the shipped one. A path that arrives over IPC
    * must be resolved inside the workspace by the core before the spec is built.
    */
-  modelDir: z.string().min(1).optional(),
+  modelDir: configPath.optional(),
 })
 
 /** The user-preference model (Bradley-Terry head over alignment image features), trained in the Prefer view. */
 const preferenceSpec = z.strictObject({
   kind: z.literal('preference'),
   /** folder of a trained preference model (the studio's: <workspace>/preferences/model); workspace-resolved like modelDir above */
-  modelDir: z.string().min(1),
+  modelDir: configPath,
 })
 
 export type RewardSpec =
