@@ -25,8 +25,13 @@ export const SOAK_MODEL: TinyModelSize = { imageSize: 8, width: 16, depth: 2 }
 /** Saves the tiny reference into `<workspace>/<TINY_REFERENCE_DIR>` once (tensors must be initialised). */
 export async function ensureTinyReference(workspaceRoot: string, size: TinyModelSize = CRASH_MODEL): Promise<string> {
   const dir = join(workspaceRoot, TINY_REFERENCE_DIR)
-  if (existsSync(join(dir, 'config.json'))) return dir
-  const tokenizer = Tokenizer.build(TINY_PROMPTS, { maxLength: 4 })
+  if (!existsSync(join(dir, 'config.json'))) await saveTinyDit(dir, TINY_PROMPTS, size)
+  return dir
+}
+
+/** Saves a seeded tiny text-conditional DiT (tokenizer built from `prompts`) into `dir`; also the runs tests' fixture. */
+export async function saveTinyDit(dir: string, prompts: string[], size: TinyModelSize): Promise<void> {
+  const tokenizer = Tokenizer.build(prompts, { maxLength: 4 })
   const model = DiffusionModel.create(
     { imageSize: size.imageSize, channels: 3, patch: 4, width: size.width, depth: size.depth, heads: 2, mlpRatio: 2, textWidth: 8 },
     { kind: 'cosine', T: 1000 }, tokenizer, 7,
@@ -36,7 +41,6 @@ export async function ensureTinyReference(workspaceRoot: string, size: TinyModel
   } finally {
     model.dispose()
   }
-  return dir
 }
 
 /** A run config over the tiny reference (workspace-relative baseModelDir, valid for the CLI and jobs alike). */

@@ -3,21 +3,14 @@
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DiffusionModel } from '../../src-main/ml/diffusion/model.ts'
-import { Tokenizer } from '../../src-main/ml/text/tokenizer.ts'
+import { saveTinyDit } from '../../src-main/reliability/tiny-run.ts'
 
 export const TINY_PROMPTS = ['red apple', 'black cat', 'yellow star']
 
 /** Saves an 8x8 DiT (a few thousand parameters) and returns its folder. */
 export async function saveTinyReference(root?: string, name = 'reference'): Promise<string> {
   const dir = join(root ?? (await mkdtemp(join(tmpdir(), 'runs-ref-'))), name)
-  const tokenizer = Tokenizer.build(TINY_PROMPTS, { maxLength: 4 })
-  const model = DiffusionModel.create(
-    { imageSize: 8, channels: 3, patch: 4, width: 16, depth: 1, heads: 2, mlpRatio: 2, textWidth: 8 },
-    { kind: 'cosine', T: 1000 }, tokenizer, 7,
-  )
-  await model.save(dir)
-  model.dispose()
+  await saveTinyDit(dir, TINY_PROMPTS, { imageSize: 8, width: 16, depth: 1 })
   return dir
 }
 
