@@ -15,6 +15,8 @@ export interface TinyModelSize {
   imageSize: number
   width: number
   depth: number
+  /** patch size (default 4) */
+  patch?: number
 }
 
 /** 8x8 pixels, width 16, one block: a few thousand parameters (crash trials). */
@@ -33,7 +35,7 @@ export async function ensureTinyReference(workspaceRoot: string, size: TinyModel
 export async function saveTinyDit(dir: string, prompts: string[], size: TinyModelSize): Promise<void> {
   const tokenizer = Tokenizer.build(prompts, { maxLength: 4 })
   const model = DiffusionModel.create(
-    { imageSize: size.imageSize, channels: 3, patch: 4, width: size.width, depth: size.depth, heads: 2, mlpRatio: 2, textWidth: 8 },
+    { imageSize: size.imageSize, channels: 3, patch: size.patch ?? 4, width: size.width, depth: size.depth, heads: 2, mlpRatio: 2, textWidth: 8 },
     { kind: 'cosine', T: 1000 }, tokenizer, 7,
   )
   try {

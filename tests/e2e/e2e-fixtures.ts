@@ -83,7 +83,7 @@ export async function stopLauncher(server: { child: ChildProcess }): Promise<voi
   })
 }
 
-export { FRAME_MONITOR, summariseFrames, TINY_PROMPTS } from '../../src-main/bench/tasks/ui-fixtures.ts'
+export { fillTinyRunForm, FRAME_MONITOR, summariseFrames, TINY_PROMPTS } from '../../src-main/bench/tasks/ui-fixtures.ts'
 export type { FrameSamples, FrameTimeReport } from '../../src-main/bench/tasks/ui-fixtures.ts'
 
 /**

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test'
 import { chromium } from 'playwright-core'
 import type { Browser, Page } from 'playwright-core'
 import {
-  artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, FRAME_MONITOR, saveTinyModel, shouldSkip, startLauncher, summariseFrames, TINY_PROMPTS,
+  artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, fillTinyRunForm, FRAME_MONITOR, saveTinyModel, shouldSkip, startLauncher, summariseFrames, TINY_PROMPTS,
 } from './e2e-fixtures.ts'
 import type { FrameSamples } from './e2e-fixtures.ts'
 
@@ -83,15 +83,7 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
   })
 
   it('starts a short DI* run, steers it with the reward slider and sees the change marker and new samples', { skip }, async () => {
-    await page.getByTestId('nav-train').click()
-    await page.getByTestId('base-model').selectOption('models/tiny')
-    await page.getByTestId('reward-alignment').uncheck()
-    await page.getByTestId('reward-brightness').check()
-    await page.getByTestId('train-prompts').fill(TINY_PROMPTS.join('\n'))
-    await page.getByTestId('train-steps').fill('400')
-    await page.getByTestId('train-batch').fill('2')
-    await page.getByTestId('train-samples-every').fill('5')
-    await page.getByTestId('train-lr').fill('0.001')
+    await fillTinyRunForm(page, { steps: 400, samplesEvery: 5, learningRate: '0.001' })
     await page.evaluate(() => Object.assign(window.__frames, { gaps: [], longTasks: [] }))
     const loadBefore = loadavg()[0]!
     await page.getByTestId('train-start').click()

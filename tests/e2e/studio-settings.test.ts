@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { chromium } from 'playwright-core'
 import type { Browser, Page } from 'playwright-core'
-import { artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, saveTinyModel, shouldSkip, startLauncher, stopLauncher, TINY_PROMPTS } from './e2e-fixtures.ts'
+import { artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, fillTinyRunForm, saveTinyModel, shouldSkip, startLauncher, stopLauncher, TINY_PROMPTS } from './e2e-fixtures.ts'
 
 interface PageElement { getAttribute(name: string): string | null; textContent: string | null }
 declare const document: { querySelector(selector: string): PageElement | null }
@@ -104,14 +104,7 @@ describe('settings in Chromium over the web host', { timeout: 300_000 }, () => {
   })
 
   it('lists a new run while it trains, moves its step count live, and trains on the chosen backend', { skip }, async () => {
-    await page.getByTestId('nav-train').click()
-    await page.getByTestId('base-model').selectOption('models/tiny')
-    await page.getByTestId('reward-alignment').uncheck()
-    await page.getByTestId('reward-brightness').check()
-    await page.getByTestId('train-prompts').fill(TINY_PROMPTS.join('\n'))
-    await page.getByTestId('train-steps').fill('2000')
-    await page.getByTestId('train-batch').fill('2')
-    await page.getByTestId('train-samples-every').fill('50')
+    await fillTinyRunForm(page, { steps: 2000, samplesEvery: 50 })
     await page.getByTestId('train-start').click()
     await page.locator('[data-testid="run-status"]', { hasText: 'running' }).waitFor({ timeout: 120_000 })
     const runId = await page.getByTestId('run-live').getAttribute('data-run-id')

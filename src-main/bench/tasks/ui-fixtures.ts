@@ -2,6 +2,7 @@
 // into the page, its summary, and a tiny DiT that trains and samples in milliseconds, so a DI* run
 // streams metrics fast enough to load the renderer.
 import { join } from 'node:path'
+import type { Page } from 'playwright-core'
 
 /**
  * Injected before the page's scripts: records every gap between animation frames (rAF deltas) and
@@ -62,14 +63,23 @@ export const TINY_PROMPTS = ['red apple', 'black cat', 'yellow star', 'blue hear
  * workspace, on whatever TensorFlow.js backend is active. Returns the workspace path of the model.
  */
 export async function saveTinyDit(workspace: string, name = 'tiny'): Promise<string> {
-  const { DiffusionModel } = await import('../../ml/diffusion/model.ts')
-  const { Tokenizer } = await import('../../ml/text/tokenizer.ts')
-  const tokenizer = Tokenizer.build(TINY_PROMPTS, { maxLength: 4 })
-  const model = DiffusionModel.create(
-    { imageSize: 32, channels: 3, patch: 8, width: 16, depth: 1, heads: 2, mlpRatio: 2, textWidth: 8 },
-    { kind: 'cosine', T: 1000 }, tokenizer, 7,
-  )
-  await model.save(join(workspace, 'models', name))
-  model.dispose()
+  const { saveTinyDit: saveDit } = await import('../../reliability/tiny-run.ts')
+  await saveDit(join(workspace, 'models', name), TINY_PROMPTS, { imageSize: 32, patch: 8, width: 16, depth: 1 })
   return `models/${name}`
+}
+
+/**
+ * Fills the Train view's form for a DI* run on the tiny model (saved by saveTinyDit as models/tiny) with
+ * the brightness reward, batch 2 and the tiny prompts; the caller presses Start.
+ */
+export async function fillTinyRunForm(page: Page, opts: { steps: number; samplesEvery: number; learningRate?: string }): Promise<void> {
+  await page.getByTestId('nav-train').click()
+  await page.getByTestId('base-model').selectOption('models/tiny')
+  await page.getByTestId('reward-alignment').uncheck()
+  await page.getByTestId('reward-brightness').check()
+  await page.getByTestId('train-prompts').fill(TINY_PROMPTS.join('\n'))
+  await page.getByTestId('train-steps').fill(String(opts.steps))
+  await page.getByTestId('train-batch').fill('2')
+  await page.getByTestId('train-samples-every').fill(String(opts.samplesEvery))
+  if (opts.learningRate !== undefined) await page.getByTestId('train-lr').fill(opts.learningRate)
 }
