@@ -4,17 +4,14 @@
 // so the contract stays browser-safe) and re-used here rather than copied.
 import { z } from 'zod'
 import { RunConfig, RunControls, RunId } from '../core/runs/run-config.ts'
+import { configPath } from '../ml/rewards/reward-spec.ts'
 import { GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams } from '../core/gallery/schemas.ts'
 
 export { RunConfig, RunId, GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams }
 export type { RunConfigInput } from '../core/runs/run-config.ts'
 
-/** A path relative to the workspace. The core resolves it and refuses anything that escapes. */
-export const WorkspacePath = z
-  .string()
-  .min(1)
-  .max(1024)
-  .refine((p) => !p.includes('\0'), 'path must not contain NUL characters')
+/** A path relative to the workspace (bounded, NUL-free). The core resolves it and refuses anything that escapes. */
+export const WorkspacePath = configPath
 
 /** The demo job: a seeded Monte-Carlo estimate of pi in chunks. Real work, real progress, real cancel. */
 export const DemoJobParams = z.strictObject({
