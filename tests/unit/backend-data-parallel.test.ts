@@ -83,6 +83,26 @@ describe('DataParallelTrainer', () => {
     optimizer.dispose()
   })
 
+  it('splits row-aligned texts with the batch, passes options to every thread and averages reported metrics', async () => {
+    const rows = 5
+    const captions = ['a', 'bb', 'cccc', 'dddddddd', 'x'.repeat(16)]
+    const names = Object.keys(trainer.model.params)
+    const context = { texts: { caption: captions }, options: { scale: 3 } }
+    const single = gradientsOf(trainer.model, syntheticBatch(TINY, rows, 21), 'weighted', names, context)
+    const parallel = await trainer.computeGradients(syntheticBatch(TINY, rows, 21), { loss: 'weighted', ...context })
+    assert.deepEqual(parallel.rows, [3, 2])
+    assert.ok(Math.abs(parallel.loss - single.loss) <= 1e-5 * single.loss, `loss ${parallel.loss} vs ${single.loss}`)
+    assert.deepEqual(Object.keys(parallel.metrics).sort(), ['captionLength', 'plain'])
+    assert.ok(Math.abs(parallel.metrics.captionLength - 31 / 5) < 1e-6, `mean caption length ${parallel.metrics.captionLength}`)
+    assert.ok(Math.abs(parallel.metrics.plain - single.metrics.plain) <= 1e-5 * single.metrics.plain)
+    assert.ok(maxRelativeDifference(single.grads, parallel.grads) < 1e-4)
+    // the options reach the workers: scale 1 gives a third of the loss
+    const unscaled = await trainer.computeGradients(syntheticBatch(TINY, rows, 21), { loss: 'weighted', texts: context.texts, options: { scale: 1 } })
+    assert.ok(Math.abs(unscaled.loss * 3 - parallel.loss) <= 1e-5 * parallel.loss)
+    tf.dispose([...Object.values(single.grads), ...Object.values(parallel.grads), ...Object.values(unscaled.grads)])
+    await assert.rejects(trainer.computeGradients(syntheticBatch(TINY, rows, 21), { loss: 'weighted', texts: { caption: captions.slice(1) } }), /texts "caption" has 4 entries, the batch 5 rows/)
+  })
+
   it('refuses malformed batches and unknown params', async () => {
     const batch = syntheticBatch(TINY, 2, 9)
     await assert.rejects(trainer.computeGradients({ ...batch, t: { data: new Float32Array(3), shape: [3] } }), /has 3 rows/)
@@ -95,7 +115,7 @@ describe('DataParallelTrainer', () => {
     try {
       // Only the worker's model fails: the main thread's copy knows the loss name.
       const mainLoss = other.model.loss.bind(other.model)
-      other.model.loss = (batch, name) => mainLoss(batch, name === 'worker-only' ? 'default' : name)
+      other.model.loss = (batch, name, context) => mainLoss(batch, name === 'worker-only' ? 'default' : name, context)
       await assert.rejects(other.computeGradients(syntheticBatch(TINY, 2, 10), { loss: 'worker-only' }), /data-parallel worker: dit-denoise: unknown loss "worker-only"/)
       // and the main thread's own failure surfaces too, with the worker's reply still handled
       await assert.rejects(other.computeGradients(syntheticBatch(TINY, 2, 10), { loss: 'nonsense' }), /unknown loss "nonsense"|worker/)

@@ -25,12 +25,24 @@ export function createDataParallelModel(config: unknown): DataParallelModel {
   const params = initDitParams(c, 1)
   return {
     params,
-    loss(batch, name) {
+    loss(batch, name, context) {
       const pred = ditEps(params, c, batch.xt as tf.Tensor4D, batch.t as tf.Tensor1D, batch.tokens as tf.Tensor2D)
       const error = tf.sub(pred, batch.eps)
       // 'default' is the denoising loss; 'l1' exists so tests can select a second loss by name
       if (name === 'default') return tf.mean(tf.square(error)) as tf.Scalar
       if (name === 'l1') return tf.mean(tf.abs(error)) as tf.Scalar
+      if (name === 'weighted') {
+        // for the protocol's test: rows weighted by the length of their caption (texts.caption),
+        // scaled by options.scale, reporting the plain loss and the mean caption length as metrics
+        const captions = context.texts.caption ?? []
+        const perRow = tf.mean(tf.square(error), [1, 2, 3])
+        const lengths = tf.tensor1d(captions.map((s) => s.length))
+        const scale = (context.options as { scale?: number } | undefined)?.scale ?? 1
+        return {
+          loss: tf.mul(tf.mean(tf.mul(perRow, lengths)), scale) as tf.Scalar,
+          metrics: { plain: tf.mean(perRow) as tf.Scalar, captionLength: tf.mean(lengths) as tf.Scalar },
+        }
+      }
       throw new Error(`dit-denoise: unknown loss "${name}"`)
     },
   }

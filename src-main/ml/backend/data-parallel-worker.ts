@@ -34,14 +34,14 @@ port.on('message', async (msg: ToWorker) => {
       tf.tidy(() => model.params[slot.name].assign(tf.tensor(values, slot.shape)))
     }
     const rows = msg.batch[Object.keys(msg.batch)[0]].shape[0]
-    const result = gradientsOf(model, msg.batch, msg.loss, msg.wrt)
+    const result = gradientsOf(model, msg.batch, msg.loss, msg.wrt, { texts: msg.texts, options: msg.options })
     for (const name of msg.wrt) {
       const slot = layout.find((p) => p.name === name)
       if (!slot) throw new Error(`unknown param "${name}"`)
       grads.set(result.grads[name].dataSync() as Float32Array, slot.offset)
     }
     tf.dispose(Object.values(result.grads))
-    send({ type: 'done', id: msg.id, loss: result.loss, rows, cpuMs: threadCpuMs() - cpuStart })
+    send({ type: 'done', id: msg.id, loss: result.loss, metrics: result.metrics, rows, cpuMs: threadCpuMs() - cpuStart })
   } catch (err) {
     send({ type: 'error', id: msg.type === 'step' ? msg.id : undefined, message: err instanceof Error ? err.message : String(err) })
   }

@@ -26,6 +26,23 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { TfBackendName } from './probe.ts'
 import { threadCpuMs } from './thread-cpu.ts'
 
+/** What a loss sees besides the batch's tensors. */
+export interface LossContext {
+  /** row-aligned strings of this slice (e.g. prompts for a reward), from computeGradients' `texts` */
+  texts: Record<string, string[]>
+  /** the step's structured-cloneable options (e.g. live-edited loss weights), from computeGradients */
+  options: unknown
+}
+
+/**
+ * A loss with side numbers to report. Every metric must be a mean over the slice's rows, like the loss,
+ * so the row-weighted mean of the slices' values is the full batch's value.
+ */
+export interface LossWithMetrics {
+  loss: tf.Scalar
+  metrics: Record<string, tf.Scalar>
+}
+
 /** What a model module builds in every thread. */
 export interface DataParallelModel {
   /** every weight that changes during training (all are synced to workers before each step) */
@@ -34,13 +51,25 @@ export interface DataParallelModel {
    * Mean loss over the rows of `batch` (each tensor's first dimension is the row). `name` selects one
    * of several losses (e.g. DI*'s fake-score and generator updates); the default is 'default'.
    */
-  loss(batch: Record<string, tf.Tensor>, name: string): tf.Scalar
+  loss(batch: Record<string, tf.Tensor>, name: string, context: LossContext): tf.Scalar | LossWithMetrics
 }
 
 export type CreateDataParallelModel = (config: unknown) => DataParallelModel | Promise<DataParallelModel>
 
 /** One batch: named arrays whose first dimension is the row (the split axis). */
 export type BatchArrays = Record<string, { data: Float32Array | Int32Array; shape: number[] }>
+
+/** What computeGradients takes besides the batch. */
+export interface GradientRequest {
+  /** which of the model's losses (default 'default') */
+  loss?: string
+  /** params to differentiate (default: all) */
+  wrt?: string[]
+  /** row-aligned strings, split with the batch (each array needs one entry per row) */
+  texts?: Record<string, string[]>
+  /** passed to every thread's loss as context.options; must be structured-cloneable */
+  options?: unknown
+}
 
 export interface DataParallelOptions {
   /** module exporting `createDataParallelModel` (a path or file URL) */
@@ -58,6 +87,8 @@ export interface DataParallelOptions {
 export interface GradientResult {
   /** row-weighted mean of the slices' losses = the full batch's mean loss */
   loss: number
+  /** row-weighted means of the slices' metrics (empty when the loss reports none) */
+  metrics: Record<string, number>
   /** full-batch gradients keyed by param name; pass them to trainer.applyGradients (which disposes them) or dispose them */
   grads: Record<string, tf.Tensor>
   /** rows computed by each thread, main first */
@@ -76,10 +107,10 @@ interface ParamSlot {
 /** Messages between the main thread and a worker. */
 export type ToWorker =
   | { type: 'init'; module: string; config: unknown; prefer?: TfBackendName; layout: ParamSlot[]; weights: SharedArrayBuffer; grads: SharedArrayBuffer }
-  | { type: 'step'; id: number; loss: string; wrt: string[]; batch: BatchArrays }
+  | { type: 'step'; id: number; loss: string; wrt: string[]; batch: BatchArrays; texts: Record<string, string[]>; options: unknown }
 export type FromWorker =
   | { type: 'ready'; backend: string }
-  | { type: 'done'; id: number; loss: number; rows: number; cpuMs: number }
+  | { type: 'done'; id: number; loss: number; metrics: Record<string, number>; rows: number; cpuMs: number }
   | { type: 'error'; id?: number; message: string }
 
 /**
@@ -137,12 +168,17 @@ export class DataParallelTrainer {
    * Gradient of the named loss over the whole batch w.r.t. `wrt` (default: all params), computed in
    * slices on all threads. Rows are split as evenly as possible, main thread first.
    */
-  async computeGradients(batch: BatchArrays, opts: { loss?: string; wrt?: string[] } = {}): Promise<GradientResult> {
+  async computeGradients(batch: BatchArrays, opts: GradientRequest = {}): Promise<GradientResult> {
     if (this.closed) throw new Error('DataParallelTrainer: already disposed')
     const lossName = opts.loss ?? 'default'
     const wrt = opts.wrt ?? Object.keys(this.model.params)
     for (const name of wrt) if (!(name in this.model.params)) throw new Error(`DataParallelTrainer: unknown param "${name}"`)
     const rows = batchRows(batch)
+    const texts = opts.texts ?? {}
+    for (const [name, list] of Object.entries(texts)) {
+      if (!Array.isArray(list) || list.length !== rows) throw new Error(`texts "${name}" has ${Array.isArray(list) ? list.length : 'no'} entries, the batch ${rows} rows`)
+    }
+    const sliceTexts = (start: number, end: number) => Object.fromEntries(Object.entries(texts).map(([k, v]) => [k, v.slice(start, end)]))
     const shares = splitRows(rows, this.threads)
 
     const cpuStart = threadCpuMs()
@@ -151,14 +187,15 @@ export class DataParallelTrainer {
       const [start, end] = shares[i + 1]
       if (end === start) return Promise.resolve(null)
       const id = this.nextId++
-      return w.request({ type: 'step', id, loss: lossName, wrt, batch: sliceBatch(batch, start, end) }, 'done', id).then((m) => ({ worker: w, msg: m as Extract<FromWorker, { type: 'done' }> }))
+      const msg: ToWorker = { type: 'step', id, loss: lossName, wrt, batch: sliceBatch(batch, start, end), texts: sliceTexts(start, end), options: opts.options }
+      return w.request(msg, 'done', id).then((m) => ({ worker: w, msg: m as Extract<FromWorker, { type: 'done' }> }))
     })
 
     // The main thread's own slice runs while the workers compute theirs.
     const [start, end] = shares[0]
     let own: ReturnType<typeof gradientsOf> | null = null
     try {
-      own = end > start ? gradientsOf(this.model, sliceBatch(batch, start, end), lossName, wrt) : null
+      own = end > start ? gradientsOf(this.model, sliceBatch(batch, start, end), lossName, wrt, { texts: sliceTexts(start, end), options: opts.options }) : null
     } catch (err) {
       await Promise.allSettled(pending) // no worker reply may be left unhandled
       throw err
@@ -170,13 +207,22 @@ export class DataParallelTrainer {
 
     const grads: Record<string, tf.Tensor> = {}
     let lossSum = own ? own.loss * (end - start) : 0
+    const metricSums: Record<string, number> = {}
+    const addMetrics = (metrics: Record<string, number>, weight: number) => {
+      for (const [k, v] of Object.entries(metrics)) metricSums[k] = (metricSums[k] ?? 0) + v * weight
+    }
+    if (own) addMetrics(own.metrics, end - start)
     const rowsPerThread = [end - start]
     const workerCpu: number[] = []
     for (const r of results) {
       rowsPerThread.push(r ? r.msg.rows : 0)
       workerCpu.push(r ? r.msg.cpuMs : 0)
-      if (r) lossSum += r.msg.loss * r.msg.rows
+      if (r) {
+        lossSum += r.msg.loss * r.msg.rows
+        addMetrics(r.msg.metrics, r.msg.rows)
+      }
     }
+    const metrics = Object.fromEntries(Object.entries(metricSums).map(([k, v]) => [k, v / rows]))
     for (const name of wrt) {
       const slot = this.layout.find((p) => p.name === name) as ParamSlot
       grads[name] = tf.tidy(() => {
@@ -190,7 +236,7 @@ export class DataParallelTrainer {
       })
     }
     if (own) tf.dispose(Object.values(own.grads))
-    return { loss: lossSum / rows, grads, rows: rowsPerThread, cpuMs: [threadCpuMs() - cpuStart, ...workerCpu] }
+    return { loss: lossSum / rows, metrics, grads, rows: rowsPerThread, cpuMs: [threadCpuMs() - cpuStart, ...workerCpu] }
   }
 
   /**
@@ -230,21 +276,31 @@ export function gradientsOf(
   batch: BatchArrays,
   lossName: string,
   wrt: string[],
-): { loss: number; grads: Record<string, tf.Tensor> } {
+  context: LossContext = { texts: {}, options: undefined },
+): { loss: number; metrics: Record<string, number>; grads: Record<string, tf.Tensor> } {
   const inputs = Object.fromEntries(Object.entries(batch).map(([k, v]) => [k, tf.tensor(v.data, v.shape)]))
+  const kept: Record<string, tf.Scalar> = {}
   try {
     const vars = wrt.map((n) => model.params[n])
-    const { value, grads } = tf.variableGrads(() => model.loss(inputs, lossName), vars)
+    const { value, grads } = tf.variableGrads(() => {
+      const out = model.loss(inputs, lossName, context)
+      if (!('metrics' in out)) return out
+      // metrics leave the tape's tidy: keep them, read and free them below
+      for (const [k, m] of Object.entries(out.metrics)) kept[k] = tf.keep(m)
+      return out.loss
+    }, vars)
     const loss = value.dataSync()[0]
     value.dispose()
+    const metrics = Object.fromEntries(Object.entries(kept).map(([k, m]) => [k, m.dataSync()[0]]))
     // variableGrads keys by variable name; map back to our param names.
     const byName: Record<string, tf.Tensor> = {}
     wrt.forEach((n, i) => {
       byName[n] = grads[vars[i].name] ?? tf.zerosLike(vars[i])
     })
-    return { loss, grads: byName }
+    return { loss, metrics, grads: byName }
   } finally {
     tf.dispose(Object.values(inputs))
+    tf.dispose(Object.values(kept))
   }
 }
 
