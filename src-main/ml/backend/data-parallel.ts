@@ -36,11 +36,13 @@ export interface LossContext {
 
 /**
  * A loss with side numbers to report. Every metric must be a mean over the slice's rows, like the loss,
- * so the row-weighted mean of the slices' values is the full batch's value.
+ * so the row-weighted mean of the slices' values is the full batch's value. A metric given as a
+ * function is read after the backward pass, for values the backward pass produces (e.g. the norm of a
+ * gradient arriving at some tensor); it may return undefined when there is nothing to report.
  */
 export interface LossWithMetrics {
   loss: tf.Scalar
-  metrics: Record<string, tf.Scalar>
+  metrics: Record<string, tf.Scalar | (() => tf.Scalar | undefined)>
 }
 
 /** What a model module builds in every thread. */
@@ -82,6 +84,11 @@ export interface DataParallelOptions {
   prefer?: TfBackendName
   /** the worker script; default: data-parallel-worker.ts beside this file (a bundler must emit it as its own entry) */
   workerEntry?: URL
+  /**
+   * The main thread's model, when the caller has already built it (e.g. around weights it owns);
+   * default: built from `module` like the workers'. It must have the same params as theirs.
+   */
+  mainModel?: DataParallelModel
 }
 
 export interface GradientResult {
@@ -145,7 +152,7 @@ export class DataParallelTrainer {
     if (!Number.isInteger(workerCount) || workerCount < 0 || workerCount > 64) {
       throw new Error(`DataParallelTrainer: workers must be an integer 0..64, got ${opts.workers}`)
     }
-    const model = await loadModel(moduleUrl, opts.config)
+    const model = opts.mainModel ?? (await loadModel(moduleUrl, opts.config))
     const layout = layoutOf(model.params)
     const total = layout.reduce((s, p) => s + p.size, 0)
     const weights = new SharedArrayBuffer(total * 4)
@@ -280,15 +287,24 @@ export function gradientsOf(
 ): { loss: number; metrics: Record<string, number>; grads: Record<string, tf.Tensor> } {
   const inputs = Object.fromEntries(Object.entries(batch).map(([k, v]) => [k, tf.tensor(v.data, v.shape)]))
   const kept: Record<string, tf.Scalar> = {}
+  let afterBackward: [string, () => tf.Scalar | undefined][] = []
   try {
     const vars = wrt.map((n) => model.params[n])
     const { value, grads } = tf.variableGrads(() => {
       const out = model.loss(inputs, lossName, context)
       if (!('metrics' in out)) return out
       // metrics leave the tape's tidy: keep them, read and free them below
-      for (const [k, m] of Object.entries(out.metrics)) kept[k] = tf.keep(m)
+      for (const [k, m] of Object.entries(out.metrics)) {
+        if (typeof m === 'function') afterBackward.push([k, m])
+        else kept[k] = tf.keep(m)
+      }
       return out.loss
     }, vars)
+    for (const [k, read] of afterBackward) {
+      const m = read()
+      if (m) kept[k] = m
+    }
+    afterBackward = []
     const loss = value.dataSync()[0]
     value.dispose()
     const metrics = Object.fromEntries(Object.entries(kept).map(([k, m]) => [k, m.dataSync()[0]]))

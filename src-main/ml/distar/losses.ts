@@ -32,24 +32,38 @@ export interface NoiseDraw {
   eps: tf.Tensor4D
 }
 
+/** A NoiseDraw as plain arrays (what travels to data-parallel workers); alpha and sigma are per sample. */
+export interface NoiseArrays {
+  t: Float32Array
+  alpha: Float32Array
+  sigma: Float32Array
+  eps: Float32Array
+}
+
 /** Draws t uniformly from the integers in [tMin, tMax] and eps ~ N(0, I), all from the seeded `rng`. */
-export function drawNoise(rng: Rng, schedule: ScheduleTables, shape: [number, number, number, number], tRange: readonly [number, number]): NoiseDraw {
+export function drawNoiseArrays(rng: Rng, schedule: ScheduleTables, shape: [number, number, number, number], tRange: readonly [number, number]): NoiseArrays {
   const [B] = shape
-  const ts = new Float32Array(B)
-  const alphas = new Float32Array(B)
-  const sigmas = new Float32Array(B)
+  const t = new Float32Array(B)
+  const alpha = new Float32Array(B)
+  const sigma = new Float32Array(B)
   for (let i = 0; i < B; i++) {
-    const t = rng.int(tRange[0], tRange[1])
-    ts[i] = t
-    alphas[i] = schedule.alphas[t]!
-    sigmas[i] = schedule.sigmas[t]!
+    const ti = rng.int(tRange[0], tRange[1])
+    t[i] = ti
+    alpha[i] = schedule.alphas[ti]!
+    sigma[i] = schedule.sigmas[ti]!
   }
-  const eps = rng.normals(shape[0] * shape[1] * shape[2] * shape[3])
+  return { t, alpha, sigma, eps: rng.normals(shape[0] * shape[1] * shape[2] * shape[3]) }
+}
+
+/** drawNoiseArrays as tensors. */
+export function drawNoise(rng: Rng, schedule: ScheduleTables, shape: [number, number, number, number], tRange: readonly [number, number]): NoiseDraw {
+  const n = drawNoiseArrays(rng, schedule, shape, tRange)
+  const B = shape[0]
   return {
-    t: tf.tensor1d(ts),
-    alpha: tf.tensor4d(alphas, [B, 1, 1, 1]),
-    sigma: tf.tensor4d(sigmas, [B, 1, 1, 1]),
-    eps: tf.tensor4d(eps, shape),
+    t: tf.tensor1d(n.t),
+    alpha: tf.tensor4d(n.alpha, [B, 1, 1, 1]),
+    sigma: tf.tensor4d(n.sigma, [B, 1, 1, 1]),
+    eps: tf.tensor4d(n.eps, shape),
   }
 }
 

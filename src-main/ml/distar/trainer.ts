@@ -14,11 +14,22 @@
 // ∂(part)/∂x0 with the weights α and λ_reg applied (x0 = the generated batch). One backward pass serves
 // both: x0 feeds each part through an identity whose gradient function records the norm of the gradient
 // arriving from that part. The parameter-space gradient is the usual sum; it is clipped as a whole.
+//
+// Where the gradients are computed: by default on this thread; after useDataParallel(dp) on all of dp's
+// threads, each taking a slice of the batch (ml/backend/data-parallel.ts). Both run the same losses
+// (step-model.ts) on the same random draws, which the trainer makes here, on the main thread; the
+// optimizers, clipping and the NaN guard stay here too. One step is written once, as a plan that asks
+// for gradients (stepPlan); step() runs it synchronously on this thread, stepAsync() on either.
 import * as tf from '@tensorflow/tfjs-core'
 import { Rng, hashString } from '../util/rng.ts'
+import { gradientsOf, type BatchArrays, type DataParallelModel, type DataParallelTrainer, type GradientRequest } from '../backend/data-parallel.ts'
 import { Adam, DEFAULT_ADAM, type AdamSettings, type AdamState } from './adam.ts'
 import { validateControls, type DiStarControls } from './controls.ts'
-import { drawNoise, fakeScoreLoss, generatorRegulariser, generatorSample, rewardLoss, diffuse, type ScoreNets } from './losses.ts'
+import { drawNoiseArrays } from './losses.ts'
+import {
+  diStarStepModel, fakeParamName, generatorParamName, FAKE_LOSS, GENERATOR_LOSS, METRIC,
+  type GeneratorLossOptions,
+} from './step-model.ts'
 import type { EpsModel, Reward, ScheduleTables } from './types.ts'
 
 /** Prompts for one batch and their conditioning tensors (created inside the trainer's tidy, so freed by it). */
@@ -167,6 +178,10 @@ export class DiStarTrainer {
   private pausedReason: string | null = null
   private readonly T: number
   private readonly pauseAfter: number
+  /** both losses as one model over {generator/*, fake/*}: pass it to DataParallelTrainer.create as mainModel */
+  readonly stepModel: DataParallelModel
+  private parallel: DataParallelTrainer | null = null
+  private rewardFailures: string[] = []
 
   constructor(opts: DiStarTrainerOptions) {
     this.T = opts.schedule.alphas.length
@@ -177,6 +192,29 @@ export class DiStarTrainer {
     if (!Number.isInteger(this.pauseAfter) || this.pauseAfter < 1) throw new Error(`pauseAfterNonFinite must be an integer >= 1, got ${this.pauseAfter}`)
     this.generatorOpt = new Adam(opts.generator.params, opts.adam ?? DEFAULT_ADAM)
     this.fakeOpt = new Adam(opts.fake.params, opts.adam ?? DEFAULT_ADAM)
+    const faults = opts.faultInjectionForTests
+    const step = () => this.stepIndex - 1 // the step being run (stepIndex was already advanced)
+    this.stepModel = diStarStepModel(opts, {
+      generatorOutput: faults?.generatorOutput ? (x0) => faults.generatorOutput!(x0, step()) : undefined,
+      rewardScores: faults?.rewardScores ? (scores, name) => faults.rewardScores!(scores, name, step()) : undefined,
+      onRewardFailure: (message) => this.rewardFailures.push(message),
+    })
+  }
+
+  /**
+   * Computes every following step's gradients on all of `dp`'s threads. `dp` must have been created with
+   * this trainer's stepModel as its main model (its workers build the same model from the same files);
+   * the caller keeps ownership and disposes it. Only stepAsync() can then run steps.
+   */
+  useDataParallel(dp: DataParallelTrainer): void {
+    if (dp.model !== this.stepModel) throw new Error('DiStarTrainer.useDataParallel: the DataParallelTrainer must be created with mainModel: trainer.stepModel')
+    if (this.opts.faultInjectionForTests) throw new Error('DiStarTrainer: the test-only fault hooks run on one thread only')
+    this.parallel = dp
+  }
+
+  /** Threads computing each step's gradients (1 unless useDataParallel was called). */
+  get threads(): number {
+    return this.parallel?.threads ?? 1
   }
 
   get paused(): string | null {
@@ -189,7 +227,28 @@ export class DiStarTrainer {
     this.consecutiveSkips = 0
   }
 
+  /** One step, its gradients computed on this thread. */
   step(): DiStarStepResult {
+    if (this.parallel) throw new Error('DiStarTrainer.step: gradients are data-parallel; use stepAsync()')
+    const plan = this.stepPlan()
+    let next = plan.next()
+    while (!next.done) next = plan.next(this.localGradients(next.value))
+    return next.value
+  }
+
+  /** One step, its gradients computed on all threads when useDataParallel was called, else on this one. */
+  async stepAsync(): Promise<DiStarStepResult> {
+    const plan = this.stepPlan()
+    let next = plan.next()
+    while (!next.done) {
+      const request = next.value
+      next = plan.next(this.parallel ? await this.parallel.computeGradients(request.batch, request) : this.localGradients(request))
+    }
+    return next.value
+  }
+
+  /** The step as a plan: yields each update's gradient request and receives its averaged gradients. */
+  private *stepPlan(): Generator<PlannedRequest, DiStarStepResult, PlannedGradients> {
     const controls = validateControls(this.controls, this.T)
     const started = performance.now()
     if (this.pausedReason !== null) {
@@ -206,19 +265,57 @@ export class DiStarTrainer {
     const K = controls.fakeStepsPerGeneratorStep
     const fakeStart = performance.now()
     for (let k = 0; k < K; k++) {
-      const r = this.fakeUpdate(rng, controls)
+      const { batch } = this.drawBatch(rng, controls, false)
+      const r = yield { batch, loss: FAKE_LOSS, wrt: Object.keys(this.opts.fake.params).map(fakeParamName) }
+      const grads = unprefixed(r.grads, fakeParamName, this.opts.fake.params)
+      const gradNorm = readGlobalNorm(grads)
       fakeLossSum += r.loss
-      fakeNormSum += r.gradNorm
-      if (r.problem) problems.push(`fake-score update ${k + 1}/${K}: ${r.problem}`)
+      fakeNormSum += gradNorm
+      const problem = nonFinite({ loss: r.loss, 'gradient norm': gradNorm })
+      if (problem) problems.push(`fake-score update ${k + 1}/${K}: ${problem}`)
+      else this.fakeOpt.apply(grads, controls.fakeLr, clipScale(gradNorm, controls.maxGradNorm))
+      tf.dispose(Object.values(grads))
     }
     timings.fakeMs = performance.now() - fakeStart
 
     // (b) one generator update
-    const g = this.generatorUpdate(rng, controls, timings)
-    if (g.problem) problems.push(`generator update: ${g.problem}`)
+    const gradStart = performance.now()
+    const { batch, prompts } = this.drawBatch(rng, controls, true)
+    this.rewardFailures = []
+    const options: GeneratorLossOptions = { controls, batchRows: this.opts.batchSize }
+    const r = yield { batch, loss: GENERATOR_LOSS, wrt: Object.keys(this.opts.generator.params).map(generatorParamName), texts: { prompts }, options }
+    timings.generatorGradMs = performance.now() - gradStart
+    const readStart = performance.now()
+    const grads = unprefixed(r.grads, generatorParamName, this.opts.generator.params)
+    const genNorm = readGlobalNorm(grads)
+    timings.readbackMs = performance.now() - readStart
+    const m = (name: string) => r.metrics[name] ?? 0
+    const scores: Record<string, number> = {}
+    const failures = [...this.rewardFailures]
+    for (const reward of this.opts.rewards) {
+      scores[reward.name] = m(METRIC.reward(reward.name))
+      // a failure on another thread arrives as a flag only (its message stayed in the worker)
+      if (m(METRIC.rewardFailed(reward.name)) > 0 && !failures.some((f) => f.startsWith(`reward '${reward.name}'`))) {
+        failures.push(`reward '${reward.name}' failed on a data-parallel worker thread`)
+      }
+    }
+    const rewardNorm = Math.sqrt(m(METRIC.rewardGradSq))
+    const regNorm = Math.sqrt(m(METRIC.regulariserGradSq))
+    const problem = [...failures, nonFinite({ 'generator loss': r.loss, 'gradient norm': genNorm })].filter(Boolean).join(', ')
+    const updateStart = performance.now()
+    if (!problem) this.generatorOpt.apply(grads, controls.generatorLr, clipScale(genNorm, controls.maxGradNorm))
+    tf.dispose(Object.values(grads))
+    timings.updateMs = performance.now() - updateStart
+    if (problem) problems.push(`generator update: ${problem}`)
 
-    const losses: DiStarLosses = { ...g.losses, fakeScore: K > 0 ? fakeLossSum / K : NaN }
-    const norms: DiStarGradNorms = { ...g.norms, fake: K > 0 ? fakeNormSum / K : NaN }
+    const losses: DiStarLosses = {
+      generatorTotal: r.loss, regulariser: m(METRIC.regulariser), divergence: m(METRIC.divergence), scoreGap: m(METRIC.scoreGap),
+      cfgOut: m(METRIC.cfgOut), rewardTerm: m(METRIC.rewardTerm), rewards: scores, fakeScore: K > 0 ? fakeLossSum / K : NaN,
+    }
+    const norms: DiStarGradNorms = {
+      reward: rewardNorm, regulariser: regNorm, ratio: regNorm > 0 ? rewardNorm / regNorm : rewardNorm > 0 ? Infinity : 0,
+      generator: genNorm, fake: K > 0 ? fakeNormSum / K : NaN,
+    }
     timings.totalMs = performance.now() - started
 
     if (problems.length === 0) {
@@ -233,6 +330,40 @@ export class DiStarTrainer {
       return this.result('paused', index, controls, losses, norms, timings, this.pausedReason)
     }
     return this.result('skipped', index, controls, losses, norms, timings, reason)
+  }
+
+  private localGradients(request: PlannedRequest): PlannedGradients {
+    return gradientsOf(this.stepModel, request.batch, request.loss!, request.wrt!, { texts: request.texts ?? {}, options: request.options })
+  }
+
+  /**
+   * One update's random draws as plain arrays, in a fixed order (prompts, z, then t and eps), so a step
+   * is the same function of (seed, step) on any number of threads.
+   */
+  private drawBatch(rng: Rng, controls: DiStarControls, withNullCond: boolean): { batch: BatchArrays; prompts: string[] } {
+    const B = this.opts.batchSize
+    const shape = this.batchShape()
+    let prompts: string[] = []
+    // tidy: whatever the conditioning source creates on the way is freed too
+    const [cond, nullCond] = tf.tidy(() => {
+      const c = this.conditioning(rng)
+      prompts = c.prompts
+      return [c.cond, c.nullCond]
+    })
+    const batch: BatchArrays = {}
+    try {
+      batch.cond = arrayOf(cond)
+      if (withNullCond) batch.nullCond = arrayOf(nullCond)
+    } finally {
+      tf.dispose([cond, nullCond])
+    }
+    batch.z = { data: this.faultLatents(rng.normals(shape.reduce((a, b) => a * b, 1))), shape }
+    const noise = drawNoiseArrays(rng, this.opts.schedule, shape, controls.tRange)
+    batch.t = { data: noise.t, shape: [B] }
+    batch.alpha = { data: noise.alpha, shape: [B, 1, 1, 1] }
+    batch.sigma = { data: noise.sigma, shape: [B, 1, 1, 1] }
+    batch.eps = { data: noise.eps, shape }
+    return { batch, prompts }
   }
 
   exportState(): DiStarTrainerState {
@@ -268,109 +399,11 @@ export class DiStarTrainer {
 
   // ---------------------------------------------------------------------------------------------
 
-  /** Denoising score matching for s_ψ on x0 = sg[g_θ(z, c)], t uniform on the controls' range, no CFG. */
-  private fakeUpdate(rng: Rng, controls: DiStarControls): { loss: number; gradNorm: number; problem?: string } {
-    const { generator, fake, schedule, tInit } = this.opts
-    const out = tf.tidy(() => {
-      const { cond } = this.conditioning(rng)
-      const z = this.faultLatents(this.normals(rng))
-      const x0 = this.faultGeneratorOutput(generatorSample(generator, z, cond, schedule, tInit)) // outside any gradient tape: detached
-      const noise = drawNoise(rng, schedule, this.batchShape(), controls.tRange)
-      const xt = diffuse(x0, noise)
-      const { value, grads } = tf.variableGrads(() => fakeScoreLoss(fake.eps(fake.params, xt, noise.t, cond), noise.eps), Object.values(fake.params))
-      return { grads: byParamName(fake.params, grads), numbers: tf.stack([value, globalNorm(Object.values(grads))]) }
-    })
-    const [loss, gradNorm] = out.numbers.dataSync() as Float32Array as unknown as [number, number]
-    out.numbers.dispose()
-    const problem = nonFinite({ loss, 'gradient norm': gradNorm })
-    if (!problem) this.fakeOpt.apply(out.grads, controls.fakeLr, clipScale(gradNorm, controls.maxGradNorm))
-    tf.dispose(out.grads)
-    return { loss, gradNorm, problem }
-  }
-
-  private generatorUpdate(rng: Rng, controls: DiStarControls, timings: DiStarTimings) {
-    const { generator, fake, reference, schedule, tInit, rewards } = this.opts
-    const gradStart = performance.now()
-    const kept: tf.Tensor[] = [] // tensors that escape the gradient function's tidy; freed below
-    const keep = <T extends tf.Tensor>(t: T): T => { kept.push(tf.keep(t)); return t }
-    const probeNorms: { reward?: tf.Scalar; regulariser?: tf.Scalar } = {}
-    const rewardFailures: string[] = []
-
-    let out: { grads: Record<string, tf.Tensor>; numbers: tf.Tensor }
-    try {
-      out = tf.tidy(() => {
-        const { prompts, cond, nullCond } = this.conditioning(rng)
-        const z = this.faultLatents(this.normals(rng))
-        const noise = drawNoise(rng, schedule, this.batchShape(), controls.tRange)
-        const nets = scoreNets(fake, reference, cond, nullCond)
-        const mix = rewards.map((r) => controls.rewardMix[r.name] ?? 1)
-        let parts: { rewardTerm: tf.Scalar; scores: tf.Scalar[]; reg: ReturnType<typeof generatorRegulariser> } | undefined
-
-        const { value, grads } = tf.variableGrads(() => {
-          const x0 = this.faultGeneratorOutput(generatorSample(generator, z, cond, schedule, tInit))
-          const x0ForReward = gradientNormProbe(x0, (n) => { probeNorms.reward = keep(n) })
-          const x0ForRegulariser = gradientNormProbe(x0, (n) => { probeNorms.regulariser = keep(n) })
-          const scores = rewards.map((r) => keep(meanScoreOrNaN(this.faultRewardScores(r), x0ForReward, prompts, rewardFailures)))
-          const rewardTerm = keep(rewardLoss(scores, mix, controls.rewardWeight))
-          const reg = generatorRegulariser(x0ForRegulariser, noise, nets, { ...controls, kind: controls.regulariser })
-          for (const t of [reg.loss, reg.cfgOut, reg.divergence, reg.scoreGap]) keep(t)
-          parts = { rewardTerm, scores, reg }
-          return tf.add(rewardTerm, tf.mul(reg.loss, controls.regulariserWeight)) as tf.Scalar
-        }, Object.values(generator.params))
-
-        const p = parts!
-        const zero = tf.scalar(0)
-        const numbers = tf.stack([
-          value, p.reg.loss, p.reg.divergence, p.reg.scoreGap, p.reg.cfgOut, p.rewardTerm,
-          probeNorms.reward ?? zero, probeNorms.regulariser ?? zero, globalNorm(Object.values(grads)),
-          ...p.scores,
-        ])
-        return { grads: byParamName(generator.params, grads), numbers }
-      })
-    } catch (e) {
-      tf.dispose(kept) // a throwing reward or network must not leak what the gradient function kept
-      throw e
-    }
-    timings.generatorGradMs = performance.now() - gradStart
-
-    const readStart = performance.now()
-    const v = Array.from(out.numbers.dataSync())
-    out.numbers.dispose()
-    tf.dispose(kept)
-    timings.readbackMs = performance.now() - readStart
-
-    const [total, regulariser, divergence, scoreGap, cfgOut, rewardTerm, rewardNorm, regNorm, genNorm] = v as [number, number, number, number, number, number, number, number, number]
-    const scores: Record<string, number> = {}
-    rewards.forEach((r, k) => { scores[r.name] = v[9 + k]! })
-    const problem = [...rewardFailures, nonFinite({ 'generator loss': total, 'gradient norm': genNorm })].filter(Boolean).join(', ') || undefined
-
-    const updateStart = performance.now()
-    if (!problem) this.generatorOpt.apply(out.grads, controls.generatorLr, clipScale(genNorm, controls.maxGradNorm))
-    tf.dispose(out.grads)
-    timings.updateMs = performance.now() - updateStart
-
-    return {
-      problem,
-      losses: { generatorTotal: total, regulariser, divergence, scoreGap, cfgOut, rewardTerm, rewards: scores },
-      norms: { reward: rewardNorm, regulariser: regNorm, ratio: regNorm > 0 ? rewardNorm / regNorm : rewardNorm > 0 ? Infinity : 0, generator: genNorm },
-    }
-  }
-
-  // The test-only fault hooks; identity unless faultInjectionForTests is set. The step index is the
-  // one being run (stepIndex was already advanced).
-  private faultLatents(z: tf.Tensor4D): tf.Tensor4D {
-    return this.opts.faultInjectionForTests?.latents?.(z, this.stepIndex - 1) ?? z
-  }
-
-  private faultGeneratorOutput(x0: tf.Tensor4D): tf.Tensor4D {
-    return this.opts.faultInjectionForTests?.generatorOutput?.(x0, this.stepIndex - 1) ?? x0
-  }
-
-  private faultRewardScores(reward: Reward): Reward {
-    const hook = this.opts.faultInjectionForTests?.rewardScores
-    if (!hook) return reward
-    const step = this.stepIndex - 1
-    return { name: reward.name, score: (images, prompts) => hook(reward.score(images, prompts), reward.name, step) }
+  /** The test-only latents hook (identity unless faultInjectionForTests sets it), on the drawn z. */
+  private faultLatents(z: Float32Array): Float32Array {
+    const hook = this.opts.faultInjectionForTests?.latents
+    if (!hook) return z
+    return tf.tidy(() => hook(tf.tensor4d(z, this.batchShape()), this.stepIndex - 1).dataSync() as Float32Array)
   }
 
   private conditioning(rng: Rng): ConditioningBatch {
@@ -386,74 +419,44 @@ export class DiStarTrainer {
     return [this.opts.batchSize, ...this.opts.imageShape]
   }
 
-  private normals(rng: Rng): tf.Tensor4D {
-    const shape = this.batchShape()
-    return tf.tensor4d(rng.normals(shape[0] * shape[1] * shape[2] * shape[3]), shape)
-  }
-
   private result(status: DiStarStepStatus, step: number, controls: DiStarControls, losses: DiStarLosses, gradNorms: DiStarGradNorms, timings: DiStarTimings, reason?: string): DiStarStepResult {
     return { status, step, ...(reason ? { reason } : {}), consecutiveSkips: this.consecutiveSkips, totalSkips: this.totalSkips, losses, gradNorms, timings, controls }
   }
 }
 
-/**
- * The fake and reference networks bound to this batch's conditioning. The reference's conditional and
- * empty-prompt passes run as one batch of 2B (measured faster than two calls on wasm).
- */
-function scoreNets(fake: EpsModel, reference: EpsModel, cond: tf.Tensor, nullCond: tf.Tensor): ScoreNets {
-  // neither network's parameters are differentiated here, so their frozen-parameter variants serve
-  const fakeEps = fake.epsWithFrozenParams ?? fake.eps
-  const referenceEps = reference.epsWithFrozenParams ?? reference.eps
-  return {
-    fake: (xt, t) => fakeEps(fake.params, xt, t, cond),
-    reference: (xt, t, withUncond) => {
-      if (!withUncond) return { cond: referenceEps(reference.params, xt, t, cond), uncond: null }
-      const B = xt.shape[0]
-      const both = referenceEps(reference.params, tf.concat([xt, xt], 0), tf.concat([t, t], 0), tf.concat([cond, nullCond], 0))
-      const [c, u] = tf.split(both, [B, B], 0) as [tf.Tensor4D, tf.Tensor4D]
-      return { cond: c, uncond: u }
-    },
-  }
+/** A gradient request as the step plan makes it (loss and wrt always set). */
+type PlannedRequest = GradientRequest & { batch: BatchArrays }
+
+/** What the plan needs back: the full batch's loss, metrics and gradients keyed by step-model param name. */
+interface PlannedGradients {
+  loss: number
+  metrics: Record<string, number>
+  grads: Record<string, tf.Tensor>
 }
 
-/**
- * A reward's batch-mean score; if the reward throws, NaN (and the message in `failures`), so the NaN guard
- * skips the update and reports why. (An exception escaping the gradient tape would also leak every tensor
- * the tape saved for the backward pass.)
- */
-function meanScoreOrNaN(reward: Reward, images: tf.Tensor4D, prompts: string[], failures: string[]): tf.Scalar {
-  try {
-    return tf.mean(reward.score(images, prompts)) as tf.Scalar
-  } catch (e) {
-    failures.push(`reward '${reward.name}' failed: ${e instanceof Error ? e.message : String(e)}`)
-    return tf.scalar(NaN)
-  }
-}
-
-/** Identity on x whose backward pass reports the norm of the gradient arriving through it. */
-function gradientNormProbe(x: tf.Tensor4D, report: (norm: tf.Scalar) => void): tf.Tensor4D {
-  return tf.customGrad((input) => ({
-    value: (input as tf.Tensor4D).clone(),
-    gradFunc: (dy: tf.Tensor4D) => {
-      report(tf.norm(dy) as tf.Scalar)
-      return dy
-    },
-  }))(x) as tf.Tensor4D
-}
-
-function globalNorm(tensors: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(tf.addN(tensors.map((g) => tf.sum(tf.square(g))))) as tf.Scalar)
-}
-
-/** variableGrads keys gradients by the engine's variable names; map them back to the record's keys. */
-function byParamName(params: Record<string, tf.Variable>, grads: tf.NamedTensorMap): Record<string, tf.Tensor> {
+/** Gradients of one network, keyed by its own param record's keys (they arrive keyed by step-model name). */
+function unprefixed(grads: Record<string, tf.Tensor>, nameOf: (key: string) => string, params: Record<string, tf.Variable>): Record<string, tf.Tensor> {
   const out: Record<string, tf.Tensor> = {}
-  for (const [key, v] of Object.entries(params)) {
-    const g = grads[v.name]
-    if (!g) throw new Error(`no gradient for parameter '${key}': is it used by the network and trainable?`)
+  for (const key of Object.keys(params)) {
+    const g = grads[nameOf(key)]
+    if (!g) throw new Error(`no gradient for parameter '${key}'`)
     out[key] = g
   }
   return out
+}
+
+function readGlobalNorm(grads: Record<string, tf.Tensor>): number {
+  const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))))
+  const value = norm.dataSync()[0]!
+  norm.dispose()
+  return value
+}
+
+/** A conditioning tensor as a batch array (int32 token ids stay int32). */
+function arrayOf(t: tf.Tensor): BatchArrays[string] {
+  const data = t.dataSync()
+  if (!(data instanceof Float32Array || data instanceof Int32Array)) throw new Error(`DI* conditioning must be int32 or float32, got ${t.dtype}`)
+  return { data: data.slice(), shape: t.shape }
 }
 
 function clipScale(norm: number, maxNorm: number): number {
