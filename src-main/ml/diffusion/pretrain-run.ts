@@ -10,9 +10,17 @@
 // Reproducibility: step s draws its batch, caption dropout, timesteps and noise from
 // new Rng(hash(seed, s)), so the step number is the whole random state and a resumed run
 // continues bit-exactly.
+//
+// Threads: `workers` N >= 1 computes each step's gradient on the main thread plus N worker threads
+// (DataParallelTrainer, the batch split by rows); 0 is the single-thread path. The worker count is
+// not part of the run: a state saved with one count resumes with another, continuing the same
+// batches, but the numbers are not bit-exact across counts (the gradient is summed in another order).
 import * as tf from '@tensorflow/tfjs-core'
 import { appendFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { DataParallelTrainer } from '../backend/data-parallel.ts'
+import type { TfBackendName } from '../backend/probe.ts'
+import { threadCpuMs } from '../backend/thread-cpu.ts'
 import { loadCheckpoint, saveCheckpoint, CheckpointError, type NamedTensor } from '../checkpoint/checkpoint.ts'
 import { sampleBatch, type EmojiSplit } from '../data/emoji-dataset.ts'
 import { Tokenizer, type TokenizerJson } from '../text/tokenizer.ts'
@@ -22,7 +30,11 @@ import { writeImageGrid } from './image-grid.ts'
 import { DiffusionModel } from './model.ts'
 import type { SamplerKind } from './samplers.ts'
 import { DEFAULT_SCHEDULE, type ScheduleConfig } from './schedule.ts'
-import { DenoisingTrainer, DEFAULT_TRAIN_HYPER, drawNoise, type TrainHyper } from './training.ts'
+import type { DenoisingParallelConfig } from './denoising-parallel.ts'
+import { DenoisingTrainer, DEFAULT_TRAIN_HYPER, drawNoise, type NoisedBatch, type StepResult, type TrainHyper } from './training.ts'
+
+/** The data-parallel model module the worker threads import (a .ts file: pretraining runs under tsx). */
+const DENOISING_MODULE = new URL('./denoising-parallel.ts', import.meta.url)
 
 /** Architecture knobs a user sets; vocabulary size and text length come from the tokenizer. */
 export type DitArchitecture = Omit<DitConfig, 'vocabSize' | 'textLength' | 'imageSize' | 'schedule'>
@@ -54,6 +66,8 @@ export interface PretrainOptions {
   logEvery: number
   /** stop (with a checkpoint) after this step even if `steps` is larger; for tests and time boxes */
   stopAtStep?: number
+  /** worker threads besides the main one (data-parallel steps); 0 = single-thread. Not saved with the state. */
+  workers: number
 }
 
 export const DEFAULT_PRETRAIN: Omit<PretrainOptions, 'outDir'> = {
@@ -73,6 +87,7 @@ export const DEFAULT_PRETRAIN: Omit<PretrainOptions, 'outDir'> = {
   sampler: 'ddim',
   guidance: 3,
   logEvery: 10,
+  workers: 0,
 }
 
 export interface PretrainData {
@@ -102,7 +117,7 @@ export interface PretrainResult {
 
 interface StateConfig {
   kind: 'di-studio-pretrain-state'
-  options: Omit<PretrainOptions, 'outDir' | 'resume' | 'stopAtStep'>
+  options: Omit<PretrainOptions, 'outDir' | 'resume' | 'stopAtStep' | 'workers'>
   dit: DitConfig
   tokenizer: TokenizerJson
   step: number
@@ -130,6 +145,7 @@ export class Pretraining {
   ) {
     if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new Error(`--steps must be a positive integer, got ${opts.steps}`)
     if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new Error(`--batch must be a positive integer, got ${opts.batch}`)
+    if (!Number.isInteger(opts.workers) || opts.workers < 0 || opts.workers > 64) throw new Error(`--workers must be an integer 0..64, got ${opts.workers}`)
     if (!Number.isInteger(opts.seed)) throw new Error(`--seed must be an integer, got ${opts.seed}`)
     if (data.train.items.length === 0) throw new Error('pretraining: the training split is empty')
     if (data.train.imageSize !== opts.imageSize) throw new Error(`pretraining: data is ${data.train.imageSize}px, options say ${opts.imageSize}px`)
@@ -153,7 +169,35 @@ export class Pretraining {
     } else {
       tokenizer = Tokenizer.build(this.data.train.items.flatMap((it) => it.captions), { maxLength: o.maxTextLength })
     }
-    const model = DiffusionModel.create({ ...o.architecture, imageSize: o.imageSize }, o.schedule, tokenizer, o.seed)
+    const created = DiffusionModel.create({ ...o.architecture, imageSize: o.imageSize }, o.schedule, tokenizer, o.seed)
+    let dp: DataParallelTrainer | null = null
+    let model = created
+    if (o.workers > 0) {
+      // The workers' module builds the same seeded init, so a fresh run starts from the same weights
+      // whatever the worker count; the trainer then trains the module's (main-thread) params.
+      const config: DenoisingParallelConfig = { dit: created.dit, schedule: created.schedule.config, seed: o.seed }
+      try {
+        dp = await DataParallelTrainer.create({ module: DENOISING_MODULE, config, workers: o.workers, prefer: tf.getBackend() as TfBackendName })
+        model = new DiffusionModel(created.dit, created.schedule.config, tokenizer, dp.model.params)
+      } finally {
+        created.dispose()
+      }
+    }
+    try {
+      return await this.train(model, tokenizer, restored, dp, onProgress)
+    } finally {
+      model.dispose()
+      await dp?.dispose()
+    }
+  }
+
+  private async train(
+    model: DiffusionModel, tokenizer: Tokenizer,
+    restored: { config: StateConfig; tensors: Record<string, NamedTensor> } | null, dp: DataParallelTrainer | null,
+    onProgress?: (p: PretrainProgress) => void,
+  ): Promise<PretrainResult> {
+    const o = this.opts
+    const stateDir = join(o.outDir, 'state')
     const dit = model.dit
     const hyper: TrainHyper = { ...o.hyper, totalSteps: o.steps }
     const trainer = new DenoisingTrainer(
@@ -170,11 +214,18 @@ export class Pretraining {
     } else {
       this.log(`new run: ${countParams(dit).toLocaleString('en')} parameters, vocab ${tokenizer.vocabSize}, ${this.data.train.items.length} training images`)
     }
+    this.log(dp
+      ? `threads: ${dp.threads} (data-parallel: the main thread + ${dp.threads - 1} worker${dp.threads > 2 ? 's' : ''}, ${tf.getBackend()} backend each)`
+      : `threads: 1 (single-thread, ${tf.getBackend()} backend)`)
 
     const imageElements = o.imageSize * o.imageSize * 3
+    const imageShape: [number, number, number] = [o.imageSize, o.imageSize, 3]
     const endStep = Math.min(o.steps, o.stopAtStep ?? o.steps)
     let lastCheckpoint = performance.now()
     let stepSecondsAvg = 0
+    // CPU time each thread spent in steps this session (main first), for the end-of-session line
+    const cpuMsByThread: number[] = new Array<number>(dp?.threads ?? 1).fill(0)
+    let sessionSteps = 0
     const save = async () => {
       await this.writeState(stateDir, trainer, dit, tokenizer, { smoothedLoss, lossWeight, trainSeconds })
       await this.writeEmaModel(model, trainer, smoothedLoss, trainSeconds)
@@ -187,11 +238,14 @@ export class Pretraining {
         const rng = stepRng(o.seed, step)
         const batch = sampleBatch(this.data.train, rng, o.batch, { captionDropout: o.hyper.captionDropout })
         const { t, noise } = drawNoise(rng, model.schedule, o.batch, imageElements)
+        const noised: NoisedBatch = { x0: batch.images, t, noise, cond: tokenizer.encodeBatch(batch.prompts) }
         const started = performance.now()
-        const r = await trainer.trainStep(
-          { x0: batch.images, t, noise, cond: tokenizer.encodeBatch(batch.prompts) },
-          [o.imageSize, o.imageSize, 3],
-        )
+        const cpuStarted = threadCpuMs()
+        const r: StepResult & { cpuMs?: number[] } = dp ? await trainer.trainStepParallel(dp, noised, imageShape) : await trainer.trainStep(noised, imageShape)
+        // the main thread's whole step (incl. the update), then each worker's gradient work
+        const cpuMs = [threadCpuMs() - cpuStarted, ...(r.cpuMs?.slice(1) ?? [])]
+        cpuMs.forEach((ms, i) => { cpuMsByThread[i]! += ms })
+        sessionSteps++
         if (!Number.isFinite(r.loss)) throw new Error(`pretraining diverged: loss ${r.loss} at step ${step + 1} (last checkpoint is intact)`)
         const seconds = (performance.now() - started) / 1000
         trainSeconds += seconds
@@ -218,12 +272,15 @@ export class Pretraining {
       }
       await save()
       if (trainer.step >= o.steps && (o.sampleEvery === 0 || trainer.step % o.sampleEvery !== 0)) await this.writeSamples(model, trainer)
+      if (sessionSteps > 0 && cpuMsByThread.every(Number.isFinite)) {
+        const perStep = cpuMsByThread.map((ms) => `${(ms / sessionSteps / 1000).toFixed(2)} s`)
+        this.log(`CPU per step by thread (main first): ${perStep.join(', ')} (mean of ${sessionSteps} steps)`)
+      }
       const stopped = trainer.step >= o.steps ? 'finished' : this.stopRequested ? 'stop-requested' : 'stop-at-step'
       this.log(`${stopped} at step ${trainer.step}; state in ${stateDir}, EMA model in ${join(o.outDir, 'model')}`)
       return { step: trainer.step, smoothedLoss: lossWeight > 0 ? smoothedLoss / lossWeight : NaN, trainSeconds, stopped }
     } finally {
-      trainer.dispose()
-      model.dispose()
+      trainer.dispose() // the caller disposes the model (and with it the params)
     }
   }
 
@@ -245,7 +302,7 @@ export class Pretraining {
 
   private async writeState(stateDir: string, trainer: DenoisingTrainer, dit: DitConfig, tokenizer: Tokenizer,
     stats: { smoothedLoss: number; lossWeight: number; trainSeconds: number }): Promise<void> {
-    const { outDir: _o, resume: _r, stopAtStep: _s, ...options } = this.opts
+    const { outDir: _o, resume: _r, stopAtStep: _s, workers: _w, ...options } = this.opts
     const config: StateConfig = { kind: 'di-studio-pretrain-state', options, dit, tokenizer: tokenizer.toJSON(), step: trainer.step, ...stats }
     const tensors: Record<string, NamedTensor> = {}
     const shapes = ditParamShapes(dit)

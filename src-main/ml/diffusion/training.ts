@@ -1,9 +1,12 @@
 // Denoising (epsilon-prediction) training of a diffusion network: loss, Adam with global-norm
 // clipping and a warmup + cosine learning-rate schedule, and an EMA of the weights (the EMA ships).
 // One step is one tf.tidy; only the loss and gradient norm scalars leave it, read afterwards.
+// trainStepParallel computes the same gradient on several threads (denoising-parallel.ts); both
+// steps apply it with applyGradients (clip, Adam, EMA).
 import * as tf from '@tensorflow/tfjs-core'
 import type { VpSchedule } from './schedule.ts'
 import type { Rng } from '../util/rng.ts'
+import type { BatchArrays, DataParallelTrainer } from '../backend/data-parallel.ts'
 
 /** An epsilon model: params record + noisy images + timesteps + conditioning -> predicted noise. */
 export type EpsFn = (params: Record<string, tf.Variable>, xt: tf.Tensor4D, t: tf.Tensor1D, cond: tf.Tensor) => tf.Tensor4D
@@ -102,11 +105,34 @@ export function denoisingLoss(
   x0: tf.Tensor4D, t: Int32Array, noise: tf.Tensor4D, cond: tf.Tensor, weights?: Float32Array,
 ): { weighted: tf.Scalar; plain: tf.Scalar } {
   const { alpha, sigma } = coefficients(schedule, t)
-  const xt = tf.add(tf.mul(alpha, x0), tf.mul(sigma, noise)) as tf.Tensor4D
-  const pred = eps(params, xt, tf.tensor1d(Array.from(t), 'float32'), cond)
-  const perSample = tf.mean(tf.square(tf.sub(pred, noise)), [1, 2, 3])
+  return denoisingLossFromTensors(
+    eps, params, { x0, alpha, sigma, t: tf.tensor1d(Array.from(t), 'float32'), noise, cond, weights: weights ? tf.tensor1d(weights) : undefined },
+  )
+}
+
+/** The inputs of denoisingLoss as tensors (the data-parallel model looks alpha and sigma up in-graph). */
+export interface DenoisingTensors {
+  x0: tf.Tensor4D
+  /** [B,1,1,1] schedule coefficients of each row's timestep */
+  alpha: tf.Tensor4D
+  sigma: tf.Tensor4D
+  /** float32 timesteps [B] as the network sees them */
+  t: tf.Tensor1D
+  noise: tf.Tensor4D
+  cond: tf.Tensor
+  /** per-sample loss weights [B] (absent: weighted = plain) */
+  weights?: tf.Tensor1D
+}
+
+/** denoisingLoss on tensors; the same ops in the same order, so both paths give identical numbers. */
+export function denoisingLossFromTensors(
+  eps: EpsFn, params: Record<string, tf.Variable>, b: DenoisingTensors,
+): { weighted: tf.Scalar; plain: tf.Scalar } {
+  const xt = tf.add(tf.mul(b.alpha, b.x0), tf.mul(b.sigma, b.noise)) as tf.Tensor4D
+  const pred = eps(params, xt, b.t, b.cond)
+  const perSample = tf.mean(tf.square(tf.sub(pred, b.noise)), [1, 2, 3])
   const plain = tf.mean(perSample) as tf.Scalar
-  return { weighted: weights ? (tf.mean(tf.mul(perSample, tf.tensor1d(weights))) as tf.Scalar) : plain, plain }
+  return { weighted: b.weights ? (tf.mean(tf.mul(perSample, b.weights)) as tf.Scalar) : plain, plain }
 }
 
 export function learningRateAt(h: TrainHyper, step: number): number {
@@ -114,6 +140,16 @@ export function learningRateAt(h: TrainHyper, step: number): number {
   const progress = Math.min(1, (step - h.warmupSteps) / Math.max(1, h.totalSteps - h.warmupSteps))
   const cosine = 0.5 * (1 + Math.cos(Math.PI * progress))
   return h.learningRate * (h.minLrFraction + (1 - h.minLrFraction) * cosine)
+}
+
+/** What one optimiser step reports. */
+export interface StepResult {
+  /** plain (unweighted) denoising loss of the batch */
+  loss: number
+  /** global gradient norm before clipping */
+  gradNorm: number
+  /** learning rate of this step */
+  lr: number
 }
 
 /** Values of the trainer's state by checkpoint tensor name (param/, ema/, adam_m/, adam_v/ + param name). */
@@ -147,15 +183,11 @@ export class DenoisingTrainer {
   }
 
   /** One Adam step on a batch; returns the plain (unweighted) loss and the pre-clip gradient norm. */
-  async trainStep(batch: NoisedBatch, imageShape: [number, number, number]): Promise<{ loss: number; gradNorm: number; lr: number }> {
+  async trainStep(batch: NoisedBatch, imageShape: [number, number, number]): Promise<StepResult> {
     const B = batch.t.length
-    const lr = learningRateAt(this.hyper, this.step)
-    const k = this.step + 1
-    const { beta1, beta2, adamEps, gradClip } = this.hyper
-    const stepSize = (lr * Math.sqrt(1 - beta2 ** k)) / (1 - beta1 ** k)
-    const emaDecay = Math.min(this.hyper.emaDecay, (1 + this.step) / (10 + this.step))
     const names = Object.keys(this.params)
     const weights = minSnrWeights(this.schedule, batch.t, this.hyper.minSnrGamma, this.hyper.minSnrFloor ?? 0)
+    let lr = 0
     const [lossT, normT] = tf.tidy(() => {
       const x0 = tf.tensor4d(batch.x0, [B, ...imageShape])
       const noise = tf.tensor4d(batch.noise, [B, ...imageShape])
@@ -166,24 +198,80 @@ export class DenoisingTrainer {
         plainLoss = tf.keep(plain)
         return weighted
       }, names.map((n) => this.params[n]!))
-      const gradOf = (n: string) => grads[this.params[n]!.name]!
-      const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(gradOf(n))))))
+      const update = this.applyGradients(Object.fromEntries(names.map((n) => [n, grads[this.params[n]!.name]!])))
+      lr = update.lr
+      return [plainLoss!, update.gradNorm]
+    })
+    const [loss, gradNorm] = await Promise.all([lossT.data(), normT.data()])
+    lossT.dispose()
+    normT.dispose()
+    return { loss: loss[0]!, gradNorm: gradNorm[0]!, lr }
+  }
+
+  /**
+   * The same step with the batch's gradient computed on all of `dp`'s threads. `dp` must be built
+   * from the denoising-parallel.ts module and this trainer's params must be dp.model.params (the
+   * threads differentiate those). Equal to trainStep up to float summation order.
+   */
+  async trainStepParallel(dp: DataParallelTrainer, batch: NoisedBatch, imageShape: [number, number, number]): Promise<StepResult & { cpuMs: number[] }> {
+    for (const [name, p] of Object.entries(this.params)) {
+      if (dp.model.params[name] !== p) throw new Error(`trainStepParallel: the trainer's param '${name}' is not the data-parallel model's (build the trainer on dp.model.params)`)
+    }
+    const B = batch.t.length
+    const image = [B, ...imageShape]
+    const weights = minSnrWeights(this.schedule, batch.t, this.hyper.minSnrGamma, this.hyper.minSnrFloor ?? 0)
+    // the row layout denoising-parallel.ts reads; every random choice is already in these arrays
+    const rows: BatchArrays = {
+      x0: { data: batch.x0, shape: image },
+      noise: { data: batch.noise, shape: image },
+      t: { data: batch.t, shape: [B] },
+      cond: { data: batch.cond, shape: this.condShape(B) },
+      weights: { data: weights, shape: [B] },
+    }
+    const result = await dp.computeGradients(rows)
+    const plain = result.metrics.plain
+    if (plain === undefined) {
+      tf.dispose(Object.values(result.grads))
+      throw new Error('trainStepParallel: the data-parallel model reports no plain loss (not denoising-parallel.ts?)')
+    }
+    let update: { gradNorm: tf.Scalar; lr: number }
+    try {
+      update = this.applyGradients(result.grads)
+    } finally {
+      tf.dispose(Object.values(result.grads))
+    }
+    const gradNorm = (await update.gradNorm.data())[0]!
+    update.gradNorm.dispose()
+    return { loss: plain, gradNorm, lr: update.lr, cpuMs: result.cpuMs }
+  }
+
+  /**
+   * Global-norm clip, Adam and EMA update from gradients keyed by param name (every param needs
+   * one; they are not disposed), then advances the step. Returns the pre-clip gradient norm.
+   */
+  applyGradients(grads: Record<string, tf.Tensor>): { gradNorm: tf.Scalar; lr: number } {
+    const names = Object.keys(this.params)
+    for (const n of names) if (!grads[n]) throw new Error(`DenoisingTrainer.applyGradients: no gradient for '${n}'`)
+    const lr = learningRateAt(this.hyper, this.step)
+    const k = this.step + 1
+    const { beta1, beta2, adamEps, gradClip } = this.hyper
+    const stepSize = (lr * Math.sqrt(1 - beta2 ** k)) / (1 - beta1 ** k)
+    const emaDecay = Math.min(this.hyper.emaDecay, (1 + this.step) / (10 + this.step))
+    const gradNorm = tf.tidy(() => {
+      const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!))))) as tf.Scalar
       const clip = tf.minimum(1, tf.div(gradClip, tf.add(norm, 1e-6)))
       for (const n of names) {
-        const g = tf.mul(gradOf(n), clip)
+        const g = tf.mul(grads[n]!, clip)
         const m = this.m[n]!, v = this.v[n]!, p = this.params[n]!, e = this.ema[n]!
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)))
         v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)))
         p.assign(tf.sub(p, tf.mul(tf.div(m, tf.add(tf.sqrt(v), adamEps)), stepSize)))
         e.assign(tf.add(tf.mul(e, emaDecay), tf.mul(p, 1 - emaDecay)))
       }
-      return [plainLoss!, norm]
+      return norm
     })
-    const [loss, gradNorm] = await Promise.all([lossT.data(), normT.data()])
-    lossT.dispose()
-    normT.dispose()
     this.step++
-    return { loss: loss[0]!, gradNorm: gradNorm[0]!, lr }
+    return { gradNorm, lr }
   }
 
   /** The plain denoising loss of the current weights on a batch, without updating anything. */
