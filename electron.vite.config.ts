@@ -37,6 +37,8 @@ export default defineConfig({
           'job-worker': resolve(root, 'src-main/core/jobs/worker-entry.ts'),
           // Gradient workers of ml/backend/data-parallel.ts, which looks for it beside itself too.
           'data-parallel-worker': resolve(root, 'src-main/ml/backend/data-parallel-worker.ts'),
+          // The DI* step model those workers import (core/runs/run-networks.ts finds it beside itself).
+          'run-parallel-model': resolve(root, 'src-main/core/runs/run-networks.ts'),
           // `npm start` / `npm run serve`: launches Electron or the web host.
           start: resolve(root, 'src-main/cli/start.ts'),
         },

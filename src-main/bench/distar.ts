@@ -3,7 +3,7 @@
 // step, generator forward (and backward), reference and fake forwards, the regulariser's backward and
 // the reward's forward + backward. Issue 4's target: well under 2 s per step at batch 16.
 import * as tf from '@tensorflow/tfjs-core'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DiffusionModel } from '../ml/diffusion/model.ts'
 import { ditEps, disposeParams, initDitParams, type DitConfig } from '../ml/diffusion/dit.ts'
@@ -16,7 +16,10 @@ import { AlignmentModel } from '../ml/rewards/alignment-model.ts'
 import { alignmentReward, hasShippedAlignmentModel, shippedAlignmentModelDir } from '../ml/rewards/alignment-reward.ts'
 import { Tokenizer } from '../ml/text/tokenizer.ts'
 import { Rng } from '../ml/util/rng.ts'
-import { defaultReferenceModelDir } from '../core/runs/run-session.ts'
+import { defaultReferenceModelDir, RunSession } from '../core/runs/run-session.ts'
+import { parseRunConfig } from '../core/runs/run-config.ts'
+import { threadCpuMs } from '../ml/backend/thread-cpu.ts'
+import { resourcePath } from '../util/resource-path.ts'
 import type { BenchContext, BenchEntry, BenchRow } from './harness/registry.ts'
 import { spread, summarise } from './harness/timing.ts'
 
@@ -91,4 +94,51 @@ function cloneValues(params: Record<string, tf.Variable>): Record<string, tf.Var
   return tf.tidy(() => Object.fromEntries(Object.entries(params).map(([k, v]) => [k, tf.variable(v.clone(), true, `bench-distar-${k}-${Math.random().toString(36).slice(2)}`)])))
 }
 
-export const benches: BenchEntry[] = [distarStepEntry(8), distarStepEntry(16)]
+/**
+ * The studio's own run (RunSession over the embedded reference and alignment model, the default run
+ * config's controls) at batch 16, its gradients on 1 thread and on 2 (data-parallel). The wall speed-up
+ * is real only with a free core; the CPU-time estimate (1-thread CPU / busiest thread's CPU) is what two
+ * idle cores give, whatever else runs.
+ */
+function distarParallelEntry(batch: number): BenchEntry {
+  return {
+    name: `distar: DI* step, batch ${batch}, 1 vs 2 threads`,
+    async run(ctx: BenchContext): Promise<BenchRow[]> {
+      if (!existsSync(join(defaultReferenceModelDir(), 'config.json')) || !hasShippedAlignmentModel()) {
+        ctx.log('skipped: needs the embedded reference and alignment models')
+        return []
+      }
+      const config = parseRunConfig({ ...JSON.parse(readFileSync(resourcePath(join('resources', 'configs', 'default-run.json')), 'utf8')), batchSize: batch })
+      const steps = ctx.quick ? 2 : Math.max(3, Math.min(ctx.repeats, 5))
+      const measure = async (threads: number) => {
+        const session = await RunSession.create(config, { trainingThreads: threads })
+        try {
+          ctx.log(`DI* B${batch} on ${threads} thread(s): 1 warm-up + ${steps} steps`)
+          await session.trainer.stepAsync()
+          const wall: number[] = []
+          const busiest: number[] = []
+          for (let i = 0; i < steps; i++) {
+            const cpu0 = threadCpuMs()
+            const started = performance.now()
+            await session.trainer.stepAsync()
+            wall.push(performance.now() - started)
+            busiest.push(Math.max(threadCpuMs() - cpu0, ...session.trainer.lastStepWorkerCpuMs))
+          }
+          return { wall: summarise(wall), busiestCpu: summarise(busiest) }
+        } finally {
+          session.dispose()
+        }
+      }
+      const one = await measure(1)
+      const two = await measure(2)
+      return [
+        { name: `DI* B${batch} full step, 1 thread (studio run)`, value: one.wall.medianMs, unit: 'ms', notes: `RunSession, default-run.json controls; CPU ${one.busiestCpu.medianMs.toFixed(0)} ms; ${spread(one.wall)}` },
+        { name: `DI* B${batch} full step, 2 threads (data-parallel)`, value: two.wall.medianMs, unit: 'ms', notes: `wall; busiest thread CPU ${two.busiestCpu.medianMs.toFixed(0)} ms; ${spread(two.wall)}` },
+        { name: `DI* B${batch} data-parallel speed-up, wall`, value: one.wall.medianMs / two.wall.medianMs, unit: 'x', notes: 'real only if a core is free (see load average)' },
+        { name: `DI* B${batch} step on 2 idle cores, CPU-time estimate`, value: two.busiestCpu.medianMs, unit: 'ms', notes: `busiest thread's CPU per step (1-thread CPU / this = ${(one.busiestCpu.medianMs / two.busiestCpu.medianMs).toFixed(2)}x); ignores message latency` },
+      ]
+    },
+  }
+}
+
+export const benches: BenchEntry[] = [distarStepEntry(8), distarStepEntry(16), distarParallelEntry(16)]

@@ -1,5 +1,5 @@
-// npm run train -- --config run.json [--workspace dir] [--run-id id] [--backend wasm|cpu|...]
-// npm run train -- --resume <runId> [--workspace dir]
+// npm run train -- --config run.json [--workspace dir] [--run-id id] [--backend wasm|cpu|...] [--threads N]
+// npm run train -- --resume <runId> [--workspace dir] [--threads N]
 // Headless DI* post-training: the same run directory as the studio (runs/<id>/ in the workspace), a
 // one-line progress bar with ETA, and a clean stop with a checkpoint on Ctrl-C / SIGTERM (a second
 // signal exits at once; the run then resumes from its last checkpoint).
@@ -10,9 +10,12 @@ import { initTf, type TfBackendName } from '../ml/backend/init.ts'
 import { locateWorkspace, Workspace } from '../core/workspace.ts'
 import { DiStarRun, type RunStepEvent } from '../core/runs/run-engine.ts'
 import { formatDuration, renderProgressLine } from '../core/runs/progress-line.ts'
+import { jobTrainingThreads } from '../core/jobs/job-engines.ts'
+import { availableParallelism } from 'node:os'
 
-const USAGE = `usage: npm run train -- --config run.json [--workspace dir] [--run-id id] [--backend wasm|cpu|tensorflow|tensorflow-gpu]
-       npm run train -- --resume <runId> [--workspace dir] [--backend ...]`
+const USAGE = `usage: npm run train -- --config run.json [--workspace dir] [--run-id id] [--backend wasm|cpu|tensorflow|tensorflow-gpu] [--threads N]
+       npm run train -- --resume <runId> [--workspace dir] [--backend ...] [--threads N]
+  --threads N  threads each step's gradients are computed on (data-parallel); default: every core on wasm/cpu, 1 on tfjs-node`
 const BACKENDS: TfBackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']
 
 function fail(message: string, code = 2): never {
@@ -29,6 +32,7 @@ function parse() {
         workspace: { type: 'string' },
         'run-id': { type: 'string' },
         backend: { type: 'string' },
+        threads: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -40,7 +44,9 @@ function parse() {
     }
     if (!values.config === !values.resume) throw new Error('give exactly one of --config <file> and --resume <runId>')
     if (values.backend !== undefined && !BACKENDS.includes(values.backend as TfBackendName)) throw new Error(`--backend must be one of ${BACKENDS.join(', ')}`)
-    return { ...values, backend: values.backend as TfBackendName | undefined }
+    const threads = values.threads === undefined ? undefined : Number(values.threads)
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 16)) throw new Error('--threads must be an integer 1..16')
+    return { ...values, backend: values.backend as TfBackendName | undefined, threads }
   } catch (err) {
     return fail(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`)
   }
@@ -49,7 +55,8 @@ function parse() {
 const args = parse()
 const workspace = await Workspace.open(locateWorkspace({ argv: args.workspace ? ['--workspace', args.workspace] : [], env: process.env }))
 const backend = await initTf(args.backend ? { prefer: args.backend } : {})
-console.error(`train: backend ${backend.name} (${backend.package}); workspace ${workspace.root}`)
+const trainingThreads = jobTrainingThreads(args.threads !== undefined ? { trainingThreads: args.threads } : {}, backend.name, availableParallelism())
+console.error(`train: backend ${backend.name} (${backend.package}), gradients on ${trainingThreads} thread(s); workspace ${workspace.root}`)
 
 let run: DiStarRun
 try {
@@ -61,9 +68,9 @@ try {
     } catch (err) {
       fail(`cannot read the run config ${path}: ${(err as Error).message}`)
     }
-    run = await DiStarRun.start(workspace.root, json, { baseDir: dirname(path), ...(args['run-id'] ? { runId: args['run-id'] } : {}) })
+    run = await DiStarRun.start(workspace.root, json, { baseDir: dirname(path), trainingThreads, ...(args['run-id'] ? { runId: args['run-id'] } : {}) })
   } else {
-    run = await DiStarRun.resume(workspace.root, args.resume!)
+    run = await DiStarRun.resume(workspace.root, args.resume!, { trainingThreads })
   }
 } catch (err) {
   fail(err instanceof Error ? err.message : String(err), 1)

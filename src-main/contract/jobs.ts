@@ -157,7 +157,7 @@ export const JobRuntime = z.object({
   engine: z.enum(['tensorflow.js', 'onnxruntime']),
   /** tfjs backend name (tensorflow-gpu, tensorflow, wasm, cpu) or onnxruntime provider(s), e.g. 'cpu' */
   backend: z.string().min(1).max(64),
-  /** onnxruntime intra-op threads asked for (0 = onnxruntime's default); absent for TensorFlow.js */
+  /** onnxruntime intra-op threads asked for (0 = onnxruntime's default); for TensorFlow.js, the DI* trainer's data-parallel threads */
   threads: z.int().min(0).optional(),
   detail: z.string().max(2000),
 })

@@ -11,6 +11,8 @@ export type TfBackendPreference = z.output<typeof TfBackendPreference>
 export const MAX_ONNX_THREADS = 64
 /** Jobs the studio runs at once (each in its own worker thread); more than two only slows a 2-core machine. */
 export const MAX_JOBS_AT_ONCE = 2
+/** Threads one DI* run computes its gradients on (data-parallel, wasm/cpu backends); 0 = automatic. */
+export const MAX_TRAINING_THREADS = 16
 
 export const StudioSettings = z.strictObject({
   /** Absolute folder chosen in Settings; null = the folder the studio was started with. */
@@ -21,10 +23,16 @@ export const StudioSettings = z.strictObject({
   onnxThreads: z.int().min(0).max(MAX_ONNX_THREADS),
   /** Jobs run at once; later ones wait in the queue. */
   jobsAtOnce: z.int().min(1).max(MAX_JOBS_AT_ONCE),
+  /**
+   * Threads a DI* run splits each batch over (the job's thread + data-parallel workers); 0 = automatic:
+   * the cores shared among the jobs at once on the wasm/cpu backends, 1 on tfjs-node (already multi-threaded).
+   * A settings file written before it existed gets the default (core/settings.ts fills absent fields).
+   */
+  trainingThreads: z.int().min(0).max(MAX_TRAINING_THREADS),
 })
 export type StudioSettings = z.output<typeof StudioSettings>
 
-export const DEFAULT_SETTINGS: StudioSettings = { workspace: null, tfBackend: 'auto', onnxThreads: 0, jobsAtOnce: 1 }
+export const DEFAULT_SETTINGS: StudioSettings = { workspace: null, tfBackend: 'auto', onnxThreads: 0, jobsAtOnce: 1, trainingThreads: 0 }
 
 /** A change from the Settings view: only the named fields change. */
 export const SettingsUpdate = StudioSettings.partial()

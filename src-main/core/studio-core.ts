@@ -171,8 +171,11 @@ export class StudioCore {
       ...(this.options.workerEntry ? { workerEntry: this.options.workerEntry } : {}),
       maxConcurrent: this.options.maxConcurrentJobs ?? this.settings.settings.jobsAtOnce,
       jobSettings: () => {
-        const { tfBackend, onnxThreads } = this.settings.settings
-        return { ...(tfBackend !== 'auto' ? { tfBackend } : {}), ...(onnxThreads > 0 ? { onnxThreads } : {}) }
+        const { tfBackend, onnxThreads, trainingThreads, jobsAtOnce } = this.settings.settings
+        return {
+          ...(tfBackend !== 'auto' ? { tfBackend } : {}), ...(onnxThreads > 0 ? { onnxThreads } : {}),
+          ...(trainingThreads > 0 ? { trainingThreads } : {}), jobsAtOnce: this.options.maxConcurrentJobs ?? jobsAtOnce,
+        }
       },
       logger: this.log,
     })

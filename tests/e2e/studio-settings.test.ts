@@ -81,6 +81,8 @@ describe('settings in Chromium over the web host', { timeout: 300_000 }, () => {
     await page.locator('[data-testid="settings-notice"]', { hasText: 'Saved.' }).waitFor()
     await page.getByTestId('settings-onnx-threads').selectOption('1')
     await page.waitForFunction(() => !document.querySelector('[data-testid="settings-saving"]'))
+    await page.getByTestId('settings-training-threads').selectOption('2')
+    await page.waitForFunction(() => !document.querySelector('[data-testid="settings-saving"]'))
     assert.equal(await textOf(page, 'settings-notice'), 'Saved.')
 
     await page.reload()
@@ -88,10 +90,12 @@ describe('settings in Chromium over the web host', { timeout: 300_000 }, () => {
     await openSettings()
     await page.waitForFunction(() => (document.querySelector('[data-testid="settings-tf-backend"]') as unknown as { value: string } | null)?.value === 'cpu')
     assert.equal(await page.getByTestId('settings-onnx-threads').inputValue(), '1')
+    assert.equal(await page.getByTestId('settings-training-threads').inputValue(), '2')
     assert.match(await textOf(page, 'settings-file'), /saved in/)
     const saved = JSON.parse(await readFile(join(configDir, 'settings.json'), 'utf8'))
     assert.equal(saved.tfBackend, 'cpu')
     assert.equal(saved.onnxThreads, 1)
+    assert.equal(saved.trainingThreads, 2)
 
     await page.getByTestId('nav-gallery').click()
     await page.getByTestId('gallery-model').selectOption('models/tiny')
@@ -119,6 +123,8 @@ describe('settings in Chromium over the web host', { timeout: 300_000 }, () => {
       { timeout: 120_000 },
     )
     assert.equal(await textOf(page, 'run-backend'), 'cpu')
+    // the Settings choice of the first test: each step's gradients on 2 threads (data-parallel workers)
+    assert.equal(await textOf(page, 'run-threads'), '2')
     assert.match(await page.locator(`[data-testid="run-row"][data-run-id="${runId}"]`).textContent() ?? '', /training/)
 
     // the workspace cannot move while the run trains

@@ -3,6 +3,7 @@
 // job history to the new folder, is refused while a job runs, and survives a restart; the backend and
 // thread settings reach the next job's worker.
 import assert from 'node:assert/strict'
+import { jobTrainingThreads } from '../../src-main/core/jobs/job-engines.ts'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -27,7 +28,7 @@ describe('settings store', () => {
     const store = await SettingsStore.open(file)
     assert.equal(store.fileState, 'defaults')
     assert.deepEqual(store.settings, DEFAULT_SETTINGS)
-    const wanted = store.merge({ workspace: join(dir.path, 'ws'), tfBackend: 'cpu', onnxThreads: 2, jobsAtOnce: 2 })
+    const wanted = store.merge({ workspace: join(dir.path, 'ws'), tfBackend: 'cpu', onnxThreads: 2, jobsAtOnce: 2, trainingThreads: 2 })
     await store.save(wanted)
     const reopened = await SettingsStore.open(file)
     assert.equal(reopened.fileState, 'loaded')
@@ -54,6 +55,28 @@ describe('settings store', () => {
     assert.equal((await SettingsStore.open(file)).settings.onnxThreads, 1)
   })
 
+  it('reads a settings file from before training threads existed as automatic, and a change of one field keeps the others', async () => {
+    const file = join(dir.path, 'older.json')
+    await writeFile(file, JSON.stringify({ version: 1, workspace: null, tfBackend: 'wasm', onnxThreads: 1, jobsAtOnce: 2 }))
+    const store = await SettingsStore.open(file)
+    assert.equal(store.fileState, 'loaded')
+    assert.deepEqual(store.warnings, [])
+    assert.equal(store.settings.trainingThreads, 0)
+    await store.save(store.merge({ trainingThreads: 2 }))
+    await store.save(store.merge({ jobsAtOnce: 1 }))
+    assert.deepEqual((await SettingsStore.open(file)).settings, { workspace: null, tfBackend: 'wasm', onnxThreads: 1, jobsAtOnce: 1, trainingThreads: 2 })
+  })
+
+  it('picks automatic training threads from the backend, the cores and the jobs at once', () => {
+    assert.equal(jobTrainingThreads({}, 'wasm', 2), 2)
+    assert.equal(jobTrainingThreads({ jobsAtOnce: 2 }, 'wasm', 2), 1)
+    assert.equal(jobTrainingThreads({ jobsAtOnce: 2 }, 'wasm', 8), 4)
+    assert.equal(jobTrainingThreads({}, 'cpu', 64), 4)
+    assert.equal(jobTrainingThreads({}, 'tensorflow', 8), 1)
+    assert.equal(jobTrainingThreads({ trainingThreads: 3 }, 'tensorflow', 2), 3)
+    assert.equal(jobTrainingThreads(undefined, 'wasm', 1), 1)
+  })
+
   it('keeps the valid fields of a partly invalid file and names each bad one', async () => {
     const file = join(dir.path, 'partial.json')
     await writeFile(file, JSON.stringify({ version: 1, workspace: 'relative/folder', tfBackend: 'tpu', onnxThreads: -3, jobsAtOnce: 2, extra: true }))
@@ -66,7 +89,7 @@ describe('settings store', () => {
 
   it('refuses invalid changes with a message naming the field, and keeps the old values', async () => {
     const store = await SettingsStore.open(null)
-    const bad = [{ jobsAtOnce: 5 }, { onnxThreads: 1.5 }, { tfBackend: 'tpu' }, { colour: 'red' }, { workspace: '' }]
+    const bad = [{ jobsAtOnce: 5 }, { onnxThreads: 1.5 }, { tfBackend: 'tpu' }, { colour: 'red' }, { workspace: '' }, { trainingThreads: -1 }, { trainingThreads: 17 }]
     for (const update of bad) {
       assert.throws(() => store.merge(update), (err: unknown) => err instanceof StudioError && err.code === 'invalid-params' && /Invalid settings: /.test(err.message), JSON.stringify(update))
     }

@@ -16,6 +16,10 @@ export interface JobSettings {
   tfBackend?: TfBackendName
   /** onnxruntime intra-op threads; absent = onnxruntime's default */
   onnxThreads?: number
+  /** threads a DI* run computes gradients on; absent = automatic (see jobTrainingThreads) */
+  trainingThreads?: number
+  /** jobs the studio runs at once (automatic training threads share the cores among them) */
+  jobsAtOnce?: number
 }
 
 export type ToWorker = { type: 'cancel' } | { type: 'control'; control: JobControl }

@@ -15,7 +15,10 @@ import { DiStarTrainer, type DiStarFaultInjection, type DiStarTrainerOptions, ty
 import type { EpsFn } from '../../ml/distar/types.ts'
 import type { AdamState } from '../../ml/distar/adam.ts'
 import { createReward, cachingRewardContext, type RewardContext } from '../../ml/rewards/registry.ts'
-import { rewardParts, type Reward } from '../../ml/rewards/reward.ts'
+import type { Reward } from '../../ml/rewards/reward.ts'
+import { DataParallelTrainer } from '../../ml/backend/data-parallel.ts'
+import type { TfBackendName } from '../../ml/backend/probe.ts'
+import { parallelModelUrl, runNetworks, splitReward, type ParallelRunConfig } from './run-networks.ts'
 import { buildCatalog } from '../../ml/data/emoji-catalog.ts'
 import { Rng } from '../../ml/util/rng.ts'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
@@ -85,12 +88,19 @@ export interface RunSessionOptions {
   baseDir?: string
   /** TEST-ONLY: NaN/Inf injection into the trainer's steps (tests/unit/reliability-numeric.test.ts) */
   faultInjectionForTests?: DiStarFaultInjection
+  /**
+   * Threads computing each step's gradients (the main thread plus worker threads, each taking a slice of
+   * the batch; see ml/backend/data-parallel.ts). Default 1. Results match the 1-thread run's up to float
+   * rounding; a checkpoint resumes with any thread count.
+   */
+  trainingThreads?: number
 }
 
 export class RunSession {
   readonly trainer: DiStarTrainer
   readonly rewards: Reward[]
   private disposed = false
+  private parallel: DataParallelTrainer | null = null
 
   private constructor(
     readonly config: RunConfig,
@@ -132,12 +142,9 @@ export class RunSession {
       const prompts = resolveTrainPrompts(config.prompts, opts.baseDir)
       generator = reference.cloneParams(true)
       fake = reference.cloneParams(true)
-      const eps: EpsFn = (p, x, t, cond) => ditEps(p, reference.dit, x, t, cond as tf.Tensor2D)
       const L = reference.tokenizer.maxLength
       const trainerOptions: DiStarTrainerOptions = {
-        generator: { eps, params: generator },
-        fake: { eps, params: fake },
-        reference: { eps, params: reference.params },
+        ...runNetworks(reference, generator, fake),
         schedule: reference.schedule,
         tInit: config.tInit,
         batchSize: config.batchSize,
@@ -153,7 +160,23 @@ export class RunSession {
           return { prompts: batch, cond: reference.encodePrompts(batch), nullCond: tf.zeros([B, L], 'int32') }
         },
       }
-      return new RunSession(config, modelDir, reference, generator, fake, trainerOptions)
+      const session = new RunSession(config, modelDir, reference, generator, fake, trainerOptions)
+      const threads = opts.trainingThreads ?? 1
+      if (!Number.isInteger(threads) || threads < 1 || threads > 16) throw new RunConfigError(`trainingThreads must be an integer 1..16, got ${threads}`)
+      if (threads > 1) {
+        try {
+          const workerConfig: ParallelRunConfig = { modelDir, reward: config.reward as ParallelRunConfig['reward'], tInit: config.tInit }
+          session.parallel = await DataParallelTrainer.create({
+            module: parallelModelUrl(), config: workerConfig, workers: threads - 1,
+            mainModel: session.trainer.stepModel, prefer: tf.getBackend() as TfBackendName,
+          })
+          session.trainer.useDataParallel(session.parallel)
+        } catch (err) {
+          session.trainer.dispose()
+          throw err
+        }
+      }
+      return session
     } catch (err) {
       if (generator) disposeParams(generator)
       if (fake) disposeParams(fake)
@@ -246,9 +269,16 @@ export class RunSession {
     return Object.fromEntries(Object.entries(this.generator).map(([k, v]) => [k, v.dataSync() as Float32Array]))
   }
 
+  /** Threads computing each step's gradients. */
+  get trainingThreads(): number {
+    return this.trainer.threads
+  }
+
   dispose(): void {
     if (this.disposed) return
     this.disposed = true
+    // worker threads end asynchronously; nothing waits on them (they hold no state that matters)
+    this.parallel?.dispose().catch(() => {})
     this.trainer.dispose()
     disposeParams(this.generator)
     disposeParams(this.fake)
@@ -256,10 +286,6 @@ export class RunSession {
   }
 }
 
-/**
- * The trainer streams one metric per reward, so a weighted sum is passed as its parts with their
- * weights as the starting rewardMix (the UI can then move each). Parts with clashing names stay summed.
- */
 /** A checkpoint refused because tensors hold NaN or Inf (nothing was written). */
 export class NonFiniteWeightsError extends Error {
   override name = 'NonFiniteWeightsError'
@@ -267,13 +293,6 @@ export class NonFiniteWeightsError extends Error {
     const shown = tensorNames.slice(0, 3).join(', ') + (tensorNames.length > 3 ? ` and ${tensorNames.length - 3} more` : '')
     super(`not saving a checkpoint at step ${step}: ${tensorNames.length} tensor(s) hold NaN or Infinity (${shown})`)
   }
-}
-
-function splitReward(reward: Reward): { rewards: Reward[]; mix: Record<string, number> } {
-  const parts = rewardParts(reward)
-  const names = new Set(parts.map((p) => p.reward.name))
-  if (parts.length === 1 || names.size !== parts.length) return { rewards: [reward], mix: {} }
-  return { rewards: parts.map((p) => p.reward), mix: Object.fromEntries(parts.map((p) => [p.reward.name, p.weight])) }
 }
 
 function assignParams(params: DitParams, tensors: Record<string, NamedTensor>, prefix: string): void {

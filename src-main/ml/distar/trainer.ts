@@ -182,6 +182,8 @@ export class DiStarTrainer {
   readonly stepModel: DataParallelModel
   private parallel: DataParallelTrainer | null = null
   private rewardFailures: string[] = []
+  /** CPU milliseconds each data-parallel worker thread spent on the last stepAsync (empty on one thread); for the bench */
+  lastStepWorkerCpuMs: number[] = []
 
   constructor(opts: DiStarTrainerOptions) {
     this.T = opts.schedule.alphas.length
@@ -239,10 +241,17 @@ export class DiStarTrainer {
   /** One step, its gradients computed on all threads when useDataParallel was called, else on this one. */
   async stepAsync(): Promise<DiStarStepResult> {
     const plan = this.stepPlan()
+    this.lastStepWorkerCpuMs = []
     let next = plan.next()
     while (!next.done) {
       const request = next.value
-      next = plan.next(this.parallel ? await this.parallel.computeGradients(request.batch, request) : this.localGradients(request))
+      if (!this.parallel) {
+        next = plan.next(this.localGradients(request))
+        continue
+      }
+      const result = await this.parallel.computeGradients(request.batch, request)
+      result.cpuMs.slice(1).forEach((ms, i) => { this.lastStepWorkerCpuMs[i] = (this.lastStepWorkerCpuMs[i] ?? 0) + ms })
+      next = plan.next(result)
     }
     return next.value
   }

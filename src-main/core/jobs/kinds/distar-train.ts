@@ -7,7 +7,7 @@
 // its settable controls first; see the run engine's report for the event payloads.
 import { z } from 'zod'
 import { JobCancelledError, type JobContext } from '../job-context.ts'
-import { initJobTensorflow, reportTensorflowBackend } from '../job-engines.ts'
+import { initJobTensorflow, jobTrainingThreads, reportTensorflowBackend } from '../job-engines.ts'
 import { DiStarRun } from '../../runs/run-engine.ts'
 import { stepMetrics } from '../../runs/step-metrics.ts'
 import { RunConfig, RunId } from '../../runs/run-config.ts'
@@ -15,6 +15,7 @@ import { controlsFromSetValues } from '../../runs/live-controls.ts'
 import { formatDuration } from '../../runs/progress-line.ts'
 import type { RewardSpec } from '../../../ml/rewards/reward-spec.ts'
 import { relative, sep } from 'node:path'
+import { availableParallelism } from 'node:os'
 
 /** Start a new run from a config, or resume an existing one by id. */
 export const DistarTrainJobParams = z.union([
@@ -66,11 +67,14 @@ async function runDistarTrainJob(ctx: JobContext, rawParams: unknown, deps: Dist
   let backend: { name: string; package: string }
   if (deps.initBackend) reportTensorflowBackend(ctx, (backend = await deps.initBackend()))
   else backend = await initJobTensorflow(ctx) // the backend preferred in Settings, if installed
-  ctx.log(`DI* training on ${backend.name} (${backend.package})`)
+  const trainingThreads = jobTrainingThreads(ctx.settings, backend.name, availableParallelism())
+  const threadText = `gradients on ${trainingThreads} thread${trainingThreads === 1 ? '' : 's'}`
+  ctx.log(`DI* training on ${backend.name} (${backend.package}), ${threadText}`)
+  ctx.reportRuntime?.({ engine: 'tensorflow.js', backend: backend.name, threads: trainingThreads, detail: `${backend.package}; ${threadText}` })
   const root = ctx.workspace.root
   const run = 'resume' in params
-    ? await DiStarRun.resume(root, params.resume)
-    : await DiStarRun.start(root, resolveConfigPaths(params.config, ctx), params.runId ? { runId: params.runId } : {})
+    ? await DiStarRun.resume(root, params.resume, { trainingThreads })
+    : await DiStarRun.start(root, resolveConfigPaths(params.config, ctx), { trainingThreads, ...(params.runId ? { runId: params.runId } : {}) })
   const rel = (p: string) => relative(root, p)
   ctx.log(`run ${run.id}: ${rel(run.dir)}`)
 
