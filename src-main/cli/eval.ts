@@ -18,6 +18,8 @@ import { promptSubset, readResults, runEvaluation, type RealImages } from '../ev
 import { writeDocsResults } from '../eval/report.ts'
 import { OUTPUT_FILES } from '../eval/pipeline.ts'
 import { copyFile, mkdir } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
+import { jobTrainingThreads } from '../core/jobs/job-engines.ts'
 
 const USAGE = `usage: npm run eval -- [options]
   --out <dir>           output folder (default eval-out, or eval-out-quick with --quick)
@@ -32,6 +34,7 @@ const USAGE = `usage: npm run eval -- [options]
   --repeats <N>         extra timed passes of one-step generators (default 3)
   --no-tfjs             skip the TensorFlow.js timing of one-step generators
   --threads <N>         onnxruntime intra-op threads (default: onnxruntime's choice)
+  --training-threads <N>  threads each training step's gradients use (data-parallel; default: every core on wasm/cpu)
   --retrain             train the DI* and KL generators again even if cached
   --quick               smoke run: 8 prompts, 2 seeds, 4 training steps at batch 4
   --write-docs          also refresh docs/results.md (the generated part between its markers)
@@ -71,6 +74,7 @@ function parse() {
       repeats: { type: 'string' },
       'no-tfjs': { type: 'boolean', default: false },
       threads: { type: 'string' },
+      'training-threads': { type: 'string' },
       retrain: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },
       'write-docs': { type: 'boolean', default: false },
@@ -140,6 +144,7 @@ async function main(): Promise<void> {
       },
       repeats: int(args.repeats, 'repeats', args.quick ? 1 : 3),
       threads: args.threads === undefined ? undefined : int(args.threads, 'threads', 1, 1),
+      trainingThreads: args['training-threads'] === undefined ? undefined : int(args['training-threads'], 'training-threads', 1, 1),
     }
   } catch (err) {
     fail(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`)
@@ -181,6 +186,7 @@ async function main(): Promise<void> {
     timingRepeats: settings.repeats,
     tfjsTiming: !args['no-tfjs'],
     ...(settings.threads !== undefined ? { threads: settings.threads } : {}),
+    trainingThreads: jobTrainingThreads(settings.trainingThreads !== undefined ? { trainingThreads: settings.trainingThreads } : {}, backend.name, availableParallelism()),
     quick: args.quick,
     command: `npm run eval${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     backend,

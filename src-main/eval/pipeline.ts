@@ -62,6 +62,8 @@ export interface EvalOptions {
   tfjsTiming: boolean
   /** onnxruntime intra-op threads (default: onnxruntime's choice) */
   threads?: number
+  /** threads each DI* and KL training step's gradients are computed on (default 1) */
+  trainingThreads?: number
   quick: boolean
   command: string
   backend: TfBackendInfo
@@ -122,7 +124,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalOutcome> {
   const runs: TrainedRun[] = []
   for (const c of configs) {
     const key = await trainingKey(c.config, opts.referenceDir, opts.alignmentDir)
-    runs.push(await ensureTrainedRun({ outDir, id: c.id, config: c.config, key, retrain: opts.retrain, log, ...(opts.onTrainingStep ? { onStep: opts.onTrainingStep } : {}) }, c.regulariser))
+    runs.push(await ensureTrainedRun({ outDir, id: c.id, config: c.config, key, retrain: opts.retrain, log, ...(opts.trainingThreads ? { trainingThreads: opts.trainingThreads } : {}), ...(opts.onTrainingStep ? { onStep: opts.onTrainingStep } : {}) }, c.regulariser))
   }
   const tInit = (JSON.parse(await fs.readFile(join(runs[0]!.dir, 'config.json'), 'utf8')) as { tInit: number }).tInit
 

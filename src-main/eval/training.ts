@@ -92,6 +92,8 @@ export interface EnsureTrainedOptions {
   config: RunConfigInput
   key: string
   retrain: boolean
+  /** threads each training step's gradients are computed on (data-parallel; default 1) */
+  trainingThreads?: number
   onStep?: (e: RunStepEvent) => void
   log: (message: string) => void
 }
@@ -119,9 +121,10 @@ export async function ensureTrainedRun(opts: EnsureTrainedOptions, regulariser: 
     await fs.rm(dir, { recursive: true, force: true })
   }
   const started = Date.now()
+  const threads = { trainingThreads: opts.trainingThreads ?? 1 }
   const run = resumable
-    ? await DiStarRun.resume(opts.outDir, opts.id)
-    : await DiStarRun.start(opts.outDir, opts.config, { runId: opts.id })
+    ? await DiStarRun.resume(opts.outDir, opts.id, threads)
+    : await DiStarRun.start(opts.outDir, opts.config, { runId: opts.id, ...threads })
   try {
     if (!resumable) await atomicWriteFile(pendingKey, opts.key)
     opts.log(`${opts.id}: ${resumable ? `resuming at step ${run.step}` : 'training'} (${steps} steps, batch ${run.config.batchSize}, regulariser ${regulariser})`)
