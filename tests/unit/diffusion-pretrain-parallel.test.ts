@@ -190,6 +190,28 @@ describe('pretraining run with --workers', () => {
     })
   }
 
+  it('stops its worker threads when the run stops early or fails', async () => {
+    const original = DataParallelTrainer.prototype.dispose
+    let disposed = 0
+    DataParallelTrainer.prototype.dispose = function (this: DataParallelTrainer) {
+      disposed++
+      return original.call(this)
+    }
+    try {
+      const stopping = new Pretraining(options(join(dir, 'stopped'), { workers: 1 }), data, () => {})
+      const stopped = await stopping.run((p) => { if (p.step === 2) stopping.requestStop() })
+      assert.equal(stopped.stopped, 'stop-requested')
+      assert.equal(stopped.step, 2)
+      assert.equal(disposed, 1)
+      // a learning rate this large blows the weights up within a few steps
+      const diverging = options(join(dir, 'diverged'), { workers: 1, hyper: { ...options('').hyper, learningRate: 1e30, warmupSteps: 0 } })
+      await assert.rejects(new Pretraining(diverging, data, () => {}).run(), /pretraining diverged/)
+      assert.equal(disposed, 2)
+    } finally {
+      DataParallelTrainer.prototype.dispose = original
+    }
+  })
+
   it('refuses a bad worker count up front', () => {
     assert.throws(() => new Pretraining(options(join(dir, 'x'), { workers: -1 }), data, () => {}), /--workers must be an integer/)
     assert.throws(() => new Pretraining(options(join(dir, 'x'), { workers: 1.5 }), data, () => {}), /--workers must be an integer/)

@@ -25,7 +25,7 @@ import { loadCheckpoint, saveCheckpoint, CheckpointError, type NamedTensor } fro
 import { sampleBatch, type EmojiSplit } from '../data/emoji-dataset.ts'
 import { Tokenizer, type TokenizerJson } from '../text/tokenizer.ts'
 import { Rng, hashString } from '../util/rng.ts'
-import { ditEps, ditParamShapes, countParams, type DitConfig } from './dit.ts'
+import { ditEps, ditParamShapes, countParams, disposeParams, type DitConfig } from './dit.ts'
 import { writeImageGrid } from './image-grid.ts'
 import { DiffusionModel } from './model.ts'
 import type { SamplerKind } from './samplers.ts'
@@ -179,6 +179,10 @@ export class Pretraining {
       try {
         dp = await DataParallelTrainer.create({ module: DENOISING_MODULE, config, workers: o.workers, prefer: tf.getBackend() as TfBackendName })
         model = new DiffusionModel(created.dit, created.schedule.config, tokenizer, dp.model.params)
+      } catch (err) {
+        if (dp) disposeParams(dp.model.params)
+        await dp?.dispose()
+        throw err
       } finally {
         created.dispose()
       }
