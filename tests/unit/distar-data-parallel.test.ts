@@ -40,7 +40,13 @@ describe('DI* on two threads', () => {
       assert.equal(single.trainingThreads, 1)
       assert.equal(parallel.trainingThreads, 2)
       const results: [DiStarStepResult, DiStarStepResult][] = []
-      for (let i = 0; i < STEPS; i++) results.push([single.trainer.step(), await parallel.trainer.stepAsync()])
+      const tensorCounts: number[] = []
+      for (let i = 0; i < STEPS; i++) {
+        results.push([single.trainer.step(), await parallel.trainer.stepAsync()])
+        tensorCounts.push(tf.memory().numTensors)
+      }
+      // no tensor leaks on the main thread in either path (the first step creates the optimizer moments)
+      assert.deepEqual(tensorCounts.slice(1), tensorCounts.slice(1).map(() => tensorCounts[1]), `tensors after each step: ${tensorCounts}`)
       for (const [a, b] of results) {
         assert.equal(a.status, 'ok', a.reason)
         assert.equal(b.status, 'ok', b.reason)
