@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { initTf } from '../../src-main/ml/backend/init.ts'
 import { DataParallelTrainer } from '../../src-main/ml/backend/data-parallel.ts'
 import { loadCheckpoint } from '../../src-main/ml/checkpoint/checkpoint.ts'
-import type { EmojiSplit } from '../../src-main/ml/data/emoji-dataset.ts'
+import { syntheticSplit } from './pretrain-fixtures.ts'
 import type { DenoisingParallelConfig } from '../../src-main/ml/diffusion/denoising-parallel.ts'
 import { ditEps, initDitParams, disposeParams, type DitConfig, type DitParams } from '../../src-main/ml/diffusion/dit.ts'
 import { DEFAULT_PRETRAIN, Pretraining, type PretrainOptions } from '../../src-main/ml/diffusion/pretrain-run.ts'
@@ -118,19 +118,6 @@ describe('data-parallel denoising step', () => {
     }
   })
 })
-
-function syntheticSplit(): EmojiSplit {
-  const names = ['red apple', 'dog face', 'rocket', 'fire', 'pizza']
-  const rng = new Rng(5)
-  return {
-    imageSize: 8,
-    images: Float32Array.from(rng.normals(names.length * 8 * 8 * 3), Math.tanh),
-    items: names.map((name, i) => ({
-      key: `k${i}`, name, style: 'twitter' as const, category: 'test',
-      captions: [name, `${name}, twitter style`], canonicalCaption: `${name}, twitter style`,
-    })),
-  }
-}
 
 describe('pretraining run with --workers', () => {
   let dir = ''

@@ -7,23 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { initTf } from '../../src-main/ml/backend/init.ts'
 import { loadCheckpoint } from '../../src-main/ml/checkpoint/checkpoint.ts'
-import type { EmojiSplit } from '../../src-main/ml/data/emoji-dataset.ts'
+import { syntheticSplit } from './pretrain-fixtures.ts'
 import { DiffusionModel } from '../../src-main/ml/diffusion/model.ts'
 import { DEFAULT_PRETRAIN, Pretraining, type PretrainOptions } from '../../src-main/ml/diffusion/pretrain-run.ts'
-import { Rng } from '../../src-main/ml/util/rng.ts'
-
-function syntheticSplit(): EmojiSplit {
-  const names = ['red apple', 'dog face', 'rocket', 'fire', 'pizza']
-  const rng = new Rng(5)
-  return {
-    imageSize: 8,
-    images: Float32Array.from(rng.normals(names.length * 8 * 8 * 3), Math.tanh),
-    items: names.map((name, i) => ({
-      key: `k${i}`, name, style: 'twitter' as const, category: 'test',
-      captions: [name, `${name}, twitter style`], canonicalCaption: `${name}, twitter style`,
-    })),
-  }
-}
 
 const quiet = () => {}
 
