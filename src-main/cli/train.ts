@@ -11,6 +11,7 @@ import { locateWorkspace, Workspace } from '../core/workspace.ts'
 import { DiStarRun, type RunStepEvent } from '../core/runs/run-engine.ts'
 import { formatDuration, renderProgressLine } from '../core/runs/progress-line.ts'
 import { jobTrainingThreads } from '../core/jobs/job-engines.ts'
+import { MAX_TRAINING_THREADS } from '../contract/settings.ts'
 import { availableParallelism } from 'node:os'
 
 const USAGE = `usage: npm run train -- --config run.json [--workspace dir] [--run-id id] [--backend wasm|cpu|tensorflow|tensorflow-gpu] [--threads N]
@@ -45,7 +46,7 @@ function parse() {
     if (!values.config === !values.resume) throw new Error('give exactly one of --config <file> and --resume <runId>')
     if (values.backend !== undefined && !BACKENDS.includes(values.backend as TfBackendName)) throw new Error(`--backend must be one of ${BACKENDS.join(', ')}`)
     const threads = values.threads === undefined ? undefined : Number(values.threads)
-    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > 16)) throw new Error('--threads must be an integer 1..16')
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1 || threads > MAX_TRAINING_THREADS)) throw new Error(`--threads must be an integer 1..${MAX_TRAINING_THREADS}`)
     return { ...values, backend: values.backend as TfBackendName | undefined, threads }
   } catch (err) {
     return fail(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`)

@@ -19,6 +19,7 @@ import type { Reward } from '../../ml/rewards/reward.ts'
 import { DataParallelTrainer } from '../../ml/backend/data-parallel.ts'
 import type { TfBackendName } from '../../ml/backend/probe.ts'
 import { parallelModelUrl, runNetworks, splitReward, type ParallelRunConfig } from './run-networks.ts'
+import { MAX_TRAINING_THREADS } from '../../contract/settings.ts'
 import { buildCatalog } from '../../ml/data/emoji-catalog.ts'
 import { Rng } from '../../ml/util/rng.ts'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
@@ -162,10 +163,12 @@ export class RunSession {
       }
       const session = new RunSession(config, modelDir, reference, generator, fake, trainerOptions)
       const threads = opts.trainingThreads ?? 1
-      if (!Number.isInteger(threads) || threads < 1 || threads > 16) throw new RunConfigError(`trainingThreads must be an integer 1..16, got ${threads}`)
+      if (!Number.isInteger(threads) || threads < 1 || threads > MAX_TRAINING_THREADS) {
+        throw new RunConfigError(`trainingThreads must be an integer 1..${MAX_TRAINING_THREADS}, got ${threads}`)
+      }
       if (threads > 1) {
         try {
-          const workerConfig: ParallelRunConfig = { modelDir, reward: config.reward as ParallelRunConfig['reward'], tInit: config.tInit }
+          const workerConfig: ParallelRunConfig = { modelDir, reward: config.reward, tInit: config.tInit }
           session.parallel = await DataParallelTrainer.create({
             module: parallelModelUrl(), config: workerConfig, workers: threads - 1,
             mainModel: session.trainer.stepModel, prefer: tf.getBackend() as TfBackendName,

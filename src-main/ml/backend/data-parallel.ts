@@ -287,7 +287,7 @@ export function gradientsOf(
 ): { loss: number; metrics: Record<string, number>; grads: Record<string, tf.Tensor> } {
   const inputs = Object.fromEntries(Object.entries(batch).map(([k, v]) => [k, tf.tensor(v.data, v.shape)]))
   const kept: Record<string, tf.Scalar> = {}
-  let afterBackward: [string, () => tf.Scalar | undefined][] = []
+  const afterBackward: [string, () => tf.Scalar | undefined][] = []
   try {
     const vars = wrt.map((n) => model.params[n])
     const { value, grads } = tf.variableGrads(() => {
@@ -304,7 +304,6 @@ export function gradientsOf(
       const m = read()
       if (m) kept[k] = m
     }
-    afterBackward = []
     const loss = value.dataSync()[0]
     value.dispose()
     const metrics = Object.fromEntries(Object.entries(kept).map(([k, m]) => [k, m.dataSync()[0]]))

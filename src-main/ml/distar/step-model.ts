@@ -100,7 +100,7 @@ function generatorLoss(nets: DiStarNetworks, batch: Record<string, tf.Tensor>, c
   const cond = batch.cond!
   const rows = cond.shape[0]
   const share = rows / batchRows
-  const nets2 = scoreNets(fake, reference, cond, batch.nullCond!)
+  const networks = scoreNets(fake, reference, cond, batch.nullCond!)
   const mix = rewards.map((r) => controls.rewardMix[r.name] ?? 1)
 
   // squared norms of the gradient arriving at x0 from each part, set during the backward pass
@@ -121,7 +121,7 @@ function generatorLoss(nets: DiStarNetworks, batch: Record<string, tf.Tensor>, c
     return score.mean
   })
   const rewardTerm = rewardLoss(scores, mix, controls.rewardWeight)
-  const reg = generatorRegulariser(x0ForRegulariser, noiseOf(batch), nets2, { ...controls, kind: controls.regulariser })
+  const reg = generatorRegulariser(x0ForRegulariser, noiseOf(batch), networks, { ...controls, kind: controls.regulariser })
   Object.assign(metrics, {
     [METRIC.regulariser]: reg.loss,
     [METRIC.divergence]: reg.divergence,

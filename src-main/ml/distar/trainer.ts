@@ -342,7 +342,7 @@ export class DiStarTrainer {
   }
 
   private localGradients(request: PlannedRequest): PlannedGradients {
-    return gradientsOf(this.stepModel, request.batch, request.loss!, request.wrt!, { texts: request.texts ?? {}, options: request.options })
+    return gradientsOf(this.stepModel, request.batch, request.loss, request.wrt, { texts: request.texts ?? {}, options: request.options })
   }
 
   /**
@@ -434,7 +434,7 @@ export class DiStarTrainer {
 }
 
 /** A gradient request as the step plan makes it (loss and wrt always set). */
-type PlannedRequest = GradientRequest & { batch: BatchArrays }
+type PlannedRequest = GradientRequest & { batch: BatchArrays; loss: string; wrt: string[] }
 
 /** What the plan needs back: the full batch's loss, metrics and gradients keyed by step-model param name. */
 interface PlannedGradients {
