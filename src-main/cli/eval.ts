@@ -20,6 +20,7 @@ import { OUTPUT_FILES } from '../eval/pipeline.ts'
 import { copyFile, mkdir } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { jobTrainingThreads } from '../core/jobs/job-engines.ts'
+import type { RegulariserChoice } from '../eval/training.ts'
 
 const USAGE = `usage: npm run eval -- [options]
   --out <dir>           output folder (default eval-out, or eval-out-quick with --quick)
@@ -28,6 +29,8 @@ const USAGE = `usage: npm run eval -- [options]
   --train-steps <N>     DI* and KL training steps (default: resources/configs/default-run.json's, 300)
   --batch <N>           training batch (default: the run config's, 16)
   --train-seed <N>      training seed (default 0)
+  --run-config <file>   the run config DI* and KL train from (default resources/configs/default-run.json)
+  --regularisers <list> which one-step generators to train: score,kl (default), score or kl
   --cfg <scale>         the reference sampler's CFG scale (default: the run config's cfgScale, 4.5)
   --sampler ddim|dpmpp-2m   the reference's sampler (default ddim)
   --ref-steps <list>    the reference's sampler steps (default 25,50)
@@ -68,6 +71,8 @@ function parse() {
       'train-steps': { type: 'string' },
       batch: { type: 'string' },
       'train-seed': { type: 'string' },
+      'run-config': { type: 'string' },
+      regularisers: { type: 'string', default: 'score,kl' },
       cfg: { type: 'string' },
       sampler: { type: 'string', default: 'ddim' },
       'ref-steps': { type: 'string', default: '25,50' },
@@ -90,9 +95,12 @@ function parse() {
   if (values.sampler !== 'ddim' && values.sampler !== 'dpmpp-2m') throw new Error(`--sampler must be ddim or dpmpp-2m, got '${values.sampler}'`)
   if (values.backend !== undefined && !BACKENDS.includes(values.backend as TfBackendName)) throw new Error(`--backend must be one of ${BACKENDS.join(', ')}`)
   const refSteps = values['ref-steps']!.split(',').map((s) => int(s.trim(), 'ref-steps', 0, 1))
+  const regularisers = values.regularisers!.split(',').map((s) => s.trim())
+  for (const r of regularisers) if (r !== 'score' && r !== 'kl') throw new Error(`--regularisers takes score and/or kl, got '${r}'`)
+  if (regularisers.length === 0 || new Set(regularisers).size !== regularisers.length) throw new Error(`--regularisers needs score and/or kl once each, got '${values.regularisers!}'`)
   const cfg = values.cfg === undefined ? undefined : Number(values.cfg)
   if (cfg !== undefined && !Number.isFinite(cfg)) throw new Error(`--cfg must be a number, got '${values.cfg}'`)
-  return { ...values, refSteps, cfg, sampler: values.sampler as 'ddim' | 'dpmpp-2m', backend: values.backend as TfBackendName | undefined }
+  return { ...values, refSteps, cfg, regularisers: regularisers as RegulariserChoice[], sampler: values.sampler as 'ddim' | 'dpmpp-2m', backend: values.backend as TfBackendName | undefined }
 }
 
 async function loadRealImages(imageSize: number): Promise<RealImages> {
@@ -130,7 +138,14 @@ async function main(): Promise<void> {
   if (args['docs-only']) return refreshDocs(outDir)
 
   const allPrompts = (await readFile(PROMPT_FILE, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
-  const baseRunConfig = JSON.parse(await readFile(DEFAULT_RUN_CONFIG, 'utf8')) as Record<string, unknown>
+  const runConfigPath = resolve(args['run-config'] ?? DEFAULT_RUN_CONFIG)
+  let baseRunConfig: Record<string, unknown>
+  try {
+    baseRunConfig = JSON.parse(await readFile(runConfigPath, 'utf8')) as Record<string, unknown>
+  } catch (err) {
+    fail(`cannot read the run config ${runConfigPath}: ${err instanceof Error ? err.message : String(err)}`)
+  }
+  if (baseRunConfig === null || typeof baseRunConfig !== 'object' || Array.isArray(baseRunConfig)) fail(`the run config ${runConfigPath} must be a JSON object`)
   const baseControls = (baseRunConfig.controls ?? {}) as { cfgScale?: number }
   let settings
   try {
@@ -151,7 +166,7 @@ async function main(): Promise<void> {
   }
   const backend = await initTf(args.backend ? { prefer: args.backend } : {})
   console.error(`eval: backend ${backend.name} (${backend.package}); output ${outDir}`)
-  console.error(`eval: ${settings.prompts.length} prompts x ${settings.seeds.length} seeds; training ${settings.budget.steps} steps x batch ${settings.budget.batchSize} for DI* and for KL`)
+  console.error(`eval: ${settings.prompts.length} prompts x ${settings.seeds.length} seeds; training ${settings.budget.steps} steps x batch ${settings.budget.batchSize} for ${args.regularisers.map((r) => (r === 'score' ? 'DI*' : 'KL')).join(' and ')} from ${relative(process.cwd(), runConfigPath)}`)
 
   const tty = process.stderr.isTTY === true
   const started = Date.now()
@@ -182,6 +197,7 @@ async function main(): Promise<void> {
     referenceSteps: args.refSteps,
     baseRunConfig,
     budget: settings.budget,
+    regularisers: args.regularisers,
     retrain: args.retrain,
     timingRepeats: settings.repeats,
     tfjsTiming: !args['no-tfjs'],

@@ -11,7 +11,7 @@ import type { TfBackendInfo } from '../ml/backend/init.ts'
 import { describeMachine, formatMachine } from '../bench/harness/machine.ts'
 import { atomicWriteFile } from '../util/atomic-write.ts'
 import type { RunStepEvent } from '../core/runs/run-engine.ts'
-import { evalRunConfig, ensureTrainedRun, trainingKey, type TrainedRun, type TrainingBudget } from './training.ts'
+import { evalRunConfig, ensureTrainedRun, trainingKey, type RegulariserChoice, type TrainedRun, type TrainingBudget } from './training.ts'
 import { generateSet, imagePlan, resolvePackage, timeTfjsGenerator, type ModelSpec } from './models.ts'
 import { embedImages, scoreImages, type ImageBatch } from './scoring.ts'
 import { frechetDistance } from './frechet.ts'
@@ -55,6 +55,8 @@ export interface EvalOptions {
   /** the run config the DI* and KL runs share (default-run.json), before the eval's overrides */
   baseRunConfig: Record<string, unknown>
   budget: TrainingBudget
+  /** which regularisers get a trained one-step generator (default both, DI* first) */
+  regularisers?: readonly RegulariserChoice[]
   retrain: boolean
   /** extra timed passes of one-step generators */
   timingRepeats: number
@@ -116,7 +118,9 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalOutcome> {
   const log = opts.log
 
   // 1. the DI* and KL generators, same budget
-  const configs = (['score', 'kl'] as const).map((regulariser) => ({
+  const regularisers = opts.regularisers ?? (['score', 'kl'] as const)
+  if (regularisers.length === 0) throw new Error('the eval needs at least one regulariser to train')
+  const configs = regularisers.map((regulariser) => ({
     regulariser,
     id: regulariser === 'score' ? 'di-star' : 'kl',
     config: evalRunConfig(opts.baseRunConfig, { regulariser, budget: opts.budget, referenceDir: opts.referenceDir, alignmentDir: opts.alignmentDir }),

@@ -137,6 +137,16 @@ describe('eval pipeline (toy size)', () => {
     }
   })
 
+  it('trains and scores only the regularisers asked for', async () => {
+    const only = await runEvaluation({ ...options, outDir: join(root, 'out-kl-only'), regularisers: ['kl'] })
+    assert.deepEqual(only.results.training.map((t) => [t.id, t.regulariser]), [['kl', 'kl']])
+    assert.deepEqual(only.results.models.map((m) => m.id), ['reference-4', 'reference-2', 'one-step-init', 'kl'])
+    // same config, seed and weights as the two-regulariser run: the same KL generator, so the same score
+    const kl = first.results.models.find((m) => m.id === 'kl')!
+    assert.equal(only.results.models.at(-1)!.alignment.mean, kl.alignment.mean)
+    await assert.rejects(runEvaluation({ ...options, outDir: join(root, 'out-none'), regularisers: [] }), /at least one regulariser/)
+  })
+
   it('resumes a training run an earlier eval left unfinished and reaches the same generator', async () => {
     const outDir = join(root, 'out-resume')
     const config = evalRunConfig(options.baseRunConfig, { regulariser: 'score', budget: options.budget, referenceDir: options.referenceDir, alignmentDir: options.alignmentDir })
