@@ -1,5 +1,14 @@
 // Turns the Train view's form into a DI* run config (the contract's RunConfig input).
-import type { RunConfigInput } from '../../../src-main/contract/index.ts'
+import { RunConfig, type RunConfigInput } from '../../../src-main/contract/index.ts'
+import defaultRunJson from '../../../resources/configs/default-run.json'
+
+/**
+ * The embedded default run (resources/configs/default-run.json, what `npm run train` and `npm run eval`
+ * start from), checked by the contract's schema: the form starts from its values, and every control the
+ * form does not show (reward weight, pseudo-Huber constant, t range, ...) comes from it, so a run started
+ * in the studio trains like the documented default.
+ */
+export const DEFAULT_RUN: RunConfig = RunConfig.parse(defaultRunJson)
 
 export interface RewardChoice {
   kind: 'alignment' | 'colourfulness' | 'brightness' | 'contrast' | 'preference'
@@ -35,6 +44,23 @@ export interface RunForm {
   preferenceModelDir: string | null
 }
 
+/** The form's initial values: the default run's. */
+export function defaultRunForm(): Omit<RunForm, 'name' | 'baseModel' | 'rewards' | 'prompts' | 'preferenceModelDir'> {
+  const c = DEFAULT_RUN.controls
+  return {
+    regulariser: c.regulariser ?? 'score',
+    regulariserWeight: c.regulariserWeight ?? 1,
+    steps: DEFAULT_RUN.steps,
+    batchSize: DEFAULT_RUN.batchSize,
+    seed: DEFAULT_RUN.seed,
+    samplesEvery: DEFAULT_RUN.samples.every,
+    checkpointEvery: DEFAULT_RUN.checkpoints.every,
+    learningRate: c.generatorLr ?? 1e-4,
+    cfgScale: c.cfgScale ?? 4.5,
+    tInit: DEFAULT_RUN.tInit,
+  }
+}
+
 type Spec = NonNullable<RunConfigInput['reward']>
 
 function rewardSpec(r: RewardChoice, preferenceModelDir: string | null): Spec {
@@ -58,7 +84,7 @@ export function buildRunConfig(form: RunForm): RunConfigInput {
     ...(form.name.trim() ? { name: form.name.trim() } : {}),
     ...(form.baseModel && form.baseModel !== 'reference' ? { baseModelDir: form.baseModel } : {}),
     reward,
-    controls: { regulariser: form.regulariser, regulariserWeight: form.regulariserWeight, generatorLr: lr, fakeLr: lr, cfgScale: form.cfgScale },
+    controls: { ...DEFAULT_RUN.controls, regulariser: form.regulariser, regulariserWeight: form.regulariserWeight, generatorLr: lr, fakeLr: lr, cfgScale: form.cfgScale },
     steps: form.steps,
     batchSize: form.batchSize,
     seed: form.seed,

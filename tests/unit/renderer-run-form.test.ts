@@ -1,0 +1,44 @@
+// The Train view's form: its initial values are the embedded default run (default-run.json), and a run
+// started from the untouched form trains exactly like that default (same controls, t_init, budget), so
+// the studio, `npm run train` and `npm run eval` agree.
+import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { describe, it } from 'node:test'
+import { parseRunConfig } from '../../src-main/core/runs/run-config.ts'
+import { buildRunConfig, defaultRunForm, REWARD_CHOICES, type RunForm } from '../../src-renderer/src/lib/run-form.ts'
+
+const defaultRun = JSON.parse(await readFile(new URL('../../resources/configs/default-run.json', import.meta.url), 'utf8')) as Record<string, unknown>
+
+function untouchedForm(): RunForm {
+  return {
+    ...defaultRunForm(),
+    name: '', baseModel: 'reference', prompts: '', preferenceModelDir: null,
+    rewards: REWARD_CHOICES.map((r) => ({ ...r, enabled: r.kind === 'alignment', weight: 1 })),
+  }
+}
+
+describe('Train form', () => {
+  it('builds the default run from its initial values', () => {
+    const fromForm = parseRunConfig(buildRunConfig(untouchedForm()))
+    const expected = parseRunConfig(defaultRun)
+    assert.deepEqual(fromForm.controls, expected.controls)
+    for (const key of ['tInit', 'steps', 'batchSize', 'seed', 'reward'] as const) assert.deepEqual(fromForm[key], expected[key], key)
+    assert.equal(fromForm.samples.every, expected.samples.every)
+    assert.equal(fromForm.checkpoints.every, expected.checkpoints.every)
+  })
+
+  it('keeps the default run\'s hidden controls when the shown ones change', () => {
+    const form = { ...untouchedForm(), learningRate: 3e-5, cfgScale: 2, tInit: 600, regulariser: 'kl' as const }
+    const c = parseRunConfig(buildRunConfig(form))
+    const expected = parseRunConfig(defaultRun).controls
+    assert.deepEqual([c.controls.generatorLr, c.controls.fakeLr, c.controls.cfgScale, c.controls.regulariser, c.tInit], [3e-5, 3e-5, 2, 'kl', 600])
+    assert.equal(c.controls.rewardWeight, expected.rewardWeight)
+    assert.deepEqual(c.controls.tRange, expected.tRange)
+    assert.equal(c.controls.huberC, expected.huberC)
+  })
+
+  it('refuses a form with no reward', () => {
+    const form = { ...untouchedForm(), rewards: untouchedForm().rewards.map((r) => ({ ...r, enabled: false })) }
+    assert.throws(() => buildRunConfig(form), /at least one reward/)
+  })
+})
