@@ -3,11 +3,11 @@
 // The DI* run config and the gallery job params are defined beside their engines (zod-only files,
 // so the contract stays browser-safe) and re-used here rather than copied.
 import { z } from 'zod'
-import { RunConfig, RunControls, RunId } from '../core/runs/run-config.ts'
+import { DEFAULT_T_INIT, RunConfig, RunControls, RunId } from '../core/runs/run-config.ts'
 import { configPath } from '../ml/rewards/reward-spec.ts'
 import { GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams } from '../core/gallery/schemas.ts'
 
-export { RunConfig, RunId, GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams }
+export { DEFAULT_T_INIT, RunConfig, RunId, GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams }
 export type { RunConfigInput } from '../core/runs/run-config.ts'
 
 /** A path relative to the workspace (bounded, NUL-free). The core resolves it and refuses anything that escapes. */

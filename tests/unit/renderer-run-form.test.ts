@@ -28,10 +28,10 @@ describe('Train form', () => {
   })
 
   it('keeps the default run\'s hidden controls when the shown ones change', () => {
-    const form = { ...untouchedForm(), learningRate: 3e-5, cfgScale: 2, tInit: 600, regulariser: 'kl' as const }
+    const form = { ...untouchedForm(), learningRate: 3e-5, fakeLearningRate: 9e-5, cfgScale: 2, tInit: 600, regulariser: 'kl' as const }
     const c = parseRunConfig(buildRunConfig(form))
     const expected = parseRunConfig(defaultRun).controls
-    assert.deepEqual([c.controls.generatorLr, c.controls.fakeLr, c.controls.cfgScale, c.controls.regulariser, c.tInit], [3e-5, 3e-5, 2, 'kl', 600])
+    assert.deepEqual([c.controls.generatorLr, c.controls.fakeLr, c.controls.cfgScale, c.controls.regulariser, c.tInit], [3e-5, 9e-5, 2, 'kl', 600])
     assert.equal(c.controls.rewardWeight, expected.rewardWeight)
     assert.deepEqual(c.controls.tRange, expected.tRange)
     assert.equal(c.controls.huberC, expected.huberC)

@@ -35,7 +35,7 @@ function assertSameWeights(actual: Record<string, Float32Array>, expected: Recor
 test('run config: {} gets working defaults; bad fields are named in the error', () => {
   const c = parseRunConfig({})
   assert.equal(c.batchSize, 16)
-  assert.equal(c.tInit, 399)
+  assert.equal(c.tInit, 800, "the measured default for the embedded model (DEFAULT_T_INIT)")
   assert.deepEqual(c.reward, { kind: 'alignment' })
   assert.equal(c.prompts, 'emoji-train-captions')
   const shipped = parseRunConfig(JSON.parse(readFileSync(new URL('../../resources/configs/default-run.json', import.meta.url), 'utf8')), 'default-run.json')

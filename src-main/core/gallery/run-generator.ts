@@ -8,6 +8,7 @@ import { loadCheckpoint, MODEL_FILE } from '../../ml/checkpoint/checkpoint.ts'
 import { ditParamShapes } from '../../ml/diffusion/dit.ts'
 import { exportGenerator, isOnnxPackage, loadDitSource, loadOnnxPackage, sha256Hex, OnnxPackageError, type LoadedPackage } from '../../ml/onnx/model-package.ts'
 import { checkpointPath, listCheckpointSteps, RUN_FILES } from '../runs/run-files.ts'
+import { DEFAULT_T_INIT } from '../runs/run-config.ts'
 
 export interface RunGeneratorOptions {
   /** checkpoint step; default: the newest complete one */
@@ -33,7 +34,7 @@ export async function resolveRunGenerator(runDir: string, opts: RunGeneratorOpti
   } catch (err) {
     throw new OnnxPackageError(`run ${runId}: cannot read its ${RUN_FILES.config} (${(err as Error).message})`)
   }
-  const tInit = config.tInit ?? 399 // the run config's default
+  const tInit = config.tInit ?? DEFAULT_T_INIT // the run config's default
   if (typeof tInit !== 'number' || !Number.isInteger(tInit)) throw new OnnxPackageError(`run ${runId}: tInit in ${RUN_FILES.config} is not an integer`)
   const base = typeof config.baseModelDir === 'string'
     ? (isAbsolute(config.baseModelDir) ? config.baseModelDir : resolve(opts.baseDir ?? process.cwd(), config.baseModelDir))

@@ -8,6 +8,14 @@ import { configPath, rewardSpecSchema } from '../../ml/rewards/reward-spec.ts'
 
 export const RUN_CONFIG_VERSION = 1
 
+/**
+ * The generator's input timestep when a config names none. DMD2 and DI* feed pure noise at 399 of 1000 to
+ * SDXL-scale models (di-star.md §1); on the embedded 32x32 model the reference at 399 turns pure noise into
+ * noise (one-step init FD 1.58), at 800 into blurred emoji layouts (FD 1.07), and 300 DI* steps from 800
+ * reach a lower FD with less speckle than from 399 (docs/results.md, "Choosing t_init").
+ */
+export const DEFAULT_T_INIT = 800
+
 /** Run ids double as directory names: letters, digits, - and _. */
 export const RunId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'run ids are letters, digits, - and _ (at most 64)')
 
@@ -59,8 +67,8 @@ export const RunConfig = z
     steps: z.int().min(1).max(10_000_000).default(300),
     /** everything random in the run derives from this seed (and the step index) */
     seed: z.int().min(0).max(0xffff_ffff).default(0),
-    /** the generator's input timestep (DMD2 / DI*: 399 of 1000) */
-    tInit: z.int().min(0).default(399),
+    /** the generator's input timestep (see DEFAULT_T_INIT) */
+    tInit: z.int().min(0).default(DEFAULT_T_INIT),
     prompts: TrainPrompts.default('emoji-train-captions'),
     samples: z
       .strictObject({

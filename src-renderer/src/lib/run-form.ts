@@ -37,7 +37,10 @@ export interface RunForm {
   seed: number
   samplesEvery: number
   checkpointEvery: number
+  /** the generator's learning rate */
   learningRate: number
+  /** the fake score's learning rate (it has to track the generator, so it may be faster) */
+  fakeLearningRate: number
   cfgScale: number
   tInit: number
   /** workspace folder of the trained preference model, when there is one */
@@ -56,6 +59,7 @@ export function defaultRunForm(): Omit<RunForm, 'name' | 'baseModel' | 'rewards'
     samplesEvery: DEFAULT_RUN.samples.every,
     checkpointEvery: DEFAULT_RUN.checkpoints.every,
     learningRate: c.generatorLr ?? 1e-4,
+    fakeLearningRate: c.fakeLr ?? c.generatorLr ?? 1e-4,
     cfgScale: c.cfgScale ?? 4.5,
     tInit: DEFAULT_RUN.tInit,
   }
@@ -79,12 +83,11 @@ export function buildRunConfig(form: RunForm): RunConfigInput {
     ? rewardSpec(chosen[0]!, form.preferenceModelDir)
     : { kind: 'sum', parts: chosen.map((r) => ({ spec: rewardSpec(r, form.preferenceModelDir), weight: r.weight })) }
   const prompts = form.prompts.split('\n').map((p) => p.trim()).filter((p) => p.length > 0)
-  const lr = form.learningRate
   return {
     ...(form.name.trim() ? { name: form.name.trim() } : {}),
     ...(form.baseModel && form.baseModel !== 'reference' ? { baseModelDir: form.baseModel } : {}),
     reward,
-    controls: { ...DEFAULT_RUN.controls, regulariser: form.regulariser, regulariserWeight: form.regulariserWeight, generatorLr: lr, fakeLr: lr, cfgScale: form.cfgScale },
+    controls: { ...DEFAULT_RUN.controls, regulariser: form.regulariser, regulariserWeight: form.regulariserWeight, generatorLr: form.learningRate, fakeLr: form.fakeLearningRate, cfgScale: form.cfgScale },
     steps: form.steps,
     batchSize: form.batchSize,
     seed: form.seed,
