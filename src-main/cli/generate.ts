@@ -1,5 +1,5 @@
 // npm run generate -- --model <dir|reference> [--model ...] --prompts prompts.txt --seeds 0-15 --out dir
-//                     [--steps 25] [--cfg 3] [--sampler ddim|dpmpp-2m] [--t-init 399] [--step N] [--batch 16] [--threads N]
+//                     [--steps 25] [--cfg 3] [--sampler ddim|dpmpp-2m] [--t-init 800] [--step N] [--batch 16] [--threads N]
 // Generates prompts x seeds x models with onnxruntime-node into a gallery folder (<out>/images/*.png
 // with metadata, <out>/index.json), with a progress bar and ETA. A model is an ONNX model folder, a
 // saved diffusion model (exported once to <out>/.models; --t-init makes it a one-step generator),
