@@ -251,18 +251,26 @@ export class RunSession {
     return info
   }
 
-  /** One-step samples of the generator for the fixed prompts and seeds, written as a PNG grid + JSON sidecar. */
-  async writeSampleGrid(pngPath: string, sidecarPath: string, step: number): Promise<void> {
-    const { prompts, seeds } = samplePlan(this.config)
+  /** One-step samples of the generator, one image per prompt, its noise drawn from the seed beside it (NHWC in [-1, 1]). */
+  async sampleImages(prompts: readonly string[], seeds: readonly number[]): Promise<Float32Array> {
+    if (prompts.length !== seeds.length) throw new Error(`sampleImages: ${prompts.length} prompts but ${seeds.length} seeds`)
     const [H, W, C] = this.reference.imageShape
     const z = tf.tidy(() => tf.concat(seeds.map((s) => tf.tensor4d(new Rng(s).normals(H * W * C), [1, H, W, C])), 0) as tf.Tensor4D)
     const images = tf.tidy(() => {
       const eps: EpsFn = (p, x, t, cond) => ditEps(p, this.reference.dit, x, t, cond as tf.Tensor2D)
-      return generatorSample({ eps, params: this.generator }, z, this.reference.encodePrompts(prompts), this.reference.schedule, this.config.tInit)
+      return generatorSample({ eps, params: this.generator }, z, this.reference.encodePrompts([...prompts]), this.reference.schedule, this.config.tInit)
     })
     z.dispose()
     const pixels = (await images.data()) as Float32Array
     images.dispose()
+    return pixels
+  }
+
+  /** One-step samples of the generator for the fixed prompts and seeds, written as a PNG grid + JSON sidecar. */
+  async writeSampleGrid(pngPath: string, sidecarPath: string, step: number): Promise<void> {
+    const { prompts, seeds } = samplePlan(this.config)
+    const [H] = this.reference.imageShape
+    const pixels = await this.sampleImages(prompts, seeds)
     await atomicWriteFile(pngPath, encodeImageGrid(pixels, prompts.length, H, { columns: this.config.samples.columns }))
     await atomicWriteFile(sidecarPath, JSON.stringify({ step, prompts, seeds, tInit: this.config.tInit, columns: this.config.samples.columns }, null, 2) + '\n')
   }
