@@ -11,7 +11,7 @@ import type { EpsFn } from '../ml/distar/types.ts'
 import { OnnxInference } from '../ml/onnx/inference.ts'
 import { loadDitSource, resolveModelFolder, type DitSource, type LoadedPackage } from '../ml/onnx/model-package.ts'
 import { resolveRunGenerator } from '../core/gallery/run-generator.ts'
-import { checkpointPath, listCheckpointSteps } from '../core/runs/run-files.ts'
+import { checkpointPath, exportedGeneratorGroup, listCheckpointSteps } from '../core/runs/run-files.ts'
 import type { ImageBatch } from './scoring.ts'
 import { perImageMs } from './stats.ts'
 
@@ -87,9 +87,10 @@ async function generatorWeights(spec: ModelSpec, reference: DitSource): Promise<
   const [step] = await listCheckpointSteps(spec.runDir)
   if (step === undefined) throw new Error(`${spec.runDir} has no checkpoint`)
   const ck = await loadCheckpoint(checkpointPath(spec.runDir, step))
+  const group = exportedGeneratorGroup(Object.keys(ck.tensors)) // the weights the gallery export uses too
   return Object.fromEntries(Object.keys(reference.values).map((name) => {
-    const t = ck.tensors[`generator/${name}`]
-    if (!t) throw new Error(`${spec.runDir} step ${step}: no generator tensor '${name}'`)
+    const t = ck.tensors[`${group}/${name}`]
+    if (!t) throw new Error(`${spec.runDir} step ${step}: no ${group} tensor '${name}'`)
     return [name, t.data as Float32Array]
   }))
 }

@@ -28,14 +28,16 @@ function randomValues(seed: number): Record<string, Float32Array> {
   return out
 }
 
-async function writeRunCheckpoint(runDir: string, step: number, generator: Record<string, Float32Array>): Promise<void> {
+/** A run checkpoint; with `ema`, a version-2 one whose generator EMA (what exports use) differs from the raw weights. */
+async function writeRunCheckpoint(runDir: string, step: number, generator: Record<string, Float32Array>, ema?: Record<string, Float32Array>): Promise<void> {
   const tensors: Record<string, NamedTensor> = {}
   const shapes = ditParamShapes(dit)
   for (const [k, v] of Object.entries(generator)) {
     tensors[`generator/${k}`] = { dtype: 'float32', shape: shapes[k]!, data: v }
+    if (ema) tensors[`generatorEma/${k}`] = { dtype: 'float32', shape: shapes[k]!, data: ema[k]! }
     tensors[`fake/${k}`] = { dtype: 'float32', shape: shapes[k]!, data: new Float32Array(v.length) }
   }
-  await saveCheckpoint(join(runDir, 'checkpoints', `step-${step}`), { config: { kind: 'distar-run-checkpoint', version: 1, step }, tensors })
+  await saveCheckpoint(join(runDir, 'checkpoints', `step-${step}`), { config: { kind: 'distar-run-checkpoint', version: ema ? 2 : 1, step }, tensors })
 }
 
 before(async () => {
@@ -50,7 +52,7 @@ before(async () => {
   await mkdir(run, { recursive: true })
   await writeFile(join(run, 'config.json'), JSON.stringify({ tInit: 250, baseModelDir: join(dir, 'reference') }))
   await writeRunCheckpoint(run, 10, randomValues(10))
-  await writeRunCheckpoint(run, 20, randomValues(20))
+  await writeRunCheckpoint(run, 20, randomValues(21), randomValues(20))
 })
 
 after(async () => {
@@ -58,7 +60,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-test('a run folder generates with its newest checkpoint, the same pixels as a direct export of those weights', async () => {
+test('a run folder generates with its newest checkpoint, the same pixels as a direct export of its generator EMA', async () => {
   const gallery = new Gallery(join(dir, 'gallery'))
   await gallery.open()
   const { entries } = await generateIntoGallery(gallery, inference, { models: [{ path: join(dir, 'runs', 'run-7') }], prompts: ['red apple', 'black cat'], seeds: [3] })

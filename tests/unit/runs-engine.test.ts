@@ -12,10 +12,12 @@ import { DiStarRun, type RunStepEvent } from '../../src-main/core/runs/run-engin
 import { parseRunConfig, RunConfigError } from '../../src-main/core/runs/run-config.ts'
 import { readMetrics, readStatus } from '../../src-main/core/runs/run-files.ts'
 import { DiStarControlError } from '../../src-main/ml/distar/controls.ts'
+import { CheckpointError, loadCheckpoint, saveCheckpoint } from '../../src-main/ml/checkpoint/checkpoint.ts'
 import { saveTinyReference, tempWorkspace, tinyRunConfig } from './runs-fixtures.ts'
 
 let reference = ''
 let baseline: Record<string, Float32Array> = {}
+let baselineEma: Record<string, Float32Array> = {}
 
 before(async () => {
   await tf.setBackend('cpu')
@@ -24,6 +26,7 @@ before(async () => {
   const run = await DiStarRun.start(ws, tinyRunConfig(reference), { runId: 'baseline' })
   await run.run()
   baseline = run.session.generatorValues()
+  baselineEma = run.session.generatorValues('ema')
   run.dispose()
 })
 
@@ -127,6 +130,7 @@ test('pause and resume in the same process reach the uninterrupted weights', asy
   })
   assert.deepEqual(states, ['running', 'paused', 'running', 'completed'])
   assertSameWeights(run.session.generatorValues(), baseline, 'pause/resume')
+  assertSameWeights(run.session.generatorValues('ema'), baselineEma, 'pause/resume (EMA)')
   run.dispose()
 })
 
@@ -145,6 +149,7 @@ test('stop saves a checkpoint; resuming it reaches the uninterrupted weights', a
   assert.equal((await resumed.run({ onLog: (m) => logs.push(m) })).state, 'completed')
   assert.ok(logs.some((m) => /Resumed from the checkpoint at step 3/.test(m)))
   assertSameWeights(resumed.session.generatorValues(), baseline, 'stop/resume')
+  assertSameWeights(resumed.session.generatorValues('ema'), baselineEma, 'stop/resume (EMA)')
   assert.deepEqual((await readMetrics(dir)).filter((l) => l.type === 'step').map((l) => l.step), [0, 1, 2, 3, 4, 5])
   resumed.dispose()
 })
@@ -165,9 +170,61 @@ test('a corrupt newest checkpoint is refused and the previous one is used', asyn
   await resumed.run({ onLog: (m, level) => logs.push(`${level}: ${m}`) })
   assert.ok(logs.some((m) => /^warn: Checkpoint step-4 refused.*corrupt/.test(m)), logs.join('\n'))
   assertSameWeights(resumed.session.generatorValues(), baseline, 'resume from the previous checkpoint')
+  assertSameWeights(resumed.session.generatorValues('ema'), baselineEma, 'resume from the previous checkpoint (EMA)')
   resumed.dispose()
   await assert.rejects(DiStarRun.resume(ws, 'no-such-run'), /No run 'no-such-run'/)
   await assert.rejects(DiStarRun.resume(ws, '../escape'), /Invalid run id/)
+})
+
+test('the generator EMA follows its formula and is what the grids show', async () => {
+  const ws = await tempWorkspace()
+  const decay = 0.2 // below the warm-up (1+n)/(10+n) from n = 2 on, so both branches of the min are used
+  const run = await DiStarRun.start(ws, tinyRunConfig(reference, { generatorEmaDecay: decay }), { runId: 'ema' })
+  const initial = run.session.generatorValues()
+  assertSameWeights(run.session.generatorValues('ema'), initial, 'the EMA starts at the generator')
+  const raw: Record<string, Float32Array>[] = []
+  await run.run({ onStep: () => raw.push(run.session.generatorValues()) })
+  const ema = run.session.generatorValues('ema')
+  run.dispose()
+  assert.equal(raw.length, 6)
+  for (const k of Object.keys(initial)) {
+    const expected = Float64Array.from(initial[k]!)
+    raw.forEach((g, i) => {
+      const d = Math.min(decay, (2 + i) / (11 + i)) // after the (i+1)-th update
+      for (let j = 0; j < expected.length; j++) expected[j] = d * expected[j]! + (1 - d) * g[k]![j]!
+    })
+    const worst = Math.max(...Array.from(expected, (e, j) => Math.abs(e - ema[k]![j]!)))
+    assert.ok(worst < 1e-5, `'${k}': EMA off by ${worst}`)
+  }
+  assert.notDeepEqual(ema['final.w'], raw[5]!['final.w'], 'the EMA lags the raw weights')
+  const sidecar = JSON.parse(readFileSync(join(ws, 'runs', 'ema', 'samples', 'step-6.json'), 'utf8'))
+  assert.equal(sidecar.weights, 'ema')
+  assert.equal(sidecar.emaDecay, decay)
+
+  const off = await DiStarRun.start(ws, tinyRunConfig(reference, { generatorEmaDecay: 0 }), { runId: 'ema-off' })
+  await off.run()
+  assertSameWeights(off.session.generatorValues('ema'), off.session.generatorValues(), 'decay 0: the EMA is the raw generator')
+  off.dispose()
+  assert.throws(() => parseRunConfig({ generatorEmaDecay: 1 }), (e: Error) => /generatorEmaDecay/.test(e.message))
+})
+
+test('a checkpoint from before the EMA resumes with the EMA at the generator; an unknown version is refused', async () => {
+  const ws = await tempWorkspace()
+  const run = await DiStarRun.start(ws, tinyRunConfig(reference), { runId: 'v1' })
+  await run.run({ onStep: (e) => { if (e.step === 2) run.stop() } })
+  run.dispose()
+  const ckDir = join(ws, 'runs', 'v1', 'checkpoints', 'step-3')
+  const ck = await loadCheckpoint(ckDir)
+  const tensors = Object.fromEntries(Object.entries(ck.tensors).filter(([k]) => !k.startsWith('generatorEma/')))
+  await saveCheckpoint(ckDir, { config: { ...(ck.config as object), version: 1 }, tensors })
+  const resumed = await DiStarRun.resume(ws, 'v1')
+  assert.equal(resumed.step, 3)
+  assertSameWeights(resumed.session.generatorValues('ema'), resumed.session.generatorValues(), 'EMA restarted from the generator')
+  assert.equal((await resumed.run()).state, 'completed')
+  assertSameWeights(resumed.session.generatorValues(), baseline, 'the raw weights do not depend on the EMA')
+  await saveCheckpoint(join(ws, 'v99'), { config: { ...(ck.config as object), version: 99 }, tensors: ck.tensors })
+  await assert.rejects(resumed.session.loadCheckpoint(join(ws, 'v99')), (e: Error) => e instanceof CheckpointError && /version 99/.test(e.message))
+  resumed.dispose()
 })
 
 test('the NaN guard pauses the run with its message; resume continues', async () => {

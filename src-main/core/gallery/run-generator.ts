@@ -1,5 +1,5 @@
 // A DI* run's generator as an ONNX model: reads runs/<id>/config.json (t_init, base model) and a
-// checkpoint runs/<id>/checkpoints/step-<N>/ (tensors 'generator/<param>', core/runs/run-session.ts),
+// checkpoint runs/<id>/checkpoints/step-<N>/ (its generator EMA, else the raw generator: run-files.ts),
 // takes the architecture, tokenizer and schedule from the run's reference model, and exports the
 // one-step generator. Exports are cached per checkpoint (by its weights' sha256) and reused.
 import { existsSync, promises as fs } from 'node:fs'
@@ -7,7 +7,7 @@ import { basename, isAbsolute, join, resolve } from 'node:path'
 import { loadCheckpoint, MODEL_FILE } from '../../ml/checkpoint/checkpoint.ts'
 import { ditParamShapes } from '../../ml/diffusion/dit.ts'
 import { exportGenerator, isOnnxPackage, loadDitSource, loadOnnxPackage, sha256Hex, OnnxPackageError, type LoadedPackage } from '../../ml/onnx/model-package.ts'
-import { checkpointPath, listCheckpointSteps, RUN_FILES } from '../runs/run-files.ts'
+import { checkpointPath, exportedGeneratorGroup, listCheckpointSteps, RUN_FILES } from '../runs/run-files.ts'
 import { DEFAULT_T_INIT } from '../runs/run-config.ts'
 
 export interface RunGeneratorOptions {
@@ -58,11 +58,12 @@ export async function resolveRunGenerator(runDir: string, opts: RunGeneratorOpti
   const reference = await loadDitSource(base)
   const ck = await loadCheckpoint(ckDir) // verifies checksums; shapes are checked below for the generator part
   const values: Record<string, Float32Array> = {}
+  const group = exportedGeneratorGroup(Object.keys(ck.tensors))
   for (const [name, shape] of Object.entries(ditParamShapes(reference.dit))) {
-    const t = ck.tensors[`generator/${name}`]
+    const t = ck.tensors[`${group}/${name}`]
     const size = shape.reduce((a, b) => a * b, 1)
     if (!t || t.dtype !== 'float32' || t.data.length !== size) {
-      throw new OnnxPackageError(`run ${runId}, step ${step}: generator tensor '${name}' is missing or not float32 of shape [${shape}] (does the run's base model ${base} match?)`)
+      throw new OnnxPackageError(`run ${runId}, step ${step}: ${group} tensor '${name}' is missing or not float32 of shape [${shape}] (does the run's base model ${base} match?)`)
     }
     values[name] = t.data as Float32Array
   }

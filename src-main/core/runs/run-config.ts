@@ -16,6 +16,9 @@ export const RUN_CONFIG_VERSION = 1
  */
 export const DEFAULT_T_INIT = 800
 
+/** Generator EMA decay when a config names none: a horizon of about 50 steps, short next to a 300-step run. */
+export const DEFAULT_GENERATOR_EMA_DECAY = 0.98
+
 /** Run ids double as directory names: letters, digits, - and _. */
 export const RunId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'run ids are letters, digits, - and _ (at most 64)')
 
@@ -89,6 +92,12 @@ export const RunConfig = z
         keep: z.int().min(1).max(1000).default(3),
       })
       .default({ every: 50, keep: 3 }),
+    /**
+     * Decay of the exponential moving average of the generator weights that sample grids, the gallery and
+     * the eval use (the raw weights keep training). Warmed up as min(decay, (1+n)/(10+n)) after n updates;
+     * 0 makes the average the raw weights. docs/results.md, "Generator EMA", has the measurement.
+     */
+    generatorEmaDecay: finite().min(0).lt(1).default(DEFAULT_GENERATOR_EMA_DECAY),
     adam: z.strictObject({ beta1: finite().min(0).max(1), beta2: finite().min(0).max(1), epsilon: finite().positive() }).optional(),
     /** skipped (non-finite) steps in a row before the run pauses with a message */
     pauseAfterNonFinite: z.int().min(1).max(1000).default(5),

@@ -240,7 +240,7 @@ export class DiStarRun {
         }
         await this.applyPendingControls(metrics, events)
         const started = performance.now()
-        const result = await this.session.trainer.stepAsync()
+        const result = await this.session.trainStep()
         if (result.status === 'paused' && result.step === this.step) continue // a pause that consumed no step
         const done = this.step
         const wallMs = performance.now() - started

@@ -3,7 +3,7 @@
 //   status.json            what the run is doing now (atomic rewrite on every change)
 //   metrics.jsonl          one JSON line per step, plus control-change lines (appended, fsynced)
 //   samples/step-<N>.png   sample grid after N steps, with step-<N>.json listing prompts and seeds
-//   checkpoints/step-<N>/  generator, fake score, both optimisers and counters (ml/checkpoint, atomic pair)
+//   checkpoints/step-<N>/  generator, its EMA, fake score, both optimisers and counters (ml/checkpoint, atomic pair)
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
@@ -29,6 +29,16 @@ export interface RunStatus {
   /** step of the newest complete checkpoint, if any */
   checkpointStep?: number
   updatedAt: string
+}
+
+/**
+ * The tensor group of a run checkpoint that holds the generator to show and export: its EMA
+ * ('generatorEma/<param>') when the checkpoint has one, else the raw weights ('generator/<param>';
+ * checkpoints from before the EMA).
+ */
+export function exportedGeneratorGroup(tensorNames: Iterable<string>): 'generatorEma' | 'generator' {
+  for (const name of tensorNames) if (name.startsWith('generatorEma/')) return 'generatorEma'
+  return 'generator'
 }
 
 export function runDir(workspaceRoot: string, runId: string): string {

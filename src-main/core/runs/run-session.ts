@@ -1,5 +1,6 @@
 // Everything a DI* run holds in memory: the frozen reference, the generator and fake score (clones of it),
-// the rewards, the prompt source and the trainer, built from a validated run config. Also the two
+// an exponential moving average of the generator (what grids, the gallery and the eval show), the rewards,
+// the prompt source and the trainer, built from a validated run config. Also the two
 // things that turn that state into files: checkpoints (weights + optimiser states + counters) and
 // sample grids for the fixed prompts and seeds.
 import * as tf from '@tensorflow/tfjs-core'
@@ -11,7 +12,7 @@ import { ditEps, disposeParams, ditParamShapes, type DitParams } from '../../ml/
 import { encodeImageGrid } from '../../ml/diffusion/image-grid.ts'
 import { generatorSample } from '../../ml/distar/losses.ts'
 import { validateControls, type DiStarControls } from '../../ml/distar/controls.ts'
-import { DiStarTrainer, type DiStarFaultInjection, type DiStarTrainerOptions, type DiStarTrainerState } from '../../ml/distar/trainer.ts'
+import { DiStarTrainer, type DiStarFaultInjection, type DiStarStepResult, type DiStarTrainerOptions, type DiStarTrainerState } from '../../ml/distar/trainer.ts'
 import type { EpsFn } from '../../ml/distar/types.ts'
 import type { AdamState } from '../../ml/distar/adam.ts'
 import { createReward, cachingRewardContext, type RewardContext } from '../../ml/rewards/registry.ts'
@@ -72,7 +73,8 @@ export function samplePlan(config: RunConfig): { prompts: string[]; seeds: numbe
 /** Counters and controls stored with a checkpoint (its config.json). */
 export interface RunCheckpointInfo {
   kind: 'distar-run-checkpoint'
-  version: 1
+  /** 1: no generator EMA (it starts from the generator on resume); 2: tensors 'generatorEma/<param>' too */
+  version: 1 | 2
   step: number
   consecutiveSkips: number
   totalSkips: number
@@ -97,6 +99,9 @@ export interface RunSessionOptions {
   trainingThreads?: number
 }
 
+/** Which generator weights to use: the moving average (what a user sees) or the raw weights being trained. */
+export type GeneratorWeights = 'ema' | 'raw'
+
 export class RunSession {
   readonly trainer: DiStarTrainer
   readonly rewards: Reward[]
@@ -109,6 +114,8 @@ export class RunSession {
     readonly modelDir: string,
     readonly reference: DiffusionModel,
     readonly generator: DitParams,
+    /** the moving average of the generator's weights (not trained; updated after every applied step) */
+    readonly generatorEma: DitParams,
     readonly fake: DitParams,
     trainerOptions: DiStarTrainerOptions,
   ) {
@@ -128,6 +135,7 @@ export class RunSession {
     }
     const reference = await DiffusionModel.load(modelDir)
     let generator: DitParams | undefined
+    let generatorEma: DitParams | undefined
     let fake: DitParams | undefined
     try {
       const T = reference.schedule.alphas.length
@@ -142,6 +150,7 @@ export class RunSession {
       }
       const prompts = resolveTrainPrompts(config.prompts, opts.baseDir)
       generator = reference.cloneParams(true)
+      generatorEma = reference.cloneParams(false)
       fake = reference.cloneParams(true)
       const L = reference.tokenizer.maxLength
       const trainerOptions: DiStarTrainerOptions = {
@@ -161,7 +170,7 @@ export class RunSession {
           return { prompts: batch, cond: reference.encodePrompts(batch), nullCond: tf.zeros([B, L], 'int32') }
         },
       }
-      const session = new RunSession(config, modelDir, reference, generator, fake, trainerOptions)
+      const session = new RunSession(config, modelDir, reference, generator, generatorEma, fake, trainerOptions)
       const threads = opts.trainingThreads ?? 1
       if (!Number.isInteger(threads) || threads < 1 || threads > MAX_TRAINING_THREADS) {
         throw new RunConfigError(`trainingThreads must be an integer 1..${MAX_TRAINING_THREADS}, got ${threads}`)
@@ -182,6 +191,7 @@ export class RunSession {
       return session
     } catch (err) {
       if (generator) disposeParams(generator)
+      if (generatorEma) disposeParams(generatorEma)
       if (fake) disposeParams(fake)
       reference.dispose()
       throw err
@@ -189,7 +199,28 @@ export class RunSession {
   }
 
   get step(): number {
-    return this.trainer.exportState().step
+    return this.trainer.stepsTaken
+  }
+
+  /**
+   * One trainer step, then the generator EMA: after the n-th applied generator update (n = the generator
+   * optimiser's step, restored with a checkpoint, so a resumed run averages exactly as an uninterrupted one)
+   *     ema <- d ema + (1 - d) generator,   d = min(decay, (1 + n) / (10 + n)).
+   * Skipped steps leave the generator and so the average unchanged.
+   */
+  async trainStep(): Promise<DiStarStepResult> {
+    const before = this.trainer.generatorUpdates
+    const result = await this.trainer.stepAsync()
+    const n = this.trainer.generatorUpdates
+    if (n !== before) this.updateGeneratorEma(n)
+    return result
+  }
+
+  private updateGeneratorEma(n: number): void {
+    const d = Math.min(this.config.generatorEmaDecay, (1 + n) / (10 + n))
+    tf.tidy(() => {
+      for (const [k, ema] of Object.entries(this.generatorEma)) ema.assign(tf.add(tf.mul(ema, d), tf.mul(this.generator[k]!, 1 - d)))
+    })
   }
 
   /**
@@ -201,13 +232,14 @@ export class RunSession {
     const state = this.trainer.exportState()
     const tensors: Record<string, NamedTensor> = {}
     for (const [k, t] of Object.entries(await paramsToNamedTensors(this.generator))) tensors[`generator/${k}`] = t
+    for (const [k, t] of Object.entries(await paramsToNamedTensors(this.generatorEma))) tensors[`generatorEma/${k}`] = t
     for (const [k, t] of Object.entries(await paramsToNamedTensors(this.fake))) tensors[`fake/${k}`] = t
     for (const [k, t] of Object.entries(state.generatorOptimizer.moments)) tensors[`generatorAdam/${k}`] = t
     for (const [k, t] of Object.entries(state.fakeOptimizer.moments)) tensors[`fakeAdam/${k}`] = t
     const poisoned = Object.entries(tensors).filter(([, t]) => t.dtype === 'float32' && !(t.data as Float32Array).every(Number.isFinite)).map(([k]) => k)
     if (poisoned.length > 0) throw new NonFiniteWeightsError(state.step, poisoned)
     const info: RunCheckpointInfo = {
-      kind: 'distar-run-checkpoint', version: 1, step: state.step,
+      kind: 'distar-run-checkpoint', version: 2, step: state.step,
       consecutiveSkips: state.consecutiveSkips, totalSkips: state.totalSkips, pausedReason: state.pausedReason,
       generatorAdamStep: state.generatorOptimizer.step, fakeAdamStep: state.fakeOptimizer.step,
       controls: this.trainer.controls,
@@ -220,18 +252,23 @@ export class RunSession {
    * changes, so a corrupt or mismatched checkpoint (CheckpointError) leaves the session as it was.
    */
   async loadCheckpoint(dir: string): Promise<RunCheckpointInfo> {
-    const shapes: Record<string, number[]> = {}
-    for (const [k, s] of Object.entries(ditParamShapes(this.reference.dit))) {
-      shapes[`generator/${k}`] = s
-      shapes[`fake/${k}`] = s
-      for (const opt of ['generatorAdam', 'fakeAdam']) {
-        shapes[`${opt}/${k}/m`] = s
-        shapes[`${opt}/${k}/v`] = s
+    const expectShapes = (config: unknown): Record<string, number[]> => {
+      const info = config as Partial<RunCheckpointInfo> | null
+      if (info?.kind !== 'distar-run-checkpoint' || !Number.isInteger(info.step)) throw new CheckpointError(`${dir} is not a DI* run checkpoint`)
+      if (info.version !== 1 && info.version !== 2) throw new CheckpointError(`${dir} is a DI* run checkpoint of version ${String(info.version)}, which this studio cannot read (it reads 1 and 2)`)
+      const groups = ['generator', 'fake', ...(info.version === 1 ? [] : ['generatorEma'])]
+      const shapes: Record<string, number[]> = {}
+      for (const [k, s] of Object.entries(ditParamShapes(this.reference.dit))) {
+        for (const g of groups) shapes[`${g}/${k}`] = s
+        for (const opt of ['generatorAdam', 'fakeAdam']) {
+          shapes[`${opt}/${k}/m`] = s
+          shapes[`${opt}/${k}/v`] = s
+        }
       }
+      return shapes
     }
-    const ck = await loadCheckpoint(dir, { expectShapes: shapes })
+    const ck = await loadCheckpoint(dir, { expectShapes })
     const info = ck.config as RunCheckpointInfo
-    if (info?.kind !== 'distar-run-checkpoint' || !Number.isInteger(info.step)) throw new CheckpointError(`${dir} is not a DI* run checkpoint`)
     const T = this.reference.schedule.alphas.length
     const controls = validateControls(info.controls, T)
     const moments = (prefix: string): AdamState['moments'] => {
@@ -246,19 +283,23 @@ export class RunSession {
     }
     this.trainer.importState(state) // validates the optimiser states before changing anything
     assignParams(this.generator, ck.tensors, 'generator')
+    assignParams(this.generatorEma, ck.tensors, info.version === 1 ? 'generator' : 'generatorEma')
     assignParams(this.fake, ck.tensors, 'fake')
     this.trainer.controls = controls
     return info
   }
 
-  /** One-step samples of the generator, one image per prompt, its noise drawn from the seed beside it (NHWC in [-1, 1]). */
-  async sampleImages(prompts: readonly string[], seeds: readonly number[]): Promise<Float32Array> {
+  /**
+   * One-step samples of the generator (its EMA by default, as grids and exports show it; or the raw
+   * weights being trained), one image per prompt, its noise drawn from the seed beside it (NHWC in [-1, 1]).
+   */
+  async sampleImages(prompts: readonly string[], seeds: readonly number[], weights: GeneratorWeights = 'ema'): Promise<Float32Array> {
     if (prompts.length !== seeds.length) throw new Error(`sampleImages: ${prompts.length} prompts but ${seeds.length} seeds`)
     const [H, W, C] = this.reference.imageShape
     const z = tf.tidy(() => tf.concat(seeds.map((s) => tf.tensor4d(new Rng(s).normals(H * W * C), [1, H, W, C])), 0) as tf.Tensor4D)
     const images = tf.tidy(() => {
       const eps: EpsFn = (p, x, t, cond) => ditEps(p, this.reference.dit, x, t, cond as tf.Tensor2D)
-      return generatorSample({ eps, params: this.generator }, z, this.reference.encodePrompts([...prompts]), this.reference.schedule, this.config.tInit)
+      return generatorSample({ eps, params: weights === 'ema' ? this.generatorEma : this.generator }, z, this.reference.encodePrompts([...prompts]), this.reference.schedule, this.config.tInit)
     })
     z.dispose()
     const pixels = (await images.data()) as Float32Array
@@ -272,12 +313,13 @@ export class RunSession {
     const [H] = this.reference.imageShape
     const pixels = await this.sampleImages(prompts, seeds)
     await atomicWriteFile(pngPath, encodeImageGrid(pixels, prompts.length, H, { columns: this.config.samples.columns }))
-    await atomicWriteFile(sidecarPath, JSON.stringify({ step, prompts, seeds, tInit: this.config.tInit, columns: this.config.samples.columns }, null, 2) + '\n')
+    await atomicWriteFile(sidecarPath, JSON.stringify({ step, prompts, seeds, tInit: this.config.tInit, columns: this.config.samples.columns, weights: 'ema', emaDecay: this.config.generatorEmaDecay }, null, 2) + '\n')
   }
 
-  /** The generator's weights as plain arrays (tests compare runs bit for bit). */
-  generatorValues(): Record<string, Float32Array> {
-    return Object.fromEntries(Object.entries(this.generator).map(([k, v]) => [k, v.dataSync() as Float32Array]))
+  /** The generator's weights (or their EMA) as plain arrays (tests compare runs bit for bit). */
+  generatorValues(weights: GeneratorWeights = 'raw'): Record<string, Float32Array> {
+    const params = weights === 'ema' ? this.generatorEma : this.generator
+    return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v.dataSync() as Float32Array]))
   }
 
   /** Threads computing each step's gradients. */
@@ -292,6 +334,7 @@ export class RunSession {
     this.parallel?.dispose().catch(() => {})
     this.trainer.dispose()
     disposeParams(this.generator)
+    disposeParams(this.generatorEma)
     disposeParams(this.fake)
     this.reference.dispose()
   }

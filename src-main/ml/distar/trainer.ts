@@ -215,6 +215,16 @@ export class DiStarTrainer {
   }
 
   /** Threads computing each step's gradients (1 unless useDataParallel was called). */
+  /** steps taken so far (skipped ones included): the index of the next step */
+  get stepsTaken(): number {
+    return this.stepIndex
+  }
+
+  /** generator updates applied so far (skipped steps apply none) */
+  get generatorUpdates(): number {
+    return this.generatorOpt.step
+  }
+
   get threads(): number {
     return this.parallel?.threads ?? 1
   }
