@@ -11,6 +11,7 @@ import { initTf, type TfBackendName } from '../ml/backend/init.ts'
 import { loadEmojiDataset } from '../ml/data/emoji-dataset.ts'
 import { shippedAlignmentModelDir } from '../ml/rewards/alignment-reward.ts'
 import { resourcePath } from '../util/resource-path.ts'
+import { readPromptFile } from '../util/prompt-file.ts'
 import { formatDuration, renderProgressLine } from '../core/runs/progress-line.ts'
 import type { RunStepEvent } from '../core/runs/run-engine.ts'
 import { parseSeeds } from './generate.ts'
@@ -137,7 +138,7 @@ async function main(): Promise<void> {
   const outDir = resolve(args.out ?? (args.quick ? 'eval-out-quick' : 'eval-out'))
   if (args['docs-only']) return refreshDocs(outDir)
 
-  const allPrompts = (await readFile(PROMPT_FILE, 'utf8')).split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
+  const allPrompts = readPromptFile(PROMPT_FILE)
   const runConfigPath = resolve(args['run-config'] ?? DEFAULT_RUN_CONFIG)
   let baseRunConfig: Record<string, unknown>
   try {

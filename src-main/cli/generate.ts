@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
+import { readPromptFile } from '../util/prompt-file.ts'
 import { Gallery } from '../core/gallery/gallery.ts'
 import { exportModelChoice, generateIntoGallery, type ModelChoice } from '../core/gallery/generate.ts'
 import { join } from 'node:path'
@@ -100,14 +101,12 @@ async function main(): Promise<void> {
   if (!values.prompts) throw new Error('--prompts is required')
   if (!values.out) throw new Error('--out is required')
   if (values.sampler !== 'ddim' && values.sampler !== 'dpmpp-2m') throw new Error(`--sampler must be ddim or dpmpp-2m, got '${values.sampler}'`)
-  let promptText: string
+  let prompts: string[]
   try {
-    promptText = await readFile(values.prompts, 'utf8')
+    prompts = readPromptFile(values.prompts)
   } catch (err) {
-    throw new Error(`--prompts: cannot read ${values.prompts} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+    throw new Error(`--prompts: ${(err as Error).message}`)
   }
-  const prompts = promptText.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
-  if (prompts.length === 0) throw new Error(`--prompts: ${values.prompts} holds no prompts`)
   const seeds = parseSeeds(values.seeds!)
   const tInit = values['t-init'] === undefined ? undefined : number(values['t-init'], 't-init', 0, true)
   const step = values.step === undefined ? undefined : number(values.step, 'step', 0, true)

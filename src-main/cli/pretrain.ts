@@ -6,6 +6,7 @@
 // single-thread; 1 uses both cores of a 2-core machine); a run may resume with another count.
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { parsePromptText } from '../util/prompt-file.ts'
 import { initTf } from '../ml/backend/init.ts'
 import { loadEmojiDataset } from '../ml/data/emoji-dataset.ts'
 import { DEFAULT_PRETRAIN, Pretraining, formatDuration, type PretrainOptions } from '../ml/diffusion/pretrain-run.ts'
@@ -85,7 +86,7 @@ function parseArgs(argv: string[]): PretrainOptions {
 
 function showcasePrompts(fallback: string[]): string[] {
   if (existsSync(SHOWCASE_FILE)) {
-    const lines = readFileSync(SHOWCASE_FILE, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
+    const lines = parsePromptText(readFileSync(SHOWCASE_FILE, 'utf8'))
     if (lines.length > 0) return lines.slice(0, 16)
   }
   return fallback

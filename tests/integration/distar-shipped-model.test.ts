@@ -17,6 +17,8 @@ import { AlignmentModel } from '../../src-main/ml/rewards/alignment-model.ts'
 import { shippedAlignmentModelDir, hasShippedAlignmentModel } from '../../src-main/ml/rewards/alignment-reward.ts'
 import { scoreImages } from '../../src-main/eval/scoring.ts'
 import { promptSubset } from '../../src-main/eval/pipeline.ts'
+import { readPromptFile } from '../../src-main/util/prompt-file.ts'
+import { fileURLToPath } from 'node:url'
 
 const referenceDir = new URL('../../resources/models/reference/', import.meta.url).pathname
 const skip = !existsSync(join(referenceDir, 'model.safetensors')) || !hasShippedAlignmentModel()
@@ -41,9 +43,7 @@ after(async () => {
 
 /** 24 held-out captions spread over the validation list (as the eval picks a subset), seeds 0-23. */
 function heldOutPrompts(): string[] {
-  const lines = readFileSync(new URL('../../resources/prompts/validation-captions.txt', import.meta.url), 'utf8')
-    .split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
-  return promptSubset(lines, 24)
+  return promptSubset(readPromptFile(fileURLToPath(new URL('../../resources/prompts/validation-captions.txt', import.meta.url))), 24)
 }
 
 test('a short DI* run on the shipped model raises the alignment score on held-out captions', { skip, timeout: 600_000 }, async () => {

@@ -27,6 +27,7 @@ import { atomicWriteFile } from '../../util/atomic-write.ts'
 import type { RunConfig, TrainPrompts } from './run-config.ts'
 import { RunConfigError } from './run-config.ts'
 import { resourcePath } from '../../util/resource-path.ts'
+import { PromptFileError, readPromptFile } from '../../util/prompt-file.ts'
 
 const REFERENCE_MODEL_PATH = join('resources', 'models', 'reference')
 const SHOWCASE_PROMPTS_PATH = join('resources', 'prompts', 'showcase.txt')
@@ -38,19 +39,16 @@ export function defaultReferenceModelDir(): string {
 }
 
 export function showcasePromptList(): string[] {
-  return readPromptFile(resourcePath(SHOWCASE_PROMPTS_PATH))
+  return promptsOf(resourcePath(SHOWCASE_PROMPTS_PATH))
 }
 
-function readPromptFile(path: string): string[] {
-  let text: string
+/** A prompt file named by a run config: its problems are the config's (RunConfigError). */
+function promptsOf(path: string): string[] {
   try {
-    text = readFileSync(path, 'utf8')
+    return readPromptFile(path)
   } catch (err) {
-    throw new RunConfigError(`Cannot read the prompt file ${path}: ${(err as Error).message}`)
+    throw err instanceof PromptFileError ? new RunConfigError(err.message) : err
   }
-  const prompts = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0)
-  if (prompts.length === 0) throw new RunConfigError(`The prompt file ${path} has no prompts`)
-  return prompts
 }
 
 export function resolveTrainPrompts(source: TrainPrompts, baseDir = process.cwd()): string[] {
@@ -60,7 +58,7 @@ export function resolveTrainPrompts(source: TrainPrompts, baseDir = process.cwd(
     return captions
   }
   if (Array.isArray(source)) return source
-  return readPromptFile(resolve(baseDir, source.file))
+  return promptsOf(resolve(baseDir, source.file))
 }
 
 /** The fixed prompts and seeds of the sample grids. */
