@@ -132,6 +132,8 @@ function defaultWorkerEntry(): URL {
 export class DataParallelTrainer {
   private nextId = 1
   private closed = false
+  /** the dataId of each param when it was last copied into `weights` */
+  private readonly publishedDataIds = new Map<string, object>()
 
   private constructor(
     /** the main thread's model: train its params with your optimizer */
@@ -269,10 +271,17 @@ export class DataParallelTrainer {
     await Promise.all(this.workers.map((w) => w.terminate()))
   }
 
+  /**
+   * Copies the params into the shared weight buffer the workers read. A variable's dataId changes on
+   * every assign (optimizer updates included), so a slot whose dataId is the one last copied is skipped:
+   * a DI* step asks for gradients twice and only the fake score changed in between.
+   */
   private publishWeights(): void {
     for (const slot of this.layout) {
-      const values = this.model.params[slot.name].dataSync() as Float32Array
-      this.weights.set(values, slot.offset)
+      const param = this.model.params[slot.name]
+      if (this.publishedDataIds.get(slot.name) === param.dataId) continue
+      this.weights.set(param.dataSync() as Float32Array, slot.offset)
+      this.publishedDataIds.set(slot.name, param.dataId)
     }
   }
 }
