@@ -22,16 +22,16 @@ describe('Train form', () => {
     const fromForm = parseRunConfig(buildRunConfig(untouchedForm()))
     const expected = parseRunConfig(defaultRun)
     assert.deepEqual(fromForm.controls, expected.controls)
-    for (const key of ['tInit', 'steps', 'batchSize', 'seed', 'reward'] as const) assert.deepEqual(fromForm[key], expected[key], key)
+    for (const key of ['tInit', 'steps', 'batchSize', 'seed', 'reward', 'generatorEmaDecay'] as const) assert.deepEqual(fromForm[key], expected[key], key)
     assert.equal(fromForm.samples.every, expected.samples.every)
     assert.equal(fromForm.checkpoints.every, expected.checkpoints.every)
   })
 
   it('keeps the default run\'s hidden controls when the shown ones change', () => {
-    const form = { ...untouchedForm(), learningRate: 3e-5, fakeLearningRate: 9e-5, cfgScale: 2, tInit: 600, regulariser: 'kl' as const }
+    const form = { ...untouchedForm(), learningRate: 3e-5, fakeLearningRate: 9e-5, cfgScale: 2, tInit: 600, regulariser: 'kl' as const, emaDecay: 0.9 }
     const c = parseRunConfig(buildRunConfig(form))
     const expected = parseRunConfig(defaultRun).controls
-    assert.deepEqual([c.controls.generatorLr, c.controls.fakeLr, c.controls.cfgScale, c.controls.regulariser, c.tInit], [3e-5, 9e-5, 2, 'kl', 600])
+    assert.deepEqual([c.controls.generatorLr, c.controls.fakeLr, c.controls.cfgScale, c.controls.regulariser, c.tInit, c.generatorEmaDecay], [3e-5, 9e-5, 2, 'kl', 600, 0.9])
     assert.equal(c.controls.rewardWeight, expected.rewardWeight)
     assert.deepEqual(c.controls.tRange, expected.tRange)
     assert.equal(c.controls.huberC, expected.huberC)

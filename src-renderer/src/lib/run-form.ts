@@ -43,6 +43,8 @@ export interface RunForm {
   fakeLearningRate: number
   cfgScale: number
   tInit: number
+  /** decay of the generator's moving average, which grids and exports show (0 = the raw weights) */
+  emaDecay: number
   /** workspace folder of the trained preference model, when there is one */
   preferenceModelDir: string | null
 }
@@ -62,6 +64,7 @@ export function defaultRunForm(): Omit<RunForm, 'name' | 'baseModel' | 'rewards'
     fakeLearningRate: c.fakeLr ?? c.generatorLr ?? 1e-4,
     cfgScale: c.cfgScale ?? 4.5,
     tInit: DEFAULT_RUN.tInit,
+    emaDecay: DEFAULT_RUN.generatorEmaDecay,
   }
 }
 
@@ -92,6 +95,7 @@ export function buildRunConfig(form: RunForm): RunConfigInput {
     batchSize: form.batchSize,
     seed: form.seed,
     tInit: form.tInit,
+    generatorEmaDecay: form.emaDecay,
     ...(prompts.length > 0 ? { prompts } : {}),
     samples: { every: form.samplesEvery, ...(prompts.length > 0 ? { prompts: prompts.slice(0, 8) } : {}) },
     checkpoints: { every: form.checkpointEvery },
