@@ -65,6 +65,6 @@ test('generate CLI writes PNGs with metadata and an index, with progress; bad ar
   assert.equal(noModel.code, 1)
   assert.match(noModel.stderr, /--model is required/)
   assert.match((await fail(['--model', join(dir, 'nope'), '--prompts', join(dir, 'prompts.txt'), '--out', out])).stderr, /neither an ONNX model folder/)
-  assert.match((await fail(['--model', join(dir, 'model'), '--prompts', join(dir, 'missing.txt'), '--out', out])).stderr, /cannot read .*ENOENT/)
+  assert.match((await fail(['--model', join(dir, 'model'), '--prompts', join(dir, 'missing.txt'), '--out', out])).stderr, /--prompts: cannot read the prompt file .*missing\.txt \(ENOENT\)/i)
   assert.match((await fail(['--model', join(dir, 'model'), '--prompts', join(dir, 'prompts.txt'), '--out', out, '--sampler', 'euler'])).stderr, /--sampler must be ddim or dpmpp-2m/)
 })
