@@ -267,6 +267,7 @@ function checkJobRequest(request: ParsedParams<'jobs.start'>, workspace: Workspa
       if (config.baseModelDir !== undefined) mustExist(config.baseModelDir, 'Base model')
       else if (!referenceModelPresent()) throw new StudioError('not-found', referenceModelMissingMessage())
       if (typeof config.prompts === 'object' && 'file' in config.prompts) mustExist(config.prompts.file, 'Prompt file')
+      if (config.generatorInit !== undefined) mustExist(config.generatorInit, 'Generator init')
       const visit = (spec: RewardSpec): void => {
         if (spec.kind === 'sum') spec.parts.forEach((p) => visit(p.spec))
         else if ('modelDir' in spec && spec.modelDir !== undefined) mustExist(spec.modelDir, spec.kind === 'preference' ? 'The preference model (train it in Prefer first):' : 'Reward model')

@@ -5,7 +5,7 @@
 // re-scores. A run killed part-way resumes from its last checkpoint; --retrain starts afresh.
 import { createHash } from 'node:crypto'
 import { existsSync, promises as fs } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { DiStarRun, type RunStepEvent } from '../core/runs/run-engine.ts'
 import { readStatus, runDir } from '../core/runs/run-files.ts'
 import type { RunConfigInput } from '../core/runs/run-config.ts'
@@ -74,6 +74,8 @@ export async function trainingKey(config: RunConfigInput, referenceDir: string, 
     config,
     reference: await sha256OfFile(join(referenceDir, 'model.safetensors')),
     alignment: await sha256OfFile(join(alignmentDir, 'model.safetensors')),
+    // only when set, so the keys of runs that start from the reference stay as they were
+    ...(typeof config.generatorInit === 'string' ? { generatorInit: await sha256OfFile(join(resolve(config.generatorInit), 'model.safetensors')) } : {}),
   }
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex')
 }

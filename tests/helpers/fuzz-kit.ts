@@ -330,6 +330,7 @@ export function validTemplates(world: FuzzWorld): Partial<Record<RequestChannel,
       { kind: 'preference-train', params: { hidden: 0, seed: 1 } },
       { kind: 'distar-train', params: { resume: 'run-1' } },
       { kind: 'distar-train', params: { config: { baseModelDir: 'models/base', prompts: { file: 'prompts.txt' }, reward: { kind: 'brightness' } } } },
+      { kind: 'distar-train', params: { config: { generatorInit: 'runs/old/checkpoints/step-50', reward: { kind: 'brightness' } } } },
     ],
     'jobs.cancel': [{ jobId: 'job-1' }],
     'jobs.control': [{ jobId: 'job-1', control: { type: 'pause' } }, { jobId: 'job-1', control: { type: 'set', values: { rewardWeight: 0.5 } } }],
@@ -393,7 +394,7 @@ function applyMutation(copy: unknown, m: Mutation): unknown {
 }
 
 /** Keys whose values the core turns into file paths or looks up by name. */
-const NAME_KEYS = new Set(['saveResultAs', 'path', 'file', 'folder', 'imageA', 'imageB', 'baseModelDir', 'modelDir', 'tokenizerFrom', 'runId', 'resume', 'id', 'ids', 'jobId', 'workspace'])
+const NAME_KEYS = new Set(['saveResultAs', 'path', 'file', 'folder', 'imageA', 'imageB', 'baseModelDir', 'generatorInit', 'modelDir', 'tokenizerFrom', 'runId', 'resume', 'id', 'ids', 'jobId', 'workspace'])
 
 /** Paths to the values in `template` that name files, folders, runs, jobs or images. */
 function namePaths(template: unknown): (string | number)[][] {

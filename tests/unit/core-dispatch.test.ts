@@ -54,6 +54,16 @@ describe('StudioCore.dispatch', () => {
     assert.deepEqual(jobs, { ok: true, result: [] })
   })
 
+  it('refuses a DI* run whose generatorInit is outside the workspace or missing', async () => {
+    for (const path of ['../outside', '/tmp', 'a/../../b']) {
+      const response = await core.dispatch('jobs.start', { kind: 'distar-train', params: { config: { generatorInit: path, reward: { kind: 'brightness' } } } })
+      assert.equal(response.ok ? null : response.error.code, 'forbidden', path)
+    }
+    const missing = await core.dispatch('jobs.start', { kind: 'distar-train', params: { config: { generatorInit: 'runs/none/checkpoints/step-1', reward: { kind: 'brightness' } } } })
+    assert.equal(missing.ok ? null : missing.error.code, 'not-found')
+    assert.match(missing.ok ? '' : missing.error.message, /Generator init runs\/none\/checkpoints\/step-1 does not exist/)
+  })
+
   it('turns handler errors into not-found / conflict responses', async () => {
     const missing = await core.dispatch('jobs.cancel', { jobId: 'no-such-job' })
     assert.equal(missing.ok ? null : missing.error.code, 'not-found')

@@ -227,6 +227,34 @@ test('a checkpoint from before the EMA resumes with the EMA at the generator; an
   resumed.dispose()
 })
 
+test('generatorInit starts the generator from another run\'s checkpoint; bad ones are clear errors', async () => {
+  const ws = await tempWorkspace()
+  const first = await DiStarRun.start(ws, tinyRunConfig(reference), { runId: 'first' })
+  await first.run()
+  const firstEma = first.session.generatorValues('ema')
+  first.dispose()
+  const init = join(ws, 'runs', 'first', 'checkpoints', 'step-6')
+  const second = await DiStarRun.start(ws, tinyRunConfig(reference, { generatorInit: init }), { runId: 'second' })
+  assertSameWeights(second.session.generatorValues(), firstEma, 'the generator starts at the other run\'s generator EMA')
+  assertSameWeights(second.session.generatorValues('ema'), firstEma, 'and so does its EMA')
+  assert.equal(JSON.parse(readFileSync(join(ws, 'runs', 'second', 'config.json'), 'utf8')).generatorInit, init)
+  second.dispose()
+  // a run that has no checkpoint yet starts from the init again when resumed
+  const again = await DiStarRun.resume(ws, 'second')
+  assertSameWeights(again.session.generatorValues(), firstEma, 'resumed from step 0')
+  again.dispose()
+
+  await assert.rejects(DiStarRun.start(ws, tinyRunConfig(reference, { generatorInit: join(ws, 'nowhere') })), (e: Error) => e instanceof RunConfigError && /generatorInit: No checkpoint/.test(e.message))
+  await assert.rejects(DiStarRun.start(ws, tinyRunConfig(reference, { generatorInit: init, tInit: 500 })), (e: Error) => e instanceof RunConfigError && /t_init 800.*tInit is 500/.test(e.message))
+  // a tensor of the wrong shape (as a generator for another architecture has)
+  const bad = join(ws, 'bad-init')
+  const ck = await loadCheckpoint(init)
+  const tensors = Object.fromEntries(Object.entries(ck.tensors).map(([k, t]) => [k, k === 'generatorEma/final.w' ? { ...t, shape: [t.data.length], data: t.data } : t]))
+  await saveCheckpoint(bad, { config: ck.config, tensors })
+  await assert.rejects(DiStarRun.start(ws, tinyRunConfig(reference, { generatorInit: bad })), (e: Error) => e instanceof RunConfigError && /generatorEma\/final\.w' is missing or not float32/.test(e.message))
+  assert.deepEqual(readdirSync(join(ws, 'runs')).sort(), ['first', 'second'], 'refused starts leave no run folder')
+})
+
 test('the NaN guard pauses the run with its message; resume continues', async () => {
   const ws = await tempWorkspace()
   const run = await DiStarRun.start(ws, tinyRunConfig(reference, { pauseAfterNonFinite: 2 }), { runId: 'nan' })

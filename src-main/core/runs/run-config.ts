@@ -72,6 +72,13 @@ export const RunConfig = z
     seed: z.int().min(0).max(0xffff_ffff).default(0),
     /** the generator's input timestep (see DEFAULT_T_INIT) */
     tInit: z.int().min(0).default(DEFAULT_T_INIT),
+    /**
+     * Where the generator starts: a checkpoint folder with one-step generator weights for this reference
+     * (tensors 'generatorEma/<param>' or 'generator/<param>': a DI* run's checkpoints/step-<N>, or a
+     * pre-distilled generator). Default: the reference itself at tInit. The fake score always starts
+     * from the reference.
+     */
+    generatorInit: configPath.optional(),
     prompts: TrainPrompts.default('emoji-train-captions'),
     samples: z
       .strictObject({

@@ -109,11 +109,13 @@ export class DiStarRun {
     if (existsSync(dir)) throw new RunConfigError(`A run named '${id}' already exists in ${join(workspaceRoot, 'runs')}; resume it or pick another id`)
     const session = await RunSession.create(config, opts)
     try {
+      const generatorInit = config.generatorInit === undefined ? undefined : resolve(opts.baseDir ?? process.cwd(), config.generatorInit)
+      if (generatorInit) await session.loadGeneratorInit(generatorInit)
       await fs.mkdir(join(dir, RUN_FILES.samples), { recursive: true })
       await fs.mkdir(join(dir, RUN_FILES.checkpoints), { recursive: true })
       // resolved paths go into config.json, so a resume uses the same reference and prompts from anywhere
       const prompts = typeof config.prompts === 'object' && 'file' in config.prompts ? { file: resolve(opts.baseDir ?? process.cwd(), config.prompts.file) } : config.prompts
-      const saved: RunConfig = { ...config, baseModelDir: session.modelDir, prompts }
+      const saved: RunConfig = { ...config, baseModelDir: session.modelDir, prompts, ...(generatorInit ? { generatorInit } : {}) }
       await atomicWriteFile(join(dir, RUN_FILES.config), JSON.stringify(saved, null, 2) + '\n')
       return new DiStarRun(id, dir, saved, session, [])
     } catch (err) {
@@ -156,6 +158,8 @@ export class DiStarRun {
           notes.push({ level: 'warn', message: `Checkpoint step-${step} refused, trying the one before: ${(err as Error).message}` })
         }
       }
+      // from step 0 the generator starts where the run started it (config.json holds the absolute path)
+      if (restored === undefined && config.generatorInit !== undefined) await session.loadGeneratorInit(config.generatorInit)
       notes.push({ level: 'info', message: restored === undefined ? 'No complete checkpoint: starting again from step 0' : `Resumed from the checkpoint at step ${restored}` })
       await truncateMetrics(dir, restored ?? 0)
       await removeInterruptedDeletes(dir) // a run killed while pruning after its last checkpoint never prunes again

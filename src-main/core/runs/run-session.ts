@@ -25,7 +25,8 @@ import { buildCatalog } from '../../ml/data/emoji-catalog.ts'
 import { Rng } from '../../ml/util/rng.ts'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
 import type { RunConfig, TrainPrompts } from './run-config.ts'
-import { RunConfigError } from './run-config.ts'
+import { DEFAULT_T_INIT, RunConfigError } from './run-config.ts'
+import { exportedGeneratorGroup } from './run-files.ts'
 import { resourcePath } from '../../util/resource-path.ts'
 import { PromptFileError, readPromptFile } from '../../util/prompt-file.ts'
 
@@ -201,6 +202,34 @@ export class RunSession {
   }
 
   /**
+   * Starts the generator (and its EMA) from the one-step generator saved in `dir` (the config's
+   * generatorInit) instead of the reference. Everything is checked before anything changes: every
+   * parameter present with this reference's shapes, and the t_init it was trained for (when the folder
+   * records one, or its run's config.json does) equal to this run's. Problems are RunConfigErrors.
+   */
+  async loadGeneratorInit(dir: string): Promise<void> {
+    let ck: Awaited<ReturnType<typeof loadCheckpoint>>
+    try {
+      ck = await loadCheckpoint(dir)
+    } catch (err) {
+      throw new RunConfigError(`generatorInit: ${(err as Error).message}`)
+    }
+    const group = exportedGeneratorGroup(Object.keys(ck.tensors))
+    for (const [k, shape] of Object.entries(ditParamShapes(this.reference.dit))) {
+      const t = ck.tensors[`${group}/${k}`]
+      if (!t || t.dtype !== 'float32' || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+        throw new RunConfigError(`generatorInit ${dir}: tensor '${group}/${k}' is missing or not float32 [${shape}] (is it a generator for another reference model?)`)
+      }
+    }
+    const trainedFor = generatorInitTInit(dir, ck.config)
+    if (trainedFor !== undefined && trainedFor !== this.config.tInit) {
+      throw new RunConfigError(`generatorInit ${dir} is a generator for t_init ${trainedFor}; this run's tInit is ${this.config.tInit}`)
+    }
+    assignParams(this.generator, ck.tensors, group)
+    assignParams(this.generatorEma, ck.tensors, group)
+  }
+
+  /**
    * One trainer step, then the generator EMA: after the n-th applied generator update (n = the generator
    * optimiser's step, restored with a checkpoint, so a resumed run averages exactly as an uninterrupted one)
    *     ema <- d ema + (1 - d) generator,   d = min(decay, (1 + n) / (10 + n)).
@@ -335,6 +364,22 @@ export class RunSession {
     disposeParams(this.generatorEma)
     disposeParams(this.fake)
     this.reference.dispose()
+  }
+}
+
+/**
+ * The t_init a saved generator was trained for: its config's `tInit`, or for a DI* run checkpoint
+ * (runs/<id>/checkpoints/step-<N>) the tInit in runs/<id>/config.json; undefined when neither says.
+ */
+function generatorInitTInit(dir: string, config: unknown): number | undefined {
+  const own = (config as { tInit?: unknown } | null)?.tInit
+  if (typeof own === 'number') return own
+  if ((config as Partial<RunCheckpointInfo> | null)?.kind !== 'distar-run-checkpoint') return undefined
+  try {
+    const runConfig = JSON.parse(readFileSync(join(dir, '..', '..', 'config.json'), 'utf8')) as { tInit?: unknown }
+    return typeof runConfig.tInit === 'number' ? runConfig.tInit : DEFAULT_T_INIT
+  } catch {
+    return undefined
   }
 }
 

@@ -46,6 +46,7 @@ function resolveConfigPaths(config: RunConfig, ctx: JobContext): RunConfig {
   return {
     ...config,
     ...(config.baseModelDir ? { baseModelDir: ctx.workspace.resolve(config.baseModelDir) } : {}),
+    ...(config.generatorInit ? { generatorInit: ctx.workspace.resolve(config.generatorInit) } : {}),
     ...(typeof config.prompts === 'object' && 'file' in config.prompts ? { prompts: { file: ctx.workspace.resolve(config.prompts.file) } } : {}),
     reward: reward(config.reward),
   }
