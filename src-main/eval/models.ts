@@ -10,7 +10,7 @@ import { generatorSample } from '../ml/distar/losses.ts'
 import type { EpsFn } from '../ml/distar/types.ts'
 import { OnnxInference } from '../ml/onnx/inference.ts'
 import { loadDitSource, resolveModelFolder, type DitSource, type LoadedPackage } from '../ml/onnx/model-package.ts'
-import { resolveRunGenerator } from '../core/gallery/run-generator.ts'
+import { exportCheckpointGenerator, resolveRunGenerator } from '../core/gallery/run-generator.ts'
 import { checkpointPath, exportedGeneratorGroup, listCheckpointSteps } from '../core/runs/run-files.ts'
 import type { ImageBatch } from './scoring.ts'
 import { perImageMs } from './stats.ts'
@@ -20,7 +20,8 @@ export const GALLERY_BATCH = 16
 
 export type ModelSpec =
   | { id: string; label: string; kind: 'reference'; steps: number; sampler: SamplerKind; cfg: number }
-  | { id: string; label: string; kind: 'one-step-init'; tInit: number }
+  /** the generator the runs start from: the reference at t_init, or the run config's generatorInit folder */
+  | { id: string; label: string; kind: 'one-step-init'; tInit: number; generatorInit?: string }
   | { id: string; label: string; kind: 'run'; runDir: string; regulariser: 'score' | 'kl'; trainingSteps: number }
 
 export interface GeneratedSet {
@@ -38,6 +39,9 @@ export async function resolvePackage(spec: ModelSpec, referenceDir: string, cach
     case 'reference':
       return resolveModelFolder(referenceDir, { cacheDir, name: 'reference' })
     case 'one-step-init':
+      if (spec.generatorInit) {
+        return exportCheckpointGenerator(spec.generatorInit, { referenceDir, tInit: spec.tInit, name: 'one-step-init', cacheDir, what: `generatorInit ${spec.generatorInit}` })
+      }
       return resolveModelFolder(referenceDir, { cacheDir, generatorTInit: spec.tInit, name: 'one-step-init' })
     case 'run':
       return resolveRunGenerator(spec.runDir, { cacheDir, referenceDir })
@@ -82,15 +86,21 @@ export async function generateSet(inference: OnnxInference, pkg: LoadedPackage, 
 
 /** The generator weights of a model spec (one-step models only), for the TensorFlow.js timing. */
 async function generatorWeights(spec: ModelSpec, reference: DitSource): Promise<Record<string, Float32Array>> {
-  if (spec.kind === 'one-step-init') return reference.values
-  if (spec.kind !== 'run') throw new Error('generatorWeights: not a one-step model')
-  const [step] = await listCheckpointSteps(spec.runDir)
-  if (step === undefined) throw new Error(`${spec.runDir} has no checkpoint`)
-  const ck = await loadCheckpoint(checkpointPath(spec.runDir, step))
+  if (spec.kind === 'one-step-init' && !spec.generatorInit) return reference.values
+  if (spec.kind === 'reference') throw new Error('generatorWeights: not a one-step model')
+  let ckDir: string
+  if (spec.kind === 'run') {
+    const [step] = await listCheckpointSteps(spec.runDir)
+    if (step === undefined) throw new Error(`${spec.runDir} has no checkpoint`)
+    ckDir = checkpointPath(spec.runDir, step)
+  } else {
+    ckDir = spec.generatorInit!
+  }
+  const ck = await loadCheckpoint(ckDir)
   const group = exportedGeneratorGroup(Object.keys(ck.tensors)) // the weights the gallery export uses too
   return Object.fromEntries(Object.keys(reference.values).map((name) => {
     const t = ck.tensors[`${group}/${name}`]
-    if (!t) throw new Error(`${spec.runDir} step ${step}: no ${group} tensor '${name}'`)
+    if (!t) throw new Error(`${ckDir}: no ${group} tensor '${name}'`)
     return [name, t.data as Float32Array]
   }))
 }

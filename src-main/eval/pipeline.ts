@@ -103,7 +103,10 @@ function modelSpecs(opts: EvalOptions, tInit: number, runs: TrainedRun[]): Model
   const refSteps = [...opts.referenceSteps].sort((a, b) => b - a)
   return [
     ...refSteps.map((steps): ModelSpec => ({ id: `reference-${steps}`, label: `Reference ${steps} steps`, kind: 'reference', steps, sampler: opts.sampler, cfg: opts.cfg })),
-    { id: 'one-step-init', label: 'One-step, init', kind: 'one-step-init', tInit },
+    {
+      id: 'one-step-init', label: 'One-step, init', kind: 'one-step-init', tInit,
+      ...(typeof opts.baseRunConfig.generatorInit === 'string' ? { generatorInit: resolve(opts.baseRunConfig.generatorInit) } : {}),
+    },
     ...runs.map((r): ModelSpec => ({
       id: r.id, label: r.regulariser === 'score' ? 'One-step, DI*' : 'One-step, KL', kind: 'run', runDir: r.dir, regulariser: r.regulariser, trainingSteps: r.steps,
     })),

@@ -14,6 +14,7 @@ import { Tokenizer } from '../../src-main/ml/text/tokenizer.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 import { OnnxInference } from '../../src-main/ml/onnx/inference.ts'
 import { exportGenerator, loadDitSource, loadOnnxPackage } from '../../src-main/ml/onnx/model-package.ts'
+import { resolvePackage } from '../../src-main/eval/models.ts'
 import { Gallery } from '../../src-main/core/gallery/gallery.ts'
 import { generateIntoGallery } from '../../src-main/core/gallery/generate.ts'
 
@@ -96,4 +97,19 @@ test('run folders: a missing step or a checkpoint of another architecture is a c
   await mkdir(join(dir, 'runs', 'run-9', 'checkpoints'), { recursive: true })
   await writeFile(join(dir, 'runs', 'run-9', 'config.json'), '{}')
   await assert.rejects(generateIntoGallery(gallery, inference, { models: [{ path: join(dir, 'runs', 'run-9') }], prompts: ['a'], seeds: [0] }), /has no checkpoint yet/)
+})
+
+test("the eval's init row with a run config's generatorInit exports that folder's generator EMA", async () => {
+  const init = join(dir, 'runs', 'run-7', 'checkpoints', 'step-20')
+  const pkg = await resolvePackage({ id: 'one-step-init', label: 'One-step, init', kind: 'one-step-init', tInit: 250, generatorInit: init }, join(dir, 'reference'), join(dir, 'eval-cache'))
+  assert.equal(pkg.manifest.kind, 'generator')
+  const got = await inference.generate(pkg, { prompts: ['red apple', 'black cat'], seeds: [5, 6] })
+  const source = { ...(await loadDitSource(join(dir, 'reference'))), values: randomValues(20) }
+  await exportGenerator({ source, tInit: 250, name: 'direct-init', checkpoint: 'test' }, join(dir, 'direct-init'))
+  const want = await inference.generate(await loadOnnxPackage(join(dir, 'direct-init')), { prompts: ['red apple', 'black cat'], seeds: [5, 6] })
+  assert.deepEqual(got.pixels, want.pixels)
+  // without generatorInit the row is the reference at t_init: other pixels
+  const plain = await resolvePackage({ id: 'one-step-init', label: 'One-step, init', kind: 'one-step-init', tInit: 250 }, join(dir, 'reference'), join(dir, 'eval-cache'))
+  assert.notDeepEqual((await inference.generate(plain, { prompts: ['red apple', 'black cat'], seeds: [5, 6] })).pixels, want.pixels)
+  await assert.rejects(resolvePackage({ id: 'one-step-init', label: 'x', kind: 'one-step-init', tInit: 250, generatorInit: join(dir, 'nowhere') }, join(dir, 'reference'), join(dir, 'eval-cache')), /generatorInit .*nowhere: no model\.safetensors/)
 })

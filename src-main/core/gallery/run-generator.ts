@@ -43,11 +43,32 @@ export async function resolveRunGenerator(runDir: string, opts: RunGeneratorOpti
   const step = opts.step ?? steps[0]
   if (step === undefined) throw new OnnxPackageError(`run ${runId} has no checkpoint yet`)
   if (!steps.includes(step)) throw new OnnxPackageError(`run ${runId} has no checkpoint at step ${step} (it has ${steps.join(', ') || 'none'})`)
-  const ckDir = checkpointPath(runDir, step)
+  return exportCheckpointGenerator(checkpointPath(runDir, step), {
+    referenceDir: base, tInit, name: `${runId}-step-${step}`, step, cacheDir: opts.cacheDir, what: `run ${runId}, step ${step}`,
+  })
+}
+
+export interface CheckpointGeneratorOptions {
+  /** the reference the generator was trained on: architecture, tokenizer, schedule */
+  referenceDir: string
+  tInit: number
+  /** the exported model's name (also its cache folder's prefix) */
+  name: string
+  step?: number
+  cacheDir: string
+  /** how errors name the checkpoint */
+  what: string
+}
+
+/**
+ * The one-step generator held by a checkpoint folder (its generator EMA, else the raw generator:
+ * run-files.ts), exported to ONNX. Exports are cached by the checkpoint's weights (sha256) and reused.
+ */
+export async function exportCheckpointGenerator(ckDir: string, opts: CheckpointGeneratorOptions): Promise<LoadedPackage> {
   // the cache key is the checkpoint's weights; '.previous' is where an interrupted save left them
   const weightsFile = [join(ckDir, MODEL_FILE), join(`${ckDir}.previous`, MODEL_FILE)].find(existsSync)
-  if (!weightsFile) throw new OnnxPackageError(`run ${runId}: checkpoint step ${step} has no ${MODEL_FILE}`)
-  const cached = join(opts.cacheDir, `${runId}-step-${step}-${sha256Hex(await fs.readFile(weightsFile)).slice(0, 16)}`)
+  if (!weightsFile) throw new OnnxPackageError(`${opts.what}: no ${MODEL_FILE} in ${ckDir}`)
+  const cached = join(opts.cacheDir, `${opts.name}-${sha256Hex(await fs.readFile(weightsFile)).slice(0, 16)}`)
   if (await isOnnxPackage(cached)) {
     try {
       return await loadOnnxPackage(cached)
@@ -55,7 +76,7 @@ export async function resolveRunGenerator(runDir: string, opts: RunGeneratorOpti
       // damaged cache entry: exported again below
     }
   }
-  const reference = await loadDitSource(base)
+  const reference = await loadDitSource(opts.referenceDir)
   const ck = await loadCheckpoint(ckDir) // verifies checksums; shapes are checked below for the generator part
   const values: Record<string, Float32Array> = {}
   const group = exportedGeneratorGroup(Object.keys(ck.tensors))
@@ -63,10 +84,10 @@ export async function resolveRunGenerator(runDir: string, opts: RunGeneratorOpti
     const t = ck.tensors[`${group}/${name}`]
     const size = shape.reduce((a, b) => a * b, 1)
     if (!t || t.dtype !== 'float32' || t.data.length !== size) {
-      throw new OnnxPackageError(`run ${runId}, step ${step}: ${group} tensor '${name}' is missing or not float32 of shape [${shape}] (does the run's base model ${base} match?)`)
+      throw new OnnxPackageError(`${opts.what}: ${group} tensor '${name}' is missing or not float32 of shape [${shape}] (does its base model ${opts.referenceDir} match?)`)
     }
     values[name] = t.data as Float32Array
   }
-  await exportGenerator({ source: { ...reference, values }, tInit, name: `${runId}-step-${step}`, checkpoint: ckDir, step }, cached)
+  await exportGenerator({ source: { ...reference, values }, tInit: opts.tInit, name: opts.name, checkpoint: ckDir, ...(opts.step !== undefined ? { step: opts.step } : {}) }, cached)
   return loadOnnxPackage(cached)
 }
