@@ -114,13 +114,13 @@ function distarParallelEntry(batch: number): BenchEntry {
         const session = await RunSession.create(config, { trainingThreads: threads })
         try {
           ctx.log(`DI* B${batch} on ${threads} thread(s): 1 warm-up + ${steps} steps`)
-          await session.trainer.stepAsync()
+          await session.trainStep()
           const wall: number[] = []
           const busiest: number[] = []
           for (let i = 0; i < steps; i++) {
             const cpu0 = threadCpuMs()
             const started = performance.now()
-            await session.trainer.stepAsync()
+            await session.trainStep()
             wall.push(performance.now() - started)
             busiest.push(Math.max(threadCpuMs() - cpu0, ...session.trainer.lastStepWorkerCpuMs))
           }
@@ -132,7 +132,7 @@ function distarParallelEntry(batch: number): BenchEntry {
       const one = await measure(1)
       const two = await measure(2)
       return [
-        { name: `DI* B${batch} full step, 1 thread (studio run)`, value: one.wall.medianMs, unit: 'ms', notes: `RunSession, default-run.json controls; CPU ${one.busiestCpu.medianMs.toFixed(0)} ms; ${spread(one.wall)}` },
+        { name: `DI* B${batch} full step, 1 thread (studio run)`, value: one.wall.medianMs, unit: 'ms', notes: `RunSession.trainStep (the generator EMA update included), default-run.json controls; CPU ${one.busiestCpu.medianMs.toFixed(0)} ms; ${spread(one.wall)}` },
         { name: `DI* B${batch} full step, 2 threads (data-parallel)`, value: two.wall.medianMs, unit: 'ms', notes: `wall; busiest thread CPU ${two.busiestCpu.medianMs.toFixed(0)} ms; ${spread(two.wall)}` },
         { name: `DI* B${batch} data-parallel speed-up, wall`, value: one.wall.medianMs / two.wall.medianMs, unit: 'x', notes: 'real only if a core is free (see load average)' },
         { name: `DI* B${batch} step on 2 idle cores, CPU-time estimate`, value: two.busiestCpu.medianMs, unit: 'ms', notes: `busiest thread's CPU per step (1-thread CPU / this = ${(one.busiestCpu.medianMs / two.busiestCpu.medianMs).toFixed(2)}x); ignores message latency` },
