@@ -4,7 +4,7 @@
 // with metadata, <out>/index.json), with a progress bar and ETA. A model is an ONNX model folder, a
 // saved diffusion model (exported once to <out>/.models; --t-init makes it a one-step generator),
 // a DI* run folder (its generator at --step or the newest checkpoint), or 'reference' (the shipped model).
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'

@@ -4,14 +4,14 @@
 // generators also through TensorFlow.js (the training backend).
 import * as tf from '@tensorflow/tfjs-core'
 import { loadCheckpoint } from '../ml/checkpoint/checkpoint.ts'
-import { ditEps, disposeParams, paramsFromValues, type DitConfig } from '../ml/diffusion/dit.ts'
+import { ditEps, ditParamShapes, disposeParams, paramsFromValues, type DitConfig } from '../ml/diffusion/dit.ts'
 import { initialNoise, type SamplerKind } from '../ml/diffusion/samplers.ts'
 import { generatorSample } from '../ml/distar/losses.ts'
 import type { EpsFn } from '../ml/distar/types.ts'
 import { OnnxInference } from '../ml/onnx/inference.ts'
 import { loadDitSource, resolveModelFolder, type DitSource, type LoadedPackage } from '../ml/onnx/model-package.ts'
 import { exportCheckpointGenerator, resolveRunGenerator } from '../core/gallery/run-generator.ts'
-import { checkpointPath, exportedGeneratorGroup, listCheckpointSteps } from '../core/runs/run-files.ts'
+import { checkpointGeneratorValues, checkpointPath, listCheckpointSteps } from '../core/runs/run-files.ts'
 import type { ImageBatch } from './scoring.ts'
 import { perImageMs } from './stats.ts'
 
@@ -97,12 +97,9 @@ async function generatorWeights(spec: ModelSpec, reference: DitSource): Promise<
     ckDir = spec.generatorInit!
   }
   const ck = await loadCheckpoint(ckDir)
-  const group = exportedGeneratorGroup(Object.keys(ck.tensors)) // the weights the gallery export uses too
-  return Object.fromEntries(Object.keys(reference.values).map((name) => {
-    const t = ck.tensors[`${group}/${name}`]
-    if (!t) throw new Error(`${ckDir}: no ${group} tensor '${name}'`)
-    return [name, t.data as Float32Array]
-  }))
+  const generator = checkpointGeneratorValues(ck.tensors, ditParamShapes(reference.dit)) // the weights the gallery export uses too
+  if ('bad' in generator) throw new Error(`${ckDir}: ${generator.group} tensor '${generator.bad}' is missing or mis-shaped`)
+  return generator.values
 }
 
 /**

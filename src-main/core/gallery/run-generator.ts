@@ -7,7 +7,7 @@ import { basename, isAbsolute, join, resolve } from 'node:path'
 import { loadCheckpoint, MODEL_FILE } from '../../ml/checkpoint/checkpoint.ts'
 import { ditParamShapes } from '../../ml/diffusion/dit.ts'
 import { exportGenerator, isOnnxPackage, loadDitSource, loadOnnxPackage, sha256Hex, OnnxPackageError, type LoadedPackage } from '../../ml/onnx/model-package.ts'
-import { checkpointPath, exportedGeneratorGroup, listCheckpointSteps, RUN_FILES } from '../runs/run-files.ts'
+import { checkpointGeneratorValues, checkpointPath, listCheckpointSteps, RUN_FILES } from '../runs/run-files.ts'
 import { DEFAULT_T_INIT } from '../runs/run-config.ts'
 
 export interface RunGeneratorOptions {
@@ -78,16 +78,11 @@ export async function exportCheckpointGenerator(ckDir: string, opts: CheckpointG
   }
   const reference = await loadDitSource(opts.referenceDir)
   const ck = await loadCheckpoint(ckDir) // verifies checksums; shapes are checked below for the generator part
-  const values: Record<string, Float32Array> = {}
-  const group = exportedGeneratorGroup(Object.keys(ck.tensors))
-  for (const [name, shape] of Object.entries(ditParamShapes(reference.dit))) {
-    const t = ck.tensors[`${group}/${name}`]
-    const size = shape.reduce((a, b) => a * b, 1)
-    if (!t || t.dtype !== 'float32' || t.data.length !== size) {
-      throw new OnnxPackageError(`${opts.what}: ${group} tensor '${name}' is missing or not float32 of shape [${shape}] (does its base model ${opts.referenceDir} match?)`)
-    }
-    values[name] = t.data as Float32Array
+  const shapes = ditParamShapes(reference.dit)
+  const generator = checkpointGeneratorValues(ck.tensors, shapes)
+  if ('bad' in generator) {
+    throw new OnnxPackageError(`${opts.what}: ${generator.group} tensor '${generator.bad}' is missing or not float32 of shape [${shapes[generator.bad]}] (does its base model ${opts.referenceDir} match?)`)
   }
-  await exportGenerator({ source: { ...reference, values }, tInit: opts.tInit, name: opts.name, checkpoint: ckDir, ...(opts.step !== undefined ? { step: opts.step } : {}) }, cached)
+  await exportGenerator({ source: { ...reference, values: generator.values }, tInit: opts.tInit, name: opts.name, checkpoint: ckDir, ...(opts.step !== undefined ? { step: opts.step } : {}) }, cached)
   return loadOnnxPackage(cached)
 }

@@ -7,6 +7,7 @@
 import { promises as fs } from 'node:fs'
 import { join } from 'node:path'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
+import type { NamedTensor } from '../../ml/checkpoint/checkpoint.ts'
 
 export const RUN_FILES = {
   config: 'config.json',
@@ -39,6 +40,26 @@ export interface RunStatus {
 export function exportedGeneratorGroup(tensorNames: Iterable<string>): 'generatorEma' | 'generator' {
   for (const name of tensorNames) if (name.startsWith('generatorEma/')) return 'generatorEma'
   return 'generator'
+}
+
+export type CheckpointGenerator =
+  | { group: 'generatorEma' | 'generator'; values: Record<string, Float32Array> }
+  | { group: 'generatorEma' | 'generator'; bad: string }
+
+/**
+ * The generator weights to show and export from a checkpoint's tensors (the exportedGeneratorGroup),
+ * each float32 and of its parameter's shape: the values by parameter name, or the first parameter that
+ * is missing or mis-shaped (callers word the error for their context).
+ */
+export function checkpointGeneratorValues(tensors: Record<string, NamedTensor>, shapes: Record<string, number[]>): CheckpointGenerator {
+  const group = exportedGeneratorGroup(Object.keys(tensors))
+  const values: Record<string, Float32Array> = {}
+  for (const [name, shape] of Object.entries(shapes)) {
+    const t = tensors[`${group}/${name}`]
+    if (!t || t.dtype !== 'float32' || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) return { group, bad: name }
+    values[name] = t.data as Float32Array
+  }
+  return { group, values }
 }
 
 export function runDir(workspaceRoot: string, runId: string): string {

@@ -26,7 +26,7 @@ import { Rng } from '../../ml/util/rng.ts'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
 import type { RunConfig, TrainPrompts } from './run-config.ts'
 import { DEFAULT_T_INIT, RunConfigError } from './run-config.ts'
-import { exportedGeneratorGroup } from './run-files.ts'
+import { checkpointGeneratorValues } from './run-files.ts'
 import { resourcePath } from '../../util/resource-path.ts'
 import { PromptFileError, readPromptFile } from '../../util/prompt-file.ts'
 
@@ -214,19 +214,17 @@ export class RunSession {
     } catch (err) {
       throw new RunConfigError(`generatorInit: ${(err as Error).message}`)
     }
-    const group = exportedGeneratorGroup(Object.keys(ck.tensors))
-    for (const [k, shape] of Object.entries(ditParamShapes(this.reference.dit))) {
-      const t = ck.tensors[`${group}/${k}`]
-      if (!t || t.dtype !== 'float32' || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-        throw new RunConfigError(`generatorInit ${dir}: tensor '${group}/${k}' is missing or not float32 [${shape}] (is it a generator for another reference model?)`)
-      }
+    const shapes = ditParamShapes(this.reference.dit)
+    const generator = checkpointGeneratorValues(ck.tensors, shapes)
+    if ('bad' in generator) {
+      throw new RunConfigError(`generatorInit ${dir}: tensor '${generator.group}/${generator.bad}' is missing or not float32 [${shapes[generator.bad]}] (is it a generator for another reference model?)`)
     }
     const trainedFor = generatorInitTInit(dir, ck.config)
     if (trainedFor !== undefined && trainedFor !== this.config.tInit) {
       throw new RunConfigError(`generatorInit ${dir} is a generator for t_init ${trainedFor}; this run's tInit is ${this.config.tInit}`)
     }
-    assignParams(this.generator, ck.tensors, group)
-    assignParams(this.generatorEma, ck.tensors, group)
+    assignParams(this.generator, ck.tensors, generator.group)
+    assignParams(this.generatorEma, ck.tensors, generator.group)
   }
 
   /**
