@@ -16,6 +16,8 @@ import type { Logger } from './logger.ts'
 import { StudioData, referenceModelMissingMessage, referenceModelPresent } from './studio-data.ts'
 import { SETTINGS_FILE, SettingsStore, prepareWorkspaceFolder } from './settings.ts'
 import { Workspace } from './workspace.ts'
+import { EMBEDDED_GENERATOR_INIT } from './runs/run-config.ts'
+import { embeddedGeneratorInitDir } from './runs/generator-init.ts'
 
 export interface StudioCoreOptions {
   /** Where the studio was told to keep its data (--workspace, DI_STUDIO_HOME, or the default). */
@@ -267,7 +269,9 @@ function checkJobRequest(request: ParsedParams<'jobs.start'>, workspace: Workspa
       if (config.baseModelDir !== undefined) mustExist(config.baseModelDir, 'Base model')
       else if (!referenceModelPresent()) throw new StudioError('not-found', referenceModelMissingMessage())
       if (typeof config.prompts === 'object' && 'file' in config.prompts) mustExist(config.prompts.file, 'Prompt file')
-      if (config.generatorInit !== undefined) mustExist(config.generatorInit, 'Generator init')
+      if (config.generatorInit === EMBEDDED_GENERATOR_INIT) {
+        if (!existsSync(join(embeddedGeneratorInitDir(), 'config.json'))) throw new StudioError('not-found', `The distilled one-step generator is not installed (expected at ${embeddedGeneratorInitDir()}); start from the reference instead`)
+      } else if (config.generatorInit !== undefined) mustExist(config.generatorInit, 'Generator init')
       const visit = (spec: RewardSpec): void => {
         if (spec.kind === 'sum') spec.parts.forEach((p) => visit(p.spec))
         else if ('modelDir' in spec && spec.modelDir !== undefined) mustExist(spec.modelDir, spec.kind === 'preference' ? 'The preference model (train it in Prefer first):' : 'Reward model')

@@ -2,6 +2,7 @@
 // for the same prompts and seeds, score them, time them, and write results.json, results.md, the figure
 // and the sample sheets into the output folder. The CLI (cli/eval.ts) fills in the options; the
 // integration test runs it at toy size.
+import { resolveGeneratorInit } from '../core/runs/generator-init.ts'
 import { existsSync, promises as fs } from 'node:fs'
 import { join, resolve } from 'node:path'
 import os from 'node:os'
@@ -105,7 +106,7 @@ function modelSpecs(opts: EvalOptions, tInit: number, runs: TrainedRun[]): Model
     ...refSteps.map((steps): ModelSpec => ({ id: `reference-${steps}`, label: `Reference ${steps} steps`, kind: 'reference', steps, sampler: opts.sampler, cfg: opts.cfg })),
     {
       id: 'one-step-init', label: 'One-step, init', kind: 'one-step-init', tInit,
-      ...(typeof opts.baseRunConfig.generatorInit === 'string' ? { generatorInit: resolve(opts.baseRunConfig.generatorInit) } : {}),
+      ...(typeof opts.baseRunConfig.generatorInit === 'string' ? { generatorInit: resolveGeneratorInit(opts.baseRunConfig.generatorInit) } : {}),
     },
     ...runs.map((r): ModelSpec => ({
       id: r.id, label: r.regulariser === 'score' ? 'One-step, DI*' : 'One-step, KL', kind: 'run', runDir: r.dir, regulariser: r.regulariser, trainingSteps: r.steps,

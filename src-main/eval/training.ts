@@ -3,6 +3,7 @@
 // engine into <out>/runs/<id>/ like any studio run. A finished run is reused when nothing it depends on
 // changed (its config, the reference's and the alignment model's weights): re-running the eval then only
 // re-scores. A run killed part-way resumes from its last checkpoint; --retrain starts afresh.
+import { resolveGeneratorInit } from '../core/runs/generator-init.ts'
 import { createHash } from 'node:crypto'
 import { existsSync, promises as fs } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -75,7 +76,7 @@ export async function trainingKey(config: RunConfigInput, referenceDir: string, 
     reference: await sha256OfFile(join(referenceDir, 'model.safetensors')),
     alignment: await sha256OfFile(join(alignmentDir, 'model.safetensors')),
     // only when set, so the keys of runs that start from the reference stay as they were
-    ...(typeof config.generatorInit === 'string' ? { generatorInit: await sha256OfFile(join(resolve(config.generatorInit), 'model.safetensors')) } : {}),
+    ...(typeof config.generatorInit === 'string' ? { generatorInit: await sha256OfFile(join(resolveGeneratorInit(config.generatorInit), 'model.safetensors')) } : {}),
   }
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex')
 }

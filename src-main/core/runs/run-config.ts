@@ -19,6 +19,12 @@ export const DEFAULT_T_INIT = 800
 /** Generator EMA decay when a config names none: a horizon of about 50 steps, short next to a 300-step run. */
 export const DEFAULT_GENERATOR_EMA_DECAY = 0.98
 
+/**
+ * generatorInit's keyword for the one-step generator shipped with the embedded reference
+ * (resources/models/one-step-init, made by npm run distill). A folder really named so is './embedded'.
+ */
+export const EMBEDDED_GENERATOR_INIT = 'embedded'
+
 /** Run ids double as directory names: letters, digits, - and _. */
 export const RunId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, 'run ids are letters, digits, - and _ (at most 64)')
 
@@ -73,12 +79,13 @@ export const RunConfig = z
     /** the generator's input timestep (see DEFAULT_T_INIT) */
     tInit: z.int().min(0).default(DEFAULT_T_INIT),
     /**
-     * Where the generator starts: a checkpoint folder with one-step generator weights for this reference
-     * (tensors 'generatorEma/<param>' or 'generator/<param>': a DI* run's checkpoints/step-<N>, or a
-     * pre-distilled generator). Default: the reference itself at tInit. The fake score always starts
-     * from the reference.
+     * Where the generator starts: 'embedded' (the distilled one-step generator shipped with the embedded
+     * reference), or a checkpoint folder with one-step generator weights for this reference (tensors
+     * 'generatorEma/<param>' or 'generator/<param>': a DI* run's checkpoints/step-<N>, or the model folder
+     * of npm run distill). Absent: the reference itself read at tInit, DI*'s own init. The fake score
+     * always starts from the reference.
      */
-    generatorInit: configPath.optional(),
+    generatorInit: z.union([z.literal(EMBEDDED_GENERATOR_INIT), configPath]).optional(),
     prompts: TrainPrompts.default('emoji-train-captions'),
     samples: z
       .strictObject({

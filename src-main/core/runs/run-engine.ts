@@ -12,12 +12,13 @@ import { join, resolve } from 'node:path'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
 import { validateControls, type DiStarControls } from '../../ml/distar/controls.ts'
 import type { DiStarStepResult } from '../../ml/distar/trainer.ts'
-import { parseRunConfig, RunConfigError, RunId, type RunConfig } from './run-config.ts'
+import { EMBEDDED_GENERATOR_INIT, parseRunConfig, RunConfigError, RunId, type RunConfig } from './run-config.ts'
 import {
   checkpointPath, listCheckpointSteps, MetricsLog, pruneCheckpoints, removeInterruptedDeletes, removeStaleTempFiles, RUN_FILES, runDir, samplePaths, truncateMetrics, writeStatus,
   type RunState, type RunStatus,
 } from './run-files.ts'
 import { NonFiniteWeightsError, RunSession, type RunSessionOptions } from './run-session.ts'
+import { resolveGeneratorInit } from './generator-init.ts'
 
 /** One finished trainer step, as streamed (and written to metrics.jsonl). */
 export interface RunStepEvent {
@@ -109,13 +110,15 @@ export class DiStarRun {
     if (existsSync(dir)) throw new RunConfigError(`A run named '${id}' already exists in ${join(workspaceRoot, 'runs')}; resume it or pick another id`)
     const session = await RunSession.create(config, opts)
     try {
-      const generatorInit = config.generatorInit === undefined ? undefined : resolve(opts.baseDir ?? process.cwd(), config.generatorInit)
+      const generatorInit = config.generatorInit === undefined ? undefined : resolveGeneratorInit(config.generatorInit, opts.baseDir)
       if (generatorInit) await session.loadGeneratorInit(generatorInit)
       await fs.mkdir(join(dir, RUN_FILES.samples), { recursive: true })
       await fs.mkdir(join(dir, RUN_FILES.checkpoints), { recursive: true })
       // resolved paths go into config.json, so a resume uses the same reference and prompts from anywhere
       const prompts = typeof config.prompts === 'object' && 'file' in config.prompts ? { file: resolve(opts.baseDir ?? process.cwd(), config.prompts.file) } : config.prompts
-      const saved: RunConfig = { ...config, baseModelDir: session.modelDir, prompts, ...(generatorInit ? { generatorInit } : {}) }
+      // 'embedded' stays a keyword: it follows the app's resources folder, which moves with updates
+      const savedInit = config.generatorInit === EMBEDDED_GENERATOR_INIT ? EMBEDDED_GENERATOR_INIT : generatorInit
+      const saved: RunConfig = { ...config, baseModelDir: session.modelDir, prompts, ...(savedInit ? { generatorInit: savedInit } : {}) }
       await atomicWriteFile(join(dir, RUN_FILES.config), JSON.stringify(saved, null, 2) + '\n')
       return new DiStarRun(id, dir, saved, session, [])
     } catch (err) {
@@ -159,7 +162,7 @@ export class DiStarRun {
         }
       }
       // from step 0 the generator starts where the run started it (config.json holds the absolute path)
-      if (restored === undefined && config.generatorInit !== undefined) await session.loadGeneratorInit(config.generatorInit)
+      if (restored === undefined && config.generatorInit !== undefined) await session.loadGeneratorInit(resolveGeneratorInit(config.generatorInit))
       notes.push({ level: 'info', message: restored === undefined ? 'No complete checkpoint: starting again from step 0' : `Resumed from the checkpoint at step ${restored}` })
       await truncateMetrics(dir, restored ?? 0)
       await removeInterruptedDeletes(dir) // a run killed while pruning after its last checkpoint never prunes again

@@ -26,8 +26,10 @@ import { Rng } from '../../ml/util/rng.ts'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
 import type { RunConfig, TrainPrompts } from './run-config.ts'
 import { DEFAULT_T_INIT, RunConfigError } from './run-config.ts'
+import { embeddedGeneratorInitDir } from './generator-init.ts'
 import { checkpointGeneratorValues } from './run-files.ts'
 import { resourcePath } from '../../util/resource-path.ts'
+import { modelWeightsSha256 } from '../../ml/distill/regression.ts'
 import { PromptFileError, readPromptFile } from '../../util/prompt-file.ts'
 
 const REFERENCE_MODEL_PATH = join('resources', 'models', 'reference')
@@ -208,6 +210,9 @@ export class RunSession {
    * records one, or its run's config.json does) equal to this run's. Problems are RunConfigErrors.
    */
   async loadGeneratorInit(dir: string): Promise<void> {
+    if (!existsSync(dir) && dir === embeddedGeneratorInitDir()) {
+      throw new RunConfigError(`generatorInit 'embedded': the distilled one-step generator is missing (${dir}); make it with npm run distill, or remove generatorInit to start from the reference`)
+    }
     let ck: Awaited<ReturnType<typeof loadCheckpoint>>
     try {
       ck = await loadCheckpoint(dir)
@@ -222,6 +227,12 @@ export class RunSession {
     const trainedFor = generatorInitTInit(dir, ck.config)
     if (trainedFor !== undefined && trainedFor !== this.config.tInit) {
       throw new RunConfigError(`generatorInit ${dir} is a generator for t_init ${trainedFor}; this run's tInit is ${this.config.tInit}`)
+    }
+    // a distilled generator records its reference's weights: one of another reference has the right
+    // shapes and would start the run from a generator that matches nothing this reference draws
+    const distilledFrom = (ck.config as { reference?: { sha256?: unknown } } | null)?.reference?.sha256
+    if (typeof distilledFrom === 'string' && distilledFrom !== await modelWeightsSha256(this.modelDir)) {
+      throw new RunConfigError(`generatorInit ${dir} was distilled from another reference model than this run's base model (${this.modelDir}); start from the reference instead (no generatorInit) or distil one from this model (npm run distill -- --base-model ...)`)
     }
     assignParams(this.generator, ck.tensors, generator.group)
     assignParams(this.generatorEma, ck.tensors, generator.group)

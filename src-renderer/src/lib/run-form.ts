@@ -47,7 +47,19 @@ export interface RunForm {
   emaDecay: number
   /** workspace folder of the trained preference model, when there is one */
   preferenceModelDir: string | null
+  /**
+   * where the generator starts: the distilled one-step generator shipped with the embedded reference
+   * (generatorInit 'embedded'), or the base model itself read at t_init (DI*'s own init)
+   */
+  generatorStart: GeneratorStart
 }
+
+export type GeneratorStart = 'embedded' | 'reference'
+
+export const GENERATOR_STARTS: { value: GeneratorStart; label: string }[] = [
+  { value: 'embedded', label: 'Distilled one-step generator (embedded)' },
+  { value: 'reference', label: 'The base model read at t_init' },
+]
 
 /** The form's initial values: the default run's. */
 export function defaultRunForm(): Omit<RunForm, 'name' | 'baseModel' | 'rewards' | 'prompts' | 'preferenceModelDir'> {
@@ -65,6 +77,7 @@ export function defaultRunForm(): Omit<RunForm, 'name' | 'baseModel' | 'rewards'
     cfgScale: c.cfgScale ?? 4.5,
     tInit: DEFAULT_RUN.tInit,
     emaDecay: DEFAULT_RUN.generatorEmaDecay,
+    generatorStart: DEFAULT_RUN.generatorInit === 'embedded' ? 'embedded' : 'reference',
   }
 }
 
@@ -85,6 +98,11 @@ export function buildRunConfig(form: RunForm): RunConfigInput {
   const reward: Spec = chosen.length === 1 && chosen[0]!.weight === 1
     ? rewardSpec(chosen[0]!, form.preferenceModelDir)
     : { kind: 'sum', parts: chosen.map((r) => ({ spec: rewardSpec(r, form.preferenceModelDir), weight: r.weight })) }
+  const embeddedBase = !form.baseModel || form.baseModel === 'reference'
+  if (form.generatorStart === 'embedded') {
+    if (!embeddedBase) throw new Error('The distilled one-step generator belongs to the embedded reference model: for another base model, start from the base model at t_init')
+    if (form.tInit !== DEFAULT_RUN.tInit) throw new Error(`The distilled one-step generator was made for t_init ${DEFAULT_RUN.tInit}: to try another t_init, start from the base model at t_init`)
+  }
   const prompts = form.prompts.split('\n').map((p) => p.trim()).filter((p) => p.length > 0)
   return {
     ...(form.name.trim() ? { name: form.name.trim() } : {}),
@@ -96,6 +114,7 @@ export function buildRunConfig(form: RunForm): RunConfigInput {
     seed: form.seed,
     tInit: form.tInit,
     generatorEmaDecay: form.emaDecay,
+    ...(form.generatorStart === 'embedded' ? { generatorInit: 'embedded' } : {}),
     ...(prompts.length > 0 ? { prompts } : {}),
     samples: { every: form.samplesEvery, ...(prompts.length > 0 ? { prompts: prompts.slice(0, 8) } : {}) },
     checkpoints: { every: form.checkpointEvery },

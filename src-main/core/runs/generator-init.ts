@@ -1,0 +1,15 @@
+// Where a run config's generatorInit points. Kept free of TF.js so the studio core can check a job's
+// request without loading the ML stack.
+import { join, resolve } from 'node:path'
+import { resourcePath } from '../../util/resource-path.ts'
+import { EMBEDDED_GENERATOR_INIT } from './run-config.ts'
+
+/** The distilled one-step generator shipped with the embedded reference (npm run distill made it). */
+export function embeddedGeneratorInitDir(): string {
+  return resourcePath(join('resources', 'models', 'one-step-init'))
+}
+
+/** A config's generatorInit as a folder: 'embedded' is the shipped generator, a path is resolved against baseDir. */
+export function resolveGeneratorInit(value: string, baseDir = process.cwd()): string {
+  return value === EMBEDDED_GENERATOR_INIT ? embeddedGeneratorInitDir() : resolve(baseDir, value)
+}
