@@ -15,19 +15,15 @@ import { formatDuration } from '../core/runs/progress-line.ts'
 import { DEFAULT_T_INIT } from '../core/runs/run-config.ts'
 import { initTf } from '../ml/backend/init.ts'
 import { loadCheckpoint } from '../ml/checkpoint/checkpoint.ts'
-import { loadEmojiDataset } from '../ml/data/emoji-dataset.ts'
-import { ditEps, ditParamShapes } from '../ml/diffusion/dit.ts'
 import { DiffusionModel } from '../ml/diffusion/model.ts'
-import { initialNoise } from '../ml/diffusion/samplers.ts'
 import { Distillation, distillPaths, type DistillOptions, type DistillResult } from '../ml/distill/distill-run.ts'
-import { generatorSample } from '../ml/distar/losses.ts'
 import { OnnxInference } from '../ml/onnx/inference.ts'
 import { resolveModelFolder } from '../ml/onnx/model-package.ts'
 import { AlignmentModel } from '../ml/rewards/alignment-model.ts'
 import { shippedAlignmentModelDir } from '../ml/rewards/alignment-reward.ts'
 import { checkpointGeneratorValues } from '../core/runs/run-files.ts'
-import { scoreImages, embedImages } from '../eval/scoring.ts'
-import { frechetDistance } from '../eval/frechet.ts'
+import { scoreOneStep, validationSet } from '../eval/one-step-score.ts'
+import { ditParamShapes } from '../ml/diffusion/dit.ts'
 
 const USAGE = `usage: npm run distill -- --out <dir> [--steps 1000] [--pairs 8192] [--batch 32] [--lr 1e-4] [--seed 0]
        [--t-init ${DEFAULT_T_INIT}] [--pair-steps 25] [--guidance 4.5] [--base-model dir] [--threads N]
@@ -169,31 +165,10 @@ async function writeCard(r: DistillResult): Promise<void> {
   const values = checkpointGeneratorValues(ck.tensors, ditParamShapes(reference.dit))
   if ('bad' in values) throw new Error(`the written generator lacks '${values.bad}'`)
   const alignment = await AlignmentModel.load(shippedAlignmentModelDir())
-  const { validation } = await loadEmojiDataset({ imageSize: reference.dit.imageSize })
-  const size = reference.dit.imageSize
-  const real = await embedImages(alignment, { pixels: validation.images, count: validation.items.length, size })
-  const captions = [...new Set(validation.items.map((i) => i.canonicalCaption))]
-  // two seeds per caption, the eval's convention for one-step generators
-  const prompts = captions.flatMap((c) => [c, c])
-  const seeds = captions.flatMap((_, i) => [2 * i, 2 * i + 1])
+  const set = await validationSet(alignment, reference.dit.imageSize)
   const distilled = reference.cloneParams(false)
   tf.tidy(() => { for (const [k, v] of Object.entries(distilled)) v.assign(tf.tensor(values.values[k]!, v.shape)) })
-  const score = async (params: typeof distilled) => {
-    const per = size * size * 3
-    const pixels = new Float32Array(prompts.length * per)
-    for (let s = 0; s < prompts.length; s += 64) {
-      const e = Math.min(prompts.length, s + 64)
-      const x = tf.tidy(() => {
-        const z = tf.tensor4d(initialNoise(seeds.slice(s, e), reference.imageShape), [e - s, ...reference.imageShape])
-        const model = { eps: (p: typeof params, xt: tf.Tensor4D, t: tf.Tensor1D, c: tf.Tensor) => ditEps(p, reference.dit, xt, t, c as tf.Tensor2D), params }
-        return tf.clipByValue(generatorSample(model, z, reference.encodePrompts(prompts.slice(s, e)), reference.schedule, opts.regression.tInit), -1, 1)
-      })
-      pixels.set(x.dataSync() as Float32Array, s * per)
-      x.dispose()
-    }
-    const scored = await scoreImages(alignment, { pixels, count: prompts.length, size }, prompts)
-    return { alignment: scored.alignment.reduce((a, b) => a + b, 0) / prompts.length, fd: frechetDistance(scored.features, real) }
-  }
+  const score = (params: typeof distilled) => scoreOneStep(reference, params, opts.regression.tInit, alignment, set)
   const before = await score(reference.params)
   const after = await score(distilled)
   const samplesPng = join(modelDir, 'samples.png')
@@ -227,8 +202,8 @@ Regression distillation (Luhman & Luhman 2021; the regression loss of DMD):
   Per-step curve: \`training-curve.json\`.
 
 ## Results on the validation captions
-${captions.length} validation captions (emoji never seen in training) x 2 seeds, scored with the shipped alignment model;
-FD is the Frechet distance of its image embeddings to the ${validation.items.length} real validation images.
+${set.prompts.length / 2} validation captions (emoji never seen in training) x 2 seeds, scored with the shipped alignment model;
+FD is the Frechet distance of its image embeddings to the ${set.real.count} real validation images.
 
 | generator | alignment (100 cos) | FD |
 |---|---|---|

@@ -22,19 +22,28 @@ describe('Train form', () => {
     const fromForm = parseRunConfig(buildRunConfig(untouchedForm()))
     const expected = parseRunConfig(defaultRun)
     assert.deepEqual(fromForm.controls, expected.controls)
-    for (const key of ['tInit', 'steps', 'batchSize', 'seed', 'reward', 'generatorEmaDecay'] as const) assert.deepEqual(fromForm[key], expected[key], key)
+    for (const key of ['tInit', 'steps', 'batchSize', 'seed', 'reward', 'generatorEmaDecay', 'generatorInit'] as const) assert.deepEqual(fromForm[key], expected[key], key)
     assert.equal(fromForm.samples.every, expected.samples.every)
     assert.equal(fromForm.checkpoints.every, expected.checkpoints.every)
   })
 
   it('keeps the default run\'s hidden controls when the shown ones change', () => {
-    const form = { ...untouchedForm(), learningRate: 3e-5, fakeLearningRate: 9e-5, cfgScale: 2, tInit: 600, regulariser: 'kl' as const, emaDecay: 0.9 }
+    const form = { ...untouchedForm(), learningRate: 3e-5, fakeLearningRate: 9e-5, cfgScale: 2, tInit: 600, regulariser: 'kl' as const, emaDecay: 0.9, generatorStart: 'reference' as const }
     const c = parseRunConfig(buildRunConfig(form))
     const expected = parseRunConfig(defaultRun).controls
     assert.deepEqual([c.controls.generatorLr, c.controls.fakeLr, c.controls.cfgScale, c.controls.regulariser, c.tInit, c.generatorEmaDecay], [3e-5, 9e-5, 2, 'kl', 600, 0.9])
     assert.equal(c.controls.rewardWeight, expected.rewardWeight)
     assert.deepEqual(c.controls.tRange, expected.tRange)
     assert.equal(c.controls.huberC, expected.huberC)
+  })
+
+  it('starts from the distilled generator only on the embedded reference at its t_init', () => {
+    const embedded = { ...untouchedForm(), generatorStart: 'embedded' as const }
+    assert.equal(parseRunConfig(buildRunConfig(embedded)).generatorInit, 'embedded')
+    assert.equal(parseRunConfig(buildRunConfig({ ...embedded, generatorStart: 'reference' })).generatorInit, undefined)
+    assert.throws(() => buildRunConfig({ ...embedded, baseModel: 'models/my-model' }), /belongs to the embedded reference/)
+    assert.throws(() => buildRunConfig({ ...embedded, tInit: 600 }), /made for t_init 800/)
+    assert.equal(parseRunConfig(buildRunConfig({ ...embedded, baseModel: 'models/my-model', generatorStart: 'reference' })).generatorInit, undefined)
   })
 
   it('refuses a form with no reward', () => {
