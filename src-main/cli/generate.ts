@@ -3,7 +3,8 @@
 // Generates prompts x seeds x models with onnxruntime-node into a gallery folder (<out>/images/*.png
 // with metadata, <out>/index.json), with a progress bar and ETA. A model is an ONNX model folder, a
 // saved diffusion model (exported once to <out>/.models; --t-init makes it a one-step generator),
-// a DI* run folder (its generator at --step or the newest checkpoint), or 'reference' (the shipped model).
+// a DI* run folder (its generator at --step or the newest checkpoint), 'reference' (the shipped model) or
+// 'one-step-init' (the one-step generator distilled from it).
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { parseArgs } from 'node:util'
@@ -17,7 +18,7 @@ import type { SamplerKind } from '../ml/diffusion/samplers.ts'
 
 const USAGE = `usage: npm run generate -- --model <dir|reference> [--model <dir> ...] --prompts <file> --seeds <list> --out <dir>
          [--steps 25] [--cfg 3] [--sampler ddim|dpmpp-2m] [--t-init <t>] [--step <N>] [--batch 16] [--threads N]
-  --model    an ONNX model folder, a saved diffusion model folder, a DI* run folder (its generator), or reference
+  --model    an ONNX model folder, a saved diffusion model folder, a DI* run folder (its generator), reference, or one-step-init
   --prompts  text file, one prompt per line (blank lines and lines starting with # are skipped)
   --seeds    e.g. 0-15 or 1,5,9 or 0-3,10
   --t-init   export saved diffusion-model folders as one-step generators with this t_init

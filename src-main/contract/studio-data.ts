@@ -120,14 +120,15 @@ export type PreferenceStatus = z.output<typeof PreferenceStatus>
 // ---- Models ------------------------------------------------------------------------------------
 
 export const ModelInfo = z.object({
-  /** what a job's model choice names: 'reference' or a workspace-relative folder */
+  /** what a job's model choice names: 'reference', 'one-step-init' or a workspace-relative folder */
   path: z.string(),
   name: z.string(),
   /**
    * diffusion: a saved DiT (usable as base model and, with t_init, as a one-step generator); onnx: an
-   * ONNX package; run: a DI* run folder, whose newest checkpoint's generator makes images in one step
+   * ONNX package; run: a DI* run folder, whose newest checkpoint's generator makes images in one step;
+   * one-step: the distilled one-step generator shipped with the reference (path 'one-step-init')
    */
-  kind: z.enum(['reference', 'diffusion', 'onnx', 'run']),
+  kind: z.enum(['reference', 'one-step', 'diffusion', 'onnx', 'run']),
   available: z.boolean(),
   /** why it is unavailable, or a one-line description */
   detail: z.string(),

@@ -283,6 +283,8 @@ function checkJobRequest(request: ParsedParams<'jobs.start'>, workspace: Workspa
       for (const m of request.params.models) {
         if (m.path === 'reference') {
           if (!referenceModelPresent()) throw new StudioError('not-found', referenceModelMissingMessage())
+        } else if (m.path === 'one-step-init') {
+          if (!existsSync(join(embeddedGeneratorInitDir(), 'config.json'))) throw new StudioError('not-found', `The distilled one-step generator is not installed (expected at ${embeddedGeneratorInitDir()})`)
         } else mustExist(m.path, 'Model')
       }
       return

@@ -3,20 +3,25 @@
 // of an image from its metadata (same model file, prompt, seed and settings -> the same pixels).
 // The job runner (core/jobs/kinds/generate-gallery.ts) and the CLI (cli/generate.ts) both use this.
 import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { OnnxInference, DEFAULT_SAMPLING, InferenceAbortedError, type SamplingSettings } from '../../ml/onnx/inference.ts'
 import { loadOnnxPackage, resolveModelFolder, MANIFEST_FILE, ONNX_FILE, type LoadedPackage } from '../../ml/onnx/model-package.ts'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
 import { resourcePath } from '../../util/resource-path.ts'
 import { Gallery, GalleryError, type GalleryEntry } from './gallery.ts'
-import { isRunFolder, resolveRunGenerator } from './run-generator.ts'
+import { exportCheckpointGenerator, isRunFolder, resolveRunGenerator } from './run-generator.ts'
+import { embeddedGeneratorInitDir } from '../runs/generator-init.ts'
 import type { ImageMeta } from './image-meta.ts'
 
 /** Where the shipped reference model lives (resources/models/reference). */
 export const REFERENCE_MODEL_DIR = resourcePath('resources', 'models', 'reference')
 
+/** A model choice's name for the one-step generator distilled from it (resources/models/one-step-init). */
+export const EMBEDDED_ONE_STEP_MODEL = 'one-step-init'
+
 export interface ModelChoice {
-  /** an ONNX package folder, a saved diffusion model folder, a DI* run folder (its generator), or 'reference' */
+  /** an ONNX package folder, a saved diffusion model folder, a DI* run folder (its generator), 'reference' or 'one-step-init' */
   path: string
   /** for a DI* run folder: the checkpoint step (default: the newest) */
   step?: number
@@ -64,6 +69,7 @@ const MAX_IMAGES = 100_000
 const INDEX_COMMIT_MS = 1000
 
 export async function resolveModelChoice(choice: ModelChoice, cacheDir: string, runBaseDir?: string): Promise<LoadedPackage> {
+  if (choice.path === EMBEDDED_ONE_STEP_MODEL) return embeddedOneStepPackage(cacheDir, choice.name)
   if (choice.path !== 'reference' && isRunFolder(choice.path)) {
     return resolveRunGenerator(choice.path, {
       cacheDir, referenceDir: REFERENCE_MODEL_DIR,
@@ -79,6 +85,19 @@ export async function resolveModelChoice(choice: ModelChoice, cacheDir: string, 
     ...(choice.tInit !== undefined ? { generatorTInit: choice.tInit } : {}),
     ...(choice.name !== undefined ? { name: choice.name } : choice.path === 'reference' ? { name: 'reference' } : {}),
   })
+}
+
+/** The embedded distilled generator, exported once (cached by its weights) like a run's generator. */
+async function embeddedOneStepPackage(cacheDir: string, name = EMBEDDED_ONE_STEP_MODEL): Promise<LoadedPackage> {
+  const dir = embeddedGeneratorInitDir()
+  let tInit: unknown
+  try {
+    tInit = (JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as { tInit?: unknown }).tInit
+  } catch {
+    throw new GalleryError(`the distilled one-step generator is not installed (expected at ${dir}); choose another model`)
+  }
+  if (typeof tInit !== 'number') throw new GalleryError(`${dir}/config.json names no tInit`)
+  return exportCheckpointGenerator(dir, { referenceDir: REFERENCE_MODEL_DIR, tInit, name, cacheDir, what: 'the distilled one-step generator' })
 }
 
 /**

@@ -8,8 +8,11 @@ import { z } from 'zod'
 const WorkspacePath = z.string().min(1).max(1024).refine((p) => !p.includes('\0'), 'path must not contain NUL characters')
 
 export const GalleryModelChoice = z.strictObject({
-  /** 'reference' (the shipped model), or a workspace path to an ONNX model folder, a saved diffusion model or a DI* run folder */
-  path: z.union([z.literal('reference'), WorkspacePath]),
+  /**
+   * 'reference' (the shipped model), 'one-step-init' (the one-step generator distilled from it), or a
+   * workspace path to an ONNX model folder, a saved diffusion model or a DI* run folder
+   */
+  path: z.union([z.literal('reference'), z.literal('one-step-init'), WorkspacePath]),
   /** for a DI* run folder: which checkpoint step (default: the newest) */
   step: z.int().min(0).optional(),
   /** use a saved DiT folder (DI*'s generator weights) as a one-step generator with this t_init */
