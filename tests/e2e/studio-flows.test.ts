@@ -82,6 +82,18 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     assert.match(await textOf(page, 'gallery-form-error'), /reference model is not installed/i)
   })
 
+  it('the Train form starts from the distilled generator on the embedded reference, from the base model otherwise', { skip }, async () => {
+    await page.getByTestId('nav-train').click()
+    const start = page.getByTestId('train-generator-start')
+    const base = page.getByTestId('base-model')
+    await base.locator('option[value="reference"]').waitFor({ state: 'attached' })
+    await base.selectOption('reference')
+    assert.equal(await start.inputValue(), 'embedded', 'the default run starts from the shipped distilled generator')
+    await base.selectOption('models/tiny')
+    await page.waitForFunction(() => (document.querySelector('[data-testid="train-generator-start"]') as HTMLSelectElement | null)?.value === 'reference')
+    assert.equal(await start.locator('option[value="embedded"]').isDisabled(), true, 'not offered for another base model')
+  })
+
   it('starts a short DI* run, steers it with the reward slider and sees the change marker and new samples', { skip }, async () => {
     await fillTinyRunForm(page, { steps: 400, samplesEvery: 5, learningRate: '0.001' })
     await page.evaluate(() => Object.assign(window.__frames, { gaps: [], longTasks: [] }))
