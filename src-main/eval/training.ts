@@ -6,7 +6,7 @@
 import { resolveGeneratorInit } from '../core/runs/generator-init.ts'
 import { createHash } from 'node:crypto'
 import { existsSync, promises as fs } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { DiStarRun, type RunStepEvent } from '../core/runs/run-engine.ts'
 import { readStatus, runDir } from '../core/runs/run-files.ts'
 import type { RunConfigInput } from '../core/runs/run-config.ts'

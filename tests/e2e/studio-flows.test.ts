@@ -90,7 +90,7 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     await base.selectOption('reference')
     assert.equal(await start.inputValue(), 'embedded', 'the default run starts from the shipped distilled generator')
     await base.selectOption('models/tiny')
-    await page.waitForFunction(() => (document.querySelector('[data-testid="train-generator-start"]') as HTMLSelectElement | null)?.value === 'reference')
+    await page.waitForFunction(() => (document.querySelector('[data-testid="train-generator-start"]') as { value?: string } | null)?.value === 'reference')
     assert.equal(await start.locator('option[value="embedded"]').isDisabled(), true, 'not offered for another base model')
   })
 
