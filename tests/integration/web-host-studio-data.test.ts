@@ -63,13 +63,15 @@ describe('web host: runs, models, gallery and preference channels', () => {
     assert.equal(errorCode(await socket.request('runs.open', { runId: '..' })), 'invalid-params')
   })
 
-  it('lists the reference (available or with the reason), the workspace models and runs with a checkpoint', async () => {
+  it('lists the reference and its distilled one-step generator (available or with the reason), the workspace models and runs with a checkpoint', async () => {
     const models = await socket.request('models.list', {})
     assert.ok(models.ok)
     const list = models.result as { path: string; kind: string; available: boolean; detail: string }[]
     assert.equal(list[0]!.kind, 'reference')
     if (!list[0]!.available) assert.match(list[0]!.detail, /not installed/)
-    assert.deepEqual(list.slice(1).map((m) => [m.path, m.kind, m.available]), [['models/tiny', 'diffusion', true], ['runs/r1', 'run', true]])
+    assert.deepEqual([list[1]!.path, list[1]!.kind], ['one-step-init', 'one-step'])
+    assert.equal(list[1]!.available, list[0]!.available, 'the shipped one-step generator is committed next to the reference')
+    assert.deepEqual(list.slice(2).map((m) => [m.path, m.kind, m.available]), [['models/tiny', 'diffusion', true], ['runs/r1', 'run', true]])
   })
 
   it('checks DI* and gallery job requests before starting a worker', async () => {
