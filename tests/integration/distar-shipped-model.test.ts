@@ -4,9 +4,9 @@
 // validation captions x 2 seeds are scored (eval/one-step-score.ts) with the generator EMA the grids show:
 // the DI* run must raise the alignment score on captions it never trained on, and stay closer to real
 // emoji (Frechet distance of alignment-model features to the real validation images) than reward only.
-// Measured (32 steps at batch 8), seed 0: alignment 53.6 -> 57.6, FD 0.097 -> 0.096 (reward only: 58.5,
-// 0.108); seed 1: 56.5, 0.112 (reward only 57.2, 0.131). At 300 steps the gap is wider (docs/results.md,
-// the regulariser ablation).
+// Measured (32 steps at batch 8, the shipped one-step-init): seed 0 (this test) alignment 53.2 -> 56.0,
+// FD 0.092 -> 0.084, reward only 57.4 / 0.098; seed 1: 55.2 / 0.097, reward only 55.6 / 0.123. At 300
+// steps from the reference at t_init the gap was wider (docs/results.md, the regulariser ablation).
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
@@ -64,7 +64,7 @@ test('a short DI* run on the shipped model raises held-out alignment and stays c
   const rewardOnly = await shortRun('reward-only', 0)
   const show = (r: typeof distar) => `alignment ${r.before.alignment.toFixed(1)} -> ${r.after.alignment.toFixed(1)}, FD ${r.before.fd.toFixed(3)} -> ${r.after.fd.toFixed(3)}`
   process.stdout.write(`# shipped-model, ${STEPS} steps at batch 8, ${heldOut.prompts.length} held-out images: DI* ${show(distar)}; reward only ${show(rewardOnly)}\n`)
-  assert.ok(distar.after.alignment > distar.before.alignment + 2, `DI* held-out alignment ${distar.before.alignment} -> ${distar.after.alignment}`)
+  assert.ok(distar.after.alignment > distar.before.alignment + 1.5, `DI* held-out alignment ${distar.before.alignment} -> ${distar.after.alignment}`)
   assert.ok(rewardOnly.after.alignment > rewardOnly.before.alignment, 'the control is trained by the same reward')
   assert.ok(distar.after.fd < rewardOnly.after.fd, `FD to real images: DI* ${distar.after.fd}, reward only ${rewardOnly.after.fd}`)
 })
