@@ -3,7 +3,7 @@
 // logged, not fatal); cancel stops with a checkpoint and ends as JobCancelledError; params are validated.
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
@@ -112,6 +112,19 @@ test('params are validated and workspace paths cannot escape', async () => {
   assert.throws(() => DistarTrainJobParams.parse({ resume: '../x' }))
   await assert.rejects(job.run(ctx, { config: { baseModelDir: '../../etc' } }), /outside the workspace/)
   await assert.rejects(job.run(ctx, { config: { batchSize: -1 } }))
+})
+
+test('a job starts the embedded default run from the shipped distilled generator (generatorInit \'embedded\')', { timeout: 300_000 }, async () => {
+  // 'embedded' is a keyword, not a workspace path: the job must not resolve it inside the workspace
+  const root = await tempWorkspace()
+  const ctx = await fakeContext(root)
+  const result = await job.run(ctx, {
+    config: { generatorInit: 'embedded', reward: { kind: 'brightness' }, batchSize: 1, steps: 1, prompts: ['red apple'], samples: { every: 0, prompts: ['red apple'] } },
+    runId: 'embedded-init',
+  })
+  assert.equal(result.state, 'completed')
+  const saved = JSON.parse(readFileSync(join(root, 'runs', 'embedded-init', 'config.json'), 'utf8')) as { generatorInit?: string }
+  assert.equal(saved.generatorInit, 'embedded')
 })
 
 test('flat set values map onto DI* controls', () => {

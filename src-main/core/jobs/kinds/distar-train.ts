@@ -10,7 +10,7 @@ import { JobCancelledError, type JobContext } from '../job-context.ts'
 import { initJobTensorflow, jobTrainingThreads, reportTensorflowBackend } from '../job-engines.ts'
 import { DiStarRun } from '../../runs/run-engine.ts'
 import { stepMetrics } from '../../runs/step-metrics.ts'
-import { RunConfig, RunId } from '../../runs/run-config.ts'
+import { EMBEDDED_GENERATOR_INIT, RunConfig, RunId } from '../../runs/run-config.ts'
 import { controlsFromSetValues } from '../../runs/live-controls.ts'
 import { formatDuration } from '../../runs/progress-line.ts'
 import type { RewardSpec } from '../../../ml/rewards/reward-spec.ts'
@@ -46,7 +46,8 @@ function resolveConfigPaths(config: RunConfig, ctx: JobContext): RunConfig {
   return {
     ...config,
     ...(config.baseModelDir ? { baseModelDir: ctx.workspace.resolve(config.baseModelDir) } : {}),
-    ...(config.generatorInit ? { generatorInit: ctx.workspace.resolve(config.generatorInit) } : {}),
+    // 'embedded' names the shipped generator, not a workspace folder
+    ...(config.generatorInit && config.generatorInit !== EMBEDDED_GENERATOR_INIT ? { generatorInit: ctx.workspace.resolve(config.generatorInit) } : {}),
     ...(typeof config.prompts === 'object' && 'file' in config.prompts ? { prompts: { file: ctx.workspace.resolve(config.prompts.file) } } : {}),
     reward: reward(config.reward),
   }
