@@ -17,7 +17,7 @@ import { StudioData, referenceModelMissingMessage, referenceModelPresent } from 
 import { SETTINGS_FILE, SettingsStore, prepareWorkspaceFolder } from './settings.ts'
 import { Workspace } from './workspace.ts'
 import { EMBEDDED_GENERATOR_INIT } from './runs/run-config.ts'
-import { embeddedGeneratorInitDir } from './runs/generator-init.ts'
+import { EMBEDDED_ONE_STEP_MODEL, embeddedGeneratorInitPresent, embeddedGeneratorMissingMessage } from './runs/generator-init.ts'
 
 export interface StudioCoreOptions {
   /** Where the studio was told to keep its data (--workspace, DI_STUDIO_HOME, or the default). */
@@ -270,7 +270,7 @@ function checkJobRequest(request: ParsedParams<'jobs.start'>, workspace: Workspa
       else if (!referenceModelPresent()) throw new StudioError('not-found', referenceModelMissingMessage())
       if (typeof config.prompts === 'object' && 'file' in config.prompts) mustExist(config.prompts.file, 'Prompt file')
       if (config.generatorInit === EMBEDDED_GENERATOR_INIT) {
-        if (!existsSync(join(embeddedGeneratorInitDir(), 'config.json'))) throw new StudioError('not-found', `The distilled one-step generator is not installed (expected at ${embeddedGeneratorInitDir()}); start from the reference instead`)
+        if (!embeddedGeneratorInitPresent()) throw new StudioError('not-found', embeddedGeneratorMissingMessage())
       } else if (config.generatorInit !== undefined) mustExist(config.generatorInit, 'Generator init')
       const visit = (spec: RewardSpec): void => {
         if (spec.kind === 'sum') spec.parts.forEach((p) => visit(p.spec))
@@ -283,8 +283,8 @@ function checkJobRequest(request: ParsedParams<'jobs.start'>, workspace: Workspa
       for (const m of request.params.models) {
         if (m.path === 'reference') {
           if (!referenceModelPresent()) throw new StudioError('not-found', referenceModelMissingMessage())
-        } else if (m.path === 'one-step-init') {
-          if (!existsSync(join(embeddedGeneratorInitDir(), 'config.json'))) throw new StudioError('not-found', `The distilled one-step generator is not installed (expected at ${embeddedGeneratorInitDir()})`)
+        } else if (m.path === EMBEDDED_ONE_STEP_MODEL) {
+          if (!embeddedGeneratorInitPresent()) throw new StudioError('not-found', embeddedGeneratorMissingMessage())
         } else mustExist(m.path, 'Model')
       }
       return

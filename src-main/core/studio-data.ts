@@ -13,7 +13,7 @@ import { readMetrics, readStatus, RUN_FILES } from './runs/run-files.ts'
 import { stepMetrics } from './runs/step-metrics.ts'
 import type { Workspace } from './workspace.ts'
 import { resourcePath } from '../util/resource-path.ts'
-import { embeddedGeneratorInitDir } from './runs/generator-init.ts'
+import { EMBEDDED_ONE_STEP_MODEL, embeddedGeneratorInitPresent, embeddedGeneratorMissingMessage } from './runs/generator-init.ts'
 
 export const GALLERY_DIR = 'gallery'
 export const MODELS_DIR = 'models'
@@ -208,13 +208,13 @@ export class StudioData {
       available: present,
       detail: present ? 'The embedded 32x32 text-to-image diffusion model' : referenceModelMissingMessage(),
     }]
-    const oneStep = existsSync(join(embeddedGeneratorInitDir(), 'config.json'))
+    const oneStep = embeddedGeneratorInitPresent()
     models.push({
-      path: 'one-step-init',
+      path: EMBEDDED_ONE_STEP_MODEL,
       name: 'One-step generator (shipped, distilled)',
       kind: 'one-step',
       available: present && oneStep,
-      detail: oneStep ? 'The reference distilled into one step (npm run distill); DI* runs start from it' : `Not installed (expected at ${embeddedGeneratorInitDir()})`,
+      detail: oneStep ? 'The reference distilled into one step (npm run distill); DI* runs start from it' : embeddedGeneratorMissingMessage(),
     })
     let names: string[] = []
     try {

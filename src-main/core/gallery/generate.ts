@@ -11,14 +11,11 @@ import { atomicWriteFile } from '../../util/atomic-write.ts'
 import { resourcePath } from '../../util/resource-path.ts'
 import { Gallery, GalleryError, type GalleryEntry } from './gallery.ts'
 import { exportCheckpointGenerator, isRunFolder, resolveRunGenerator } from './run-generator.ts'
-import { embeddedGeneratorInitDir } from '../runs/generator-init.ts'
+import { EMBEDDED_ONE_STEP_MODEL, embeddedGeneratorInitDir, embeddedGeneratorMissingMessage } from '../runs/generator-init.ts'
 import type { ImageMeta } from './image-meta.ts'
 
 /** Where the shipped reference model lives (resources/models/reference). */
 export const REFERENCE_MODEL_DIR = resourcePath('resources', 'models', 'reference')
-
-/** A model choice's name for the one-step generator distilled from it (resources/models/one-step-init). */
-export const EMBEDDED_ONE_STEP_MODEL = 'one-step-init'
 
 export interface ModelChoice {
   /** an ONNX package folder, a saved diffusion model folder, a DI* run folder (its generator), 'reference' or 'one-step-init' */
@@ -94,7 +91,7 @@ async function embeddedOneStepPackage(cacheDir: string, name = EMBEDDED_ONE_STEP
   try {
     tInit = (JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as { tInit?: unknown }).tInit
   } catch {
-    throw new GalleryError(`the distilled one-step generator is not installed (expected at ${dir}); choose another model`)
+    throw new GalleryError(embeddedGeneratorMissingMessage())
   }
   if (typeof tInit !== 'number') throw new GalleryError(`${dir}/config.json names no tInit`)
   return exportCheckpointGenerator(dir, { referenceDir: REFERENCE_MODEL_DIR, tInit, name, cacheDir, what: 'the distilled one-step generator' })

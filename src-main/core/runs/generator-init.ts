@@ -1,5 +1,6 @@
 // Where a run config's generatorInit points. Kept free of TF.js so the studio core can check a job's
 // request without loading the ML stack.
+import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { resourcePath } from '../../util/resource-path.ts'
 import { EMBEDDED_GENERATOR_INIT } from './run-config.ts'
@@ -7,6 +8,17 @@ import { EMBEDDED_GENERATOR_INIT } from './run-config.ts'
 /** The distilled one-step generator shipped with the embedded reference (npm run distill made it). */
 export function embeddedGeneratorInitDir(): string {
   return resourcePath(join('resources', 'models', 'one-step-init'))
+}
+
+/** The model name that Gallery, Compare and `npm run generate` use for it. */
+export const EMBEDDED_ONE_STEP_MODEL = 'one-step-init'
+
+export function embeddedGeneratorInitPresent(): boolean {
+  return existsSync(join(embeddedGeneratorInitDir(), 'config.json'))
+}
+
+export function embeddedGeneratorMissingMessage(): string {
+  return `The distilled one-step generator is not installed (expected at ${embeddedGeneratorInitDir()}; npm run distill makes it)`
 }
 
 /** A config's generatorInit as a folder: 'embedded' is the shipped generator, a path is resolved against baseDir. */

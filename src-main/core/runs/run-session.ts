@@ -26,7 +26,7 @@ import { Rng } from '../../ml/util/rng.ts'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
 import type { RunConfig, TrainPrompts } from './run-config.ts'
 import { DEFAULT_T_INIT, RunConfigError } from './run-config.ts'
-import { embeddedGeneratorInitDir } from './generator-init.ts'
+import { embeddedGeneratorInitDir, embeddedGeneratorInitPresent, embeddedGeneratorMissingMessage } from './generator-init.ts'
 import { checkpointGeneratorValues } from './run-files.ts'
 import { resourcePath } from '../../util/resource-path.ts'
 import { modelWeightsSha256 } from '../../ml/distill/regression.ts'
@@ -210,9 +210,7 @@ export class RunSession {
    * records one, or its run's config.json does) equal to this run's. Problems are RunConfigErrors.
    */
   async loadGeneratorInit(dir: string): Promise<void> {
-    if (!existsSync(dir) && dir === embeddedGeneratorInitDir()) {
-      throw new RunConfigError(`generatorInit 'embedded': the distilled one-step generator is missing (${dir}); make it with npm run distill, or remove generatorInit to start from the reference`)
-    }
+    if (dir === embeddedGeneratorInitDir() && !embeddedGeneratorInitPresent()) throw new RunConfigError(`generatorInit 'embedded': ${embeddedGeneratorMissingMessage()}`)
     let ck: Awaited<ReturnType<typeof loadCheckpoint>>
     try {
       ck = await loadCheckpoint(dir)
