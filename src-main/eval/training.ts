@@ -4,6 +4,7 @@
 // changed (its config, the reference's and the alignment model's weights): re-running the eval then only
 // re-scores. A run killed part-way resumes from its last checkpoint; --retrain starts afresh.
 import { resolveGeneratorInit } from '../core/runs/generator-init.ts'
+import { modelWeightsSha256 } from '../ml/distill/regression.ts'
 import { createHash } from 'node:crypto'
 import { existsSync, promises as fs } from 'node:fs'
 import { join } from 'node:path'
@@ -65,18 +66,14 @@ export function evalRunConfig(base: Record<string, unknown>, opts: {
   } as RunConfigInput
 }
 
-async function sha256OfFile(path: string): Promise<string> {
-  return createHash('sha256').update(await fs.readFile(path)).digest('hex')
-}
-
 /** The cache key: the run config and the weights it trains from and against. */
 export async function trainingKey(config: RunConfigInput, referenceDir: string, alignmentDir: string): Promise<string> {
   const parts = {
     config,
-    reference: await sha256OfFile(join(referenceDir, 'model.safetensors')),
-    alignment: await sha256OfFile(join(alignmentDir, 'model.safetensors')),
+    reference: await modelWeightsSha256(referenceDir),
+    alignment: await modelWeightsSha256(alignmentDir),
     // only when set, so the keys of runs that start from the reference stay as they were
-    ...(typeof config.generatorInit === 'string' ? { generatorInit: await sha256OfFile(join(resolveGeneratorInit(config.generatorInit), 'model.safetensors')) } : {}),
+    ...(typeof config.generatorInit === 'string' ? { generatorInit: await modelWeightsSha256(resolveGeneratorInit(config.generatorInit)) } : {}),
   }
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex')
 }
