@@ -2,7 +2,7 @@
 // one-thread run: same losses, reward scores and image-space gradient norms at every step and the same
 // generator weights after several steps, up to float rounding. Also: a sum of rewards splits the same way
 // in the worker, and the trainer refuses a data-parallel trainer not built around its own step model.
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import * as tf from '@tensorflow/tfjs-core'
 import { initTf } from '../../src-main/ml/backend/init.ts'

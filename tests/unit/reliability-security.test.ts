@@ -111,7 +111,7 @@ describe('Electron security', () => {
     assert.deepEqual(dispatched, [])
     assert.equal(warnings.length, handlers.size, 'each refusal is logged')
     trusted = true
-    for (const [channel, handle] of handlers) await handle(event, {})
+    for (const handle of handlers.values()) await handle(event, {})
     assert.deepEqual(dispatched.sort(), [...REQUEST_CHANNELS].sort())
   })
 
