@@ -65,7 +65,7 @@ export class PreferenceModel {
         const values = name === 'standardise.std' ? new Float32Array(n).fill(1)
           : name.endsWith('.w') ? rng.normals(n).map((v) => v * 0.01 / Math.sqrt(shape[0]!))
           : new Float32Array(n)
-        params[name] = tf.tidy(() => tf.variable(tf.tensor(values, shape), !name.startsWith('standardise.'), `preference${variableSerial++}/${name}`))
+        params[name] = tf.variable(tf.tensor(values, shape), !name.startsWith('standardise.'), `preference${variableSerial++}/${name}`)
       }
     })
     return new PreferenceModel(full, params)
