@@ -148,6 +148,7 @@ async function main(): Promise<void> {
     if (interactive) process.stderr.write('\n')
     for (const m of result.perModel) console.log(`${m.model} (${m.kind === 'eps' ? 'multi-step' : 'one-step'}): ${m.images} images, ${m.msPerImage.toFixed(1)} ms per image`)
     console.log(`wrote ${result.entries.length} PNGs to ${gallery.root}/images (index: ${gallery.root}/index.json)`)
+    if (result.prompts.notice) console.warn(`note: ${result.prompts.notice}`)
   } finally {
     await inference.dispose()
   }

@@ -163,11 +163,13 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
   it('generates a small gallery, searches and filters it, shows metadata and exports', { skip }, async () => {
     await page.getByTestId('nav-gallery').click()
     await page.getByTestId('gallery-model').selectOption('models/tiny')
-    await page.getByTestId('gallery-prompts').fill(TINY_PROMPTS.slice(0, 2).join('\n'))
+    // one word the tiny model never saw: the images are made, and the user is told
+    await page.getByTestId('gallery-prompts').fill(`${TINY_PROMPTS[0]}\n${TINY_PROMPTS[1]} kangaroo`)
     await page.getByTestId('gallery-seeds').fill('0-3')
     await page.getByTestId('gallery-generate-start').click()
     await page.locator('[data-testid="gallery-job"][data-status="succeeded"]').waitFor({ timeout: 120_000 })
     await page.locator('[data-testid="gallery-total"]', { hasText: /^8$/ }).waitFor({ timeout: 30_000 })
+    assert.match(await textOf(page, 'gallery-prompt-notice'), /not in the model's vocabulary, so read as unknown tokens: kangaroo/)
 
     await page.getByTestId('gallery-search').fill('apple')
     await page.locator('[data-testid="gallery-total"]', { hasText: /^4$/ }).waitFor()
@@ -209,6 +211,7 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     await page.getByTestId('gallery-seeds').fill('100-349')
     await page.getByTestId('gallery-generate-start').click()
     await page.locator('[data-testid="gallery-job"][data-status="succeeded"]').waitFor({ timeout: 180_000 })
+    assert.equal(await page.getByTestId('gallery-prompt-notice').count(), 0, 'no notice when the model knows every word')
     await page.getByTestId('gallery-search').fill('')
     // 9 from before, whatever the cancelled job saved, and these 1,000
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="gallery-total"]')?.textContent) >= 1009, null, { timeout: 30_000 })

@@ -51,6 +51,7 @@ test('prompts x seeds x models into the gallery, with progress; searchable; rege
   }, { onProgress: (p) => progress.push(p.done) })
   assert.equal(result.entries.length, 12)
   assert.deepEqual(progress, [4, 6, 10, 12])
+  assert.deepEqual(result.prompts, { unknownWords: [], truncated: [], notice: null }, 'every word is known')
   assert.deepEqual(result.perModel.map((m) => [m.model, m.kind, m.images]), [['tiny-ref', 'eps', 6], ['tiny-gen', 'generator', 6]])
 
   assert.equal(gallery.list({ model: 'tiny-gen' }).total, 6)
@@ -76,6 +77,22 @@ test('prompts x seeds x models into the gallery, with progress; searchable; rege
   const saved = await regenerateImage(gallery, inference, ref.id, { save: true })
   assert.equal(gallery.size, 13)
   assert.equal(saved.entry!.seed, 1)
+})
+
+test('words the model does not know, and words past its prompt length, are reported with the images', async () => {
+  const gallery = new Gallery(join(dir, 'gallery-unknown'))
+  await gallery.open()
+  const long = 'red apple black cat smiling face red apple'
+  const result = await generateIntoGallery(gallery, inference, {
+    models: [{ path: join(dir, 'tiny'), tInit: 399 }, { path: join(dir, 'tiny'), name: 'same vocabulary' }],
+    prompts: ['red kangaroo', 'Kangaroo, qwzx!', long], seeds: [0], sampling: { sampler: 'ddim', steps: 2, guidance: 1 },
+  })
+  assert.equal(result.entries.length, 6, 'the images are made all the same')
+  assert.deepEqual(result.prompts.unknownWords.map((u) => u.word), ['kangaroo', 'qwzx'], 'each word once, across prompts and models')
+  assert.deepEqual(result.prompts.truncated, [long])
+  assert.match(result.prompts.notice ?? '', /^not in the model's vocabulary, so read as unknown tokens: kangaroo, qwzx; 1 prompt is longer than 6 words/)
+  // the image keeps the prompt as typed
+  assert.deepEqual(result.entries.map((e) => e.prompt).slice(0, 3), ['red kangaroo', 'Kangaroo, qwzx!', long])
 })
 
 test('regenerate refuses when the model file changed; cancel stops a job; bad requests are refused', async () => {

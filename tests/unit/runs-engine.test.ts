@@ -154,6 +154,22 @@ test('stop saves a checkpoint; resuming it reaches the uninterrupted weights', a
   resumed.dispose()
 })
 
+test('training or sample prompts with words the reference does not know are named in the run log, at start and on resume', async () => {
+  const ws = await tempWorkspace()
+  const config = tinyRunConfig(reference, { steps: 1, prompts: ['red apple', 'purple cat'], samples: { every: 1, prompts: ['yellow star'], columns: 1 } })
+  const run = await DiStarRun.start(ws, config, { runId: 'words' })
+  const logs: string[] = []
+  assert.equal((await run.run({ onLog: (m, level) => logs.push(`${level}: ${m}`) })).state, 'completed')
+  run.dispose()
+  const notes = logs.filter((m) => /prompts:/.test(m))
+  assert.deepEqual(notes, ["warn: training prompts: not in the model's vocabulary, so read as unknown tokens: purple"], logs.join('\n'))
+  const resumed = await DiStarRun.resume(ws, 'words')
+  const again: string[] = []
+  await resumed.run({ onLog: (m) => again.push(m) })
+  resumed.dispose()
+  assert.ok(again.some((m) => /training prompts: .*purple/.test(m)), again.join('\n'))
+})
+
 test('a corrupt newest checkpoint is refused and the previous one is used', async () => {
   const ws = await tempWorkspace()
   const run = await DiStarRun.start(ws, tinyRunConfig(reference, { checkpoints: { every: 2, keep: 3 } }), { runId: 'corrupt' })

@@ -13,6 +13,7 @@ import { Gallery, GalleryError, type GalleryEntry } from './gallery.ts'
 import { exportCheckpointGenerator, isRunFolder, resolveRunGenerator } from './run-generator.ts'
 import { EMBEDDED_ONE_STEP_MODEL, embeddedGeneratorInitDir, embeddedGeneratorMissingMessage } from '../runs/generator-init.ts'
 import type { ImageMeta } from './image-meta.ts'
+import { PromptReader, promptNotice, type UnknownWord } from '../../ml/text/prompt-reading.ts'
 
 /** Where the shipped reference model lives (resources/models/reference). */
 export const REFERENCE_MODEL_DIR = resourcePath('resources', 'models', 'reference')
@@ -46,9 +47,20 @@ export interface GenerationProgress {
   model: string
 }
 
+/** What the models made of the prompts: told to the user, since a word a model does not know is otherwise silent. */
+export interface PromptReport {
+  /** words some model's tokenizer does not know (each once), with a related known word to try */
+  unknownWords: UnknownWord[]
+  /** prompts longer than a model's prompt length (their tail is ignored) */
+  truncated: string[]
+  /** one sentence for the user, or null when every word was read */
+  notice: string | null
+}
+
 export interface GalleryGenerationResult {
   entries: GalleryEntry[]
   perModel: { model: string; kind: 'generator' | 'eps'; images: number; msPerImage: number }[]
+  prompts: PromptReport
 }
 
 export interface RunOptions {
@@ -130,7 +142,7 @@ export async function generateIntoGallery(gallery: Gallery, inference: OnnxInfer
   const total = packages.length * perModelCount
   const jobs: { prompt: string; seed: number }[] = []
   for (const prompt of req.prompts) for (const seed of req.seeds) jobs.push({ prompt, seed })
-  const result: GalleryGenerationResult = { entries: [], perModel: [] }
+  const result: GalleryGenerationResult = { entries: [], perModel: [], prompts: readPrompts(packages, req.prompts) }
   // the index (which grows with the gallery) is rewritten at most about once a second, not per batch
   let lastCommit = Date.now()
   try {
@@ -163,6 +175,26 @@ export async function generateIntoGallery(gallery: Gallery, inference: OnnxInfer
   }
   await gallery.commit()
   return result
+}
+
+/** Each prompt as every prompt-reading model's tokenizer sees it (models that share a vocabulary are read once). */
+export function readPrompts(packages: readonly LoadedPackage[], prompts: readonly string[]): PromptReport {
+  const unknown = new Map<string, UnknownWord>()
+  const truncated = new Set<string>()
+  const readVocabularies = new Set<string>()
+  let maxLength = Infinity
+  for (const pkg of packages) {
+    if (!pkg.tokenizer) continue // a prompt-free model reads no words
+    const key = JSON.stringify(pkg.tokenizer.toJSON())
+    if (readVocabularies.has(key)) continue
+    readVocabularies.add(key)
+    maxLength = Math.min(maxLength, pkg.tokenizer.maxLength)
+    const read = new PromptReader(pkg.tokenizer).readAll(prompts)
+    for (const u of read.unknown) if (!unknown.has(u.word)) unknown.set(u.word, u)
+    for (const p of read.truncated) truncated.add(p)
+  }
+  const unknownWords = [...unknown.values()]
+  return { unknownWords, truncated: [...truncated], notice: promptNotice(unknownWords, [...truncated], maxLength) }
 }
 
 function describeImage(pkg: LoadedPackage, choice: ModelChoice, prompt: string, seed: number, s: SamplingSettings, createdAt: string, ms: number): ImageMeta {

@@ -120,7 +120,7 @@ export class DiStarRun {
       const savedInit = config.generatorInit === EMBEDDED_GENERATOR_INIT ? EMBEDDED_GENERATOR_INIT : generatorInit
       const saved: RunConfig = { ...config, baseModelDir: session.modelDir, prompts, ...(savedInit ? { generatorInit: savedInit } : {}) }
       await atomicWriteFile(join(dir, RUN_FILES.config), JSON.stringify(saved, null, 2) + '\n')
-      return new DiStarRun(id, dir, saved, session, [])
+      return new DiStarRun(id, dir, saved, session, [...session.promptNotes])
     } catch (err) {
       session.dispose()
       throw err
@@ -149,7 +149,7 @@ export class DiStarRun {
     }
     const config = parseRunConfig(json, `runs/${runId}/${RUN_FILES.config}`)
     const session = await RunSession.create(config, opts)
-    const notes: { message: string; level: 'info' | 'warn' }[] = []
+    const notes: { message: string; level: 'info' | 'warn' }[] = [...session.promptNotes]
     let restored: number | undefined
     try {
       for (const step of await listCheckpointSteps(dir)) {

@@ -31,6 +31,8 @@ import { checkpointGeneratorValues } from './run-files.ts'
 import { resourcePath } from '../../util/resource-path.ts'
 import { modelWeightsSha256 } from '../../ml/distill/regression.ts'
 import { PromptFileError, readPromptFile } from '../../util/prompt-file.ts'
+import { PromptReader, promptNotice } from '../../ml/text/prompt-reading.ts'
+import type { Tokenizer } from '../../ml/text/tokenizer.ts'
 
 const REFERENCE_MODEL_PATH = join('resources', 'models', 'reference')
 const SHOWCASE_PROMPTS_PATH = join('resources', 'prompts', 'showcase.txt')
@@ -62,6 +64,16 @@ export function resolveTrainPrompts(source: TrainPrompts, baseDir = process.cwd(
   }
   if (Array.isArray(source)) return source
   return promptsOf(resolve(baseDir, source.file))
+}
+
+/** Notes for the run log on prompts with words the reference does not know or past its prompt length. */
+export function readRunPrompts(tokenizer: Tokenizer, trainPrompts: readonly string[], samplePrompts: readonly string[]): { message: string; level: 'warn' }[] {
+  const reader = new PromptReader(tokenizer)
+  return ([['training prompts', trainPrompts], ['sample prompts', samplePrompts]] as const).flatMap(([what, prompts]) => {
+    const read = reader.readAll(prompts)
+    const notice = promptNotice(read.unknown, read.truncated, tokenizer.maxLength)
+    return notice ? [{ message: `${what}: ${notice}`, level: 'warn' as const }] : []
+  })
 }
 
 /** The fixed prompts and seeds of the sample grids. */
@@ -108,6 +120,8 @@ export class RunSession {
   readonly rewards: Reward[]
   private disposed = false
   private parallel: DataParallelTrainer | null = null
+  /** what the reference's tokenizer cannot read in the training and sample prompts; logged when the run starts */
+  promptNotes: { message: string; level: 'warn' }[] = []
 
   private constructor(
     readonly config: RunConfig,
@@ -172,6 +186,7 @@ export class RunSession {
         },
       }
       const session = new RunSession(config, modelDir, reference, generator, generatorEma, fake, trainerOptions)
+      session.promptNotes = readRunPrompts(reference.tokenizer, prompts, samplePlan(config).prompts)
       const threads = opts.trainingThreads ?? 1
       if (!Number.isInteger(threads) || threads < 1 || threads > MAX_TRAINING_THREADS) {
         throw new RunConfigError(`trainingThreads must be an integer 1..${MAX_TRAINING_THREADS}, got ${threads}`)

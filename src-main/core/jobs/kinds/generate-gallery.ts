@@ -4,7 +4,7 @@
 // the params schemas to add to the contract, and kinds/index.ts for the one line per kind.
 import { relative, isAbsolute, join } from 'node:path'
 import { Gallery } from '../../gallery/gallery.ts'
-import { generateIntoGallery, regenerateImage, REFERENCE_MODEL_DIR, type GalleryGenerationResult, type ModelChoice } from '../../gallery/generate.ts'
+import { generateIntoGallery, regenerateImage, REFERENCE_MODEL_DIR, type GalleryGenerationResult, type ModelChoice, type PromptReport } from '../../gallery/generate.ts'
 import { GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams } from '../../gallery/schemas.ts'
 import { importOnnxGenerator, loadDitSource, type OnnxModelManifest } from '../../../ml/onnx/model-package.ts'
 import type { JobContext } from '../job-context.ts'
@@ -32,7 +32,7 @@ function workspaceModelPath(workspace: Workspace): (path: string) => string {
 }
 
 export const generateGalleryJob = {
-  async run(ctx: JobContext, input: GenerateGalleryJobParams): Promise<{ images: number; perModel: GalleryGenerationResult['perModel']; firstIds: string[] }> {
+  async run(ctx: JobContext, input: GenerateGalleryJobParams): Promise<{ images: number; perModel: GalleryGenerationResult['perModel']; firstIds: string[]; prompts: PromptReport }> {
     const params = GenerateGalleryJobParams.parse(input) // idempotent; fills defaults when a caller skipped the contract
     const gallery = await openGallery(ctx)
     const inference = await newJobInference(ctx)
@@ -55,7 +55,8 @@ export const generateGalleryJob = {
       })
       result.perModel.forEach((m, i) => ctx.metrics(i, { msPerImage: m.msPerImage }))
       for (const m of result.perModel) ctx.log(`${m.model} (${m.kind}): ${m.images} images, ${m.msPerImage.toFixed(1)} ms per image`)
-      return { images: result.entries.length, perModel: result.perModel, firstIds: result.entries.slice(0, 100).map((e) => e.id) }
+      if (result.prompts.notice) ctx.log(`prompts: ${result.prompts.notice}`, 'warn')
+      return { images: result.entries.length, perModel: result.perModel, firstIds: result.entries.slice(0, 100).map((e) => e.id), prompts: result.prompts }
     } finally {
       await inference.dispose()
     }
