@@ -34,7 +34,7 @@ export const benches: BenchEntry[] = [
         await saveTinyDit(root)
         const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage()
         await page.addInitScript(FRAME_MONITOR)
-        await page.goto(host.url)
+        await page.goto(host.launchUrl)
         await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor()
         await fillTinyRunForm(page, { steps: 100000, samplesEvery: 5 })
         await page.getByTestId('train-start').click()

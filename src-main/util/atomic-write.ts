@@ -30,11 +30,12 @@ export async function atomicWriteFile(target: string, data: Uint8Array | string)
   }
 }
 
-export function atomicWriteFileSync(target: string, data: Uint8Array | string): void {
+/** `mode` applies from the file's creation (e.g. 0o600 for a secret), not after it. */
+export function atomicWriteFileSync(target: string, data: Uint8Array | string, mode = 0o666): void {
   mkdirSync(dirname(target), { recursive: true })
   const tmp = tempPathFor(target)
   try {
-    const fd = openSync(tmp, 'w')
+    const fd = openSync(tmp, 'w', mode)
     try {
       writeFileSync(fd, data)
       fsyncSync(fd)

@@ -9,6 +9,7 @@ import { StudioCore } from '../core/studio-core.ts'
 import { locateWorkspace, readFlag } from '../core/workspace.ts'
 import { startWebHost } from './web-host.ts'
 import type { WebHost } from './web-host.ts'
+import { loadOrCreateAccessToken } from './access-token.ts'
 
 export const DEFAULT_PORT = 17860
 
@@ -27,7 +28,7 @@ export async function serveStudio(options: ServeOptions): Promise<{ core: Studio
   const staticDir = defaultRendererDir()
   let host: WebHost
   try {
-    host = await startWebHost(core, { port, staticDir })
+    host = await startWebHost(core, { port, staticDir, token: loadOrCreateAccessToken(configDir) })
   } catch (err) {
     await core.close()
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
@@ -38,7 +39,7 @@ export async function serveStudio(options: ServeOptions): Promise<{ core: Studio
   const report = await core.dispatch('app.getBackendReport', {})
   if (report.ok) for (const line of formatBackendReport(report.result as never)) console.log(line)
   console.log(`Workspace: ${core.workspace.root} (${core.workspace.info.source}); settings in ${configDir}`)
-  console.log(options.announce ? options.announce(host.url) : `DI Studio web host: ${host.url} (loopback only; Ctrl+C stops it)`)
+  console.log(options.announce ? options.announce(host.launchUrl) : `DI Studio web host: ${host.launchUrl} (loopback only, this launch's access token in the address; Ctrl+C stops it)`)
 
   const stop = (): void => {
     void host.close().then(() => core.close()).then(() => process.exit(0))

@@ -18,6 +18,7 @@ import type { StudioCore } from '../core/studio-core.ts'
 import { findServableFile } from '../core/workspace-files.ts'
 import type { ServableFile } from '../core/workspace-files.ts'
 import { SECURITY_HEADERS } from './security-headers.ts'
+import { NEEDS_TOKEN_PAGE, TOKEN_QUERY, newAccessToken, requestAuthorised, requestTokens, sessionCookie, tokenMatches } from './access-token.ts'
 
 export const WS_PATH = '/ws'
 /** Frames above this are dropped by ws itself (connection closed with 1009); smaller oversized ones get an error reply. */
@@ -42,11 +43,18 @@ export interface WebHostOptions {
   /** Folder with the built renderer (index.html and assets/). */
   staticDir: string
   logger?: Logger
+  /** the access token (access-token.ts); default: a new random one per launch */
+  token?: string
 }
 
 export interface WebHost {
+  /** http://127.0.0.1:<port>, without the token */
   readonly url: string
+  /** the address to open: url/?token=<token> */
+  readonly launchUrl: string
   readonly port: number
+  /** every request to the studio needs it: as the session cookie, ?token= or Authorization: Bearer */
+  readonly token: string
   close(): Promise<void>
 }
 
@@ -56,12 +64,15 @@ export async function startWebHost(core: StudioCore, options: WebHostOptions): P
     throw new Error(`The renderer is not built (no index.html in ${options.staticDir}): run npm run build`)
   }
   let port = options.port
+  const token = options.token ?? newAccessToken()
+  if (token.length < 16) throw new Error('startWebHost: the access token must be at least 16 characters')
   const allowedHosts = (): string[] => [`127.0.0.1:${port}`, `localhost:${port}`]
   const allowedOrigins = (): string[] => allowedHosts().map((h) => `http://${h}`)
 
   const server = createServer((req, res) => {
-    serveHttp(req, res, options.staticDir, allowedHosts(), (urlPath) => findServableFile(core.workspace, urlPath)).catch((err: Error) => {
-      log.error(`HTTP request ${req.url} failed: ${err.message}`)
+    serveHttp(req, res, options.staticDir, allowedHosts(), token, (urlPath) => findServableFile(core.workspace, urlPath)).catch((err: Error) => {
+      // the path only: a first visit's query holds the access token
+      log.error(`HTTP request ${new URL(req.url ?? '/', 'http://x').pathname} failed: ${err.message}`)
       if (!res.headersSent) res.writeHead(500, SECURITY_HEADERS)
       res.end()
     })
@@ -73,11 +84,17 @@ export async function startWebHost(core: StudioCore, options: WebHostOptions): P
     const url = new URL(req.url ?? '/', 'http://x')
     // Browsers always send Origin: refuse other sites (cross-site WebSocket hijacking) and foreign
     // Host names (DNS rebinding). Local non-browser clients send no Origin and are allowed.
+    // Every client, browser or not, must also show this launch's token.
     const origin = req.headers.origin
     const hostOk = allowedHosts().includes(req.headers.host ?? '')
     if (url.pathname !== WS_PATH || !hostOk || (origin !== undefined && !allowedOrigins().includes(origin))) {
       log.warn(`Refused WebSocket upgrade (path ${url.pathname}, host ${req.headers.host}, origin ${origin})`)
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n')
+      return
+    }
+    if (!requestAuthorised(req, token)) {
+      log.warn(`Refused WebSocket upgrade without this launch's access token (port ${req.socket.remotePort})`)
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n')
       return
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
@@ -139,7 +156,9 @@ export async function startWebHost(core: StudioCore, options: WebHostOptions): P
 
   return {
     url,
+    launchUrl: `${url}/?${TOKEN_QUERY}=${token}`,
     port,
+    token,
     async close() {
       unsubscribe()
       for (const ws of clients) ws.terminate()
@@ -165,6 +184,7 @@ async function serveHttp(
   res: ServerResponse,
   root: string,
   allowedHosts: string[],
+  token: string,
   findFile: (urlPath: string) => Promise<ServableFile>,
 ): Promise<void> {
   if (!allowedHosts.includes(req.headers.host ?? '')) {
@@ -178,7 +198,35 @@ async function serveHttp(
     return
   }
   const rawPath = new URL(req.url ?? '/', 'http://x').pathname
-  if (rawPath.startsWith(WORKSPACE_FILE_ROUTE)) return serveWorkspaceFile(req, res, rawPath.slice(WORKSPACE_FILE_ROUTE.length), findFile)
+  if (rawPath.startsWith(WORKSPACE_FILE_ROUTE)) {
+    if (!requestAuthorised(req, token)) {
+      res.writeHead(401, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' })
+      res.end('Workspace files need this launch\'s access token')
+      return
+    }
+    return serveWorkspaceFile(req, res, rawPath.slice(WORKSPACE_FILE_ROUTE.length), findFile)
+  }
+  // The page: a first visit trades ?token= for the session cookie; without either, a page that says
+  // where the token is. The scripts and styles under /assets/ hold no secrets and are served to all.
+  if (rawPath === '/' || rawPath === '/index.html') {
+    const given = requestTokens(req)
+    if (given.query !== undefined) {
+      if (tokenMatches(given.query, token)) {
+        res.writeHead(303, { ...SECURITY_HEADERS, Location: '/', 'Set-Cookie': sessionCookie(token), 'Cache-Control': 'no-store' })
+        res.end()
+        return
+      }
+    } else if (tokenMatches(given.cookie, token) || tokenMatches(given.bearer, token)) {
+      return serveStatic(req, res, root, rawPath)
+    }
+    res.writeHead(401, { ...SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' })
+    res.end(req.method === 'HEAD' ? undefined : NEEDS_TOKEN_PAGE)
+    return
+  }
+  return serveStatic(req, res, root, rawPath)
+}
+
+async function serveStatic(req: IncomingMessage, res: ServerResponse, root: string, rawPath: string): Promise<void> {
   let pathname: string
   try {
     pathname = decodeURIComponent(rawPath)

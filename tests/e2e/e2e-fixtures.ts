@@ -61,7 +61,7 @@ export async function startLauncher(workspace: string | null, port = 0, options:
       buffer = lines.pop()!
       for (const line of lines) {
         stdout.push(line)
-        const match = /serving DI Studio at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
+        const match = /serving DI Studio at (http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+)/.exec(line)
         if (match) {
           clearTimeout(timer)
           resolve(match[1]!)

@@ -51,6 +51,11 @@ export async function startTestStudio(): Promise<{
   }
 }
 
+/** The WebSocket address of a host, with its access token (src-main/web-host/access-token.ts). */
+export function wsUrlOf(host: WebHost, token = host.token): string {
+  return `${host.url.replace('http', 'ws')}/ws?token=${encodeURIComponent(token)}`
+}
+
 /** A WebSocket client that keeps every message and can wait for one that matches. */
 export class TestSocket {
   readonly messages: ServerMessage[] = []

@@ -21,7 +21,7 @@ import {
 } from '../helpers/fuzz-kit.ts'
 import type { FsAccess, FuzzCore, FuzzWorld } from '../helpers/fuzz-kit.ts'
 import WebSocket from 'ws'
-import { TestSocket } from '../helpers/studio-fixtures.ts'
+import { TestSocket, wsUrlOf } from '../helpers/studio-fixtures.ts'
 
 const RUNS = runsPerChannel(300)
 type ResponseMessage = Extract<ServerMessage, { type: 'response' }>
@@ -106,7 +106,7 @@ describe(`fuzzing the web host over a real WebSocket (${RUNS} payloads per chann
   function httpGet(path: string): Promise<{ status: number; body: string }> {
     const target = new URL(host.url)
     return new Promise((resolve, reject) => {
-      const req = request({ host: target.hostname, port: target.port, path, agent }, (res) => {
+      const req = request({ host: target.hostname, port: target.port, path, agent, headers: { Authorization: `Bearer ${host.token}` } }, (res) => {
         let body = ''
         res.on('data', (c: Buffer) => (body += c.toString('latin1')))
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
@@ -126,7 +126,7 @@ describe(`fuzzing the web host over a real WebSocket (${RUNS} payloads per chann
     studio = await openFuzzCore(world)
     host = await startWebHost(studio.core, { port: 0, staticDir, logger: { debug() {}, info() {}, warn() {}, error: (m) => studio.errorLogs.push(m) } })
     assert.match(host.url, /^http:\/\/127\.0\.0\.1:\d+$/, 'loopback only')
-    socket = await FuzzSocket.open(`${host.url.replace('http', 'ws')}/ws`)
+    socket = await FuzzSocket.open(wsUrlOf(host))
     spy = spyOnFileSystem()
   })
 
@@ -198,7 +198,7 @@ describe(`fuzzing the web host over a real WebSocket (${RUNS} payloads per chann
   })
 
   it('a frame over the hard limit closes only that connection; the host keeps serving', async () => {
-    const big = await TestSocket.open(`${host.url.replace('http', 'ws')}/ws`)
+    const big = await TestSocket.open(wsUrlOf(host))
     const closed = new Promise<number>((resolve) => big.ws.once('close', (code) => resolve(code)))
     big.ws.send('x'.repeat(16 * MAX_MESSAGE_BYTES + 1))
     assert.equal(await closed, 1009)

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { TestSocket, startTestStudio } from '../helpers/studio-fixtures.ts'
+import { TestSocket, startTestStudio, wsUrlOf } from '../helpers/studio-fixtures.ts'
 
 type Reply = Awaited<ReturnType<TestSocket['request']>>
 const errorCode = (r: Reply) => (r.ok ? 'ok' : r.error.code)
@@ -32,7 +32,7 @@ describe('web host: runs, models, gallery and preference channels', () => {
     await mkdir(join(studio.workspace, 'models', 'tiny'), { recursive: true })
     await writeFile(join(studio.workspace, 'models', 'tiny', 'config.json'), '{}')
     await writeFile(join(studio.workspace, 'models', 'tiny', 'model.safetensors'), '')
-    socket = await TestSocket.open(`${studio.host.url.replace('http', 'ws')}/ws`)
+    socket = await TestSocket.open(wsUrlOf(studio.host))
   })
 
   after(async () => {

@@ -6,11 +6,11 @@ import { after, before, describe, it } from 'node:test'
 import WebSocket from 'ws'
 import { MAX_MESSAGE_BYTES } from '../../src-main/contract/index.ts'
 import type { ServerMessage } from '../../src-main/contract/index.ts'
-import { TestSocket, startTestStudio } from '../helpers/studio-fixtures.ts'
+import { TestSocket, startTestStudio, wsUrlOf } from '../helpers/studio-fixtures.ts'
 
 type Studio = Awaited<ReturnType<typeof startTestStudio>>
 
-function httpGet(url: string, options: { method?: string; path?: string; host?: string } = {}) {
+function httpGet(url: string, options: { method?: string; path?: string; host?: string; headers?: Record<string, string> } = {}) {
   const target = new URL(url)
   return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
     const req = request(
@@ -19,7 +19,7 @@ function httpGet(url: string, options: { method?: string; path?: string; host?: 
         port: target.port,
         method: options.method ?? 'GET',
         path: options.path ?? '/',
-        headers: options.host ? { host: options.host } : {},
+        headers: { ...(options.host ? { host: options.host } : {}), ...options.headers },
       },
       (res) => {
         let body = ''
@@ -39,7 +39,7 @@ describe('web host: HTTP', () => {
 
   it('serves index.html on 127.0.0.1 with a strict CSP and hardening headers', async () => {
     assert.match(studio.host.url, /^http:\/\/127\.0\.0\.1:\d+$/)
-    const res = await httpGet(studio.host.url)
+    const res = await httpGet(studio.host.url, { headers: { Cookie: `di-studio-session=${studio.host.token}` } })
     assert.equal(res.status, 200)
     assert.match(res.body, /stub renderer/)
     const csp = String(res.headers['content-security-policy'])
@@ -48,6 +48,25 @@ describe('web host: HTTP', () => {
     assert.match(csp, /frame-ancestors 'none'/)
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/)
     assert.equal(res.headers['x-content-type-options'], 'nosniff')
+  })
+
+  it('the page needs the access token: ?token= is traded for an HttpOnly, SameSite=Strict cookie and a redirect', async () => {
+    const { token, launchUrl, url } = studio.host
+    assert.equal(launchUrl, `${url}/?token=${token}`)
+    assert.match(token, /^[\w-]{43}$/)
+    const bare = await httpGet(url)
+    assert.equal(bare.status, 401)
+    assert.match(bare.body, /needs its access token/)
+    assert.doesNotMatch(bare.body, /stub renderer/)
+    assert.match(String(bare.headers['content-security-policy']), /default-src 'none'/)
+    assert.equal((await httpGet(url, { path: `/?token=${token.slice(0, -1)}x` })).status, 401)
+    assert.equal((await httpGet(url, { headers: { Cookie: 'di-studio-session=guess' } })).status, 401)
+    const first = await httpGet(url, { path: `/?token=${token}` })
+    assert.equal(first.status, 303)
+    assert.equal(first.headers.location, '/')
+    assert.deepEqual(first.headers['set-cookie'], [`di-studio-session=${token}; Path=/; HttpOnly; SameSite=Strict`])
+    assert.equal((await httpGet(url, { headers: { Cookie: `other=1; di-studio-session=${token}` } })).status, 200)
+    assert.equal((await httpGet(url, { headers: { Authorization: `Bearer ${token}` } })).status, 200)
   })
 
   it('refuses traversal, other methods and foreign Host headers', async () => {
@@ -73,9 +92,19 @@ describe('web host: workspace files', () => {
     await writeFile(join(studio.workspace, 'runs', 'r1', 'notes.html'), '<script>alert(1)</script>')
   })
   after(() => studio.close())
+  const auth = () => ({ Cookie: `di-studio-session=${studio.host.token}` })
+
+  it('needs the access token, as the session cookie or a bearer header', async () => {
+    const path = '/files/runs/r1/metrics.json'
+    const bare = await httpGet(studio.host.url, { path })
+    assert.equal(bare.status, 401)
+    assert.doesNotMatch(bare.body, /loss/)
+    assert.equal((await httpGet(studio.host.url, { path, headers: { Cookie: 'di-studio-session=nope' } })).status, 401)
+    assert.equal((await httpGet(studio.host.url, { path, headers: { Authorization: `Bearer ${studio.host.token}` } })).status, 200)
+  })
 
   it('serves data and images from the workspace under /files/ with the security headers', async () => {
-    const res = await httpGet(studio.host.url, { path: '/files/runs/r1/metrics.json' })
+    const res = await httpGet(studio.host.url, { path: '/files/runs/r1/metrics.json', headers: auth() })
     assert.equal(res.status, 200)
     assert.equal(res.body, '{"loss":0.5}')
     assert.match(String(res.headers['content-type']), /application\/json/)
@@ -83,10 +112,10 @@ describe('web host: workspace files', () => {
   })
 
   it('refuses escapes and unserved types, and reports missing files', async () => {
-    assert.equal((await httpGet(studio.host.url, { path: '/files/..%2F..%2F..%2Fetc%2Fpasswd.txt' })).status, 403)
-    assert.equal((await httpGet(studio.host.url, { path: '/files/runs/r1/notes.html' })).status, 403)
-    assert.equal((await httpGet(studio.host.url, { path: '/files/runs/r1/none.json' })).status, 404)
-    const raw = await httpGet(studio.host.url, { path: '/files/../../../../etc/passwd' })
+    assert.equal((await httpGet(studio.host.url, { path: '/files/..%2F..%2F..%2Fetc%2Fpasswd.txt', headers: auth() })).status, 403)
+    assert.equal((await httpGet(studio.host.url, { path: '/files/runs/r1/notes.html', headers: auth() })).status, 403)
+    assert.equal((await httpGet(studio.host.url, { path: '/files/runs/r1/none.json', headers: auth() })).status, 404)
+    const raw = await httpGet(studio.host.url, { path: '/files/../../../../etc/passwd', headers: auth() })
     assert.ok(raw.status === 404 || raw.status === 403)
     assert.doesNotMatch(raw.body, /root:/)
   })
@@ -98,7 +127,7 @@ describe('web host: WebSocket contract', () => {
   let wsUrl: string
   before(async () => {
     studio = await startTestStudio()
-    wsUrl = `${studio.host.url.replace('http', 'ws')}/ws`
+    wsUrl = wsUrlOf(studio.host)
     socket = await TestSocket.open(wsUrl)
   })
   after(async () => {
@@ -154,6 +183,19 @@ describe('web host: WebSocket contract', () => {
     victim.ws.send('x'.repeat(20 * MAX_MESSAGE_BYTES))
     assert.equal(await closed, 1009) // "message too big": ws drops that connection only
     assert.ok((await socket.request('jobs.list')).ok)
+  })
+
+  it('refuses WebSocket upgrades without the access token (query, cookie or bearer header)', async () => {
+    const bare = wsUrl.replace(/\?token=.*$/, '')
+    await assert.rejects(TestSocket.open(bare), /401/)
+    await assert.rejects(TestSocket.open(wsUrlOf(studio.host, 'x'.repeat(43))), /401/)
+    await assert.rejects(TestSocket.open(bare, { Cookie: 'di-studio-session=stale' }), /401/)
+    for (const headers of [{ Cookie: `di-studio-session=${studio.host.token}` }, { Authorization: `Bearer ${studio.host.token}` }] as Record<string, string>[]) {
+      const ok = await TestSocket.open(bare, headers)
+      assert.deepEqual(await ok.waitFor((m) => m.type === 'hello'), { type: 'hello', protocol: 1 })
+      ok.close()
+    }
+    assert.ok(studio.logs.some((l) => l.level === 'warn' && /without this launch's access token/.test(l.message)))
   })
 
   it('refuses WebSocket upgrades from other origins, hosts and paths', async () => {

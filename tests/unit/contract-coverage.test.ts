@@ -9,7 +9,7 @@ import { registerIpcHandlers } from '../../src-main/electron/ipc.ts'
 import { createPreloadApi } from '../../src-main/electron/preload-api.ts'
 import { ContractClient } from '../../src-renderer/src/lib/client/studio-client.ts'
 import type { Transport } from '../../src-renderer/src/lib/client/transport.ts'
-import { TestSocket, recordingLogger, startTestStudio } from '../helpers/studio-fixtures.ts'
+import { TestSocket, recordingLogger, startTestStudio, wsUrlOf } from '../helpers/studio-fixtures.ts'
 
 const verbs = Object.values(REQUEST_VERBS).sort()
 
@@ -50,7 +50,7 @@ describe('contract coverage', () => {
   })
 
   it('the web host answers every contract channel and refuses anything else', async () => {
-    const socket = await TestSocket.open(`${studio.host.url.replace('http', 'ws')}/ws`)
+    const socket = await TestSocket.open(wsUrlOf(studio.host))
     try {
       for (const channel of REQUEST_CHANNELS) {
         const response = await socket.request(channel, {})
