@@ -23,6 +23,7 @@ export const REQUEST_VERBS = {
   'preferences.choose': 'recordPreference',
   'preferences.status': 'getPreferenceStatus',
   'models.list': 'listModels',
+  'prompts.check': 'checkPrompts',
 } as const
 
 export type RequestChannel = keyof typeof REQUEST_VERBS

@@ -9,7 +9,7 @@ import { BackendReport, WorkspaceInfo } from './reports.ts'
 import { SettingsReport, SettingsUpdate } from './settings.ts'
 import {
   GalleryDeleteParams, GalleryEntry, GalleryExportParams, GalleryExportResult, GalleryFacets, GalleryGetParams, GalleryListParams,
-  GalleryPage, ModelInfo, PreferenceChoiceParams, PreferencePair, PreferenceStatus, RunDetail, RunId, RunSummary,
+  GalleryPage, ModelInfo, PreferenceChoiceParams, PromptCheck, PromptCheckParams, PreferencePair, PreferenceStatus, RunDetail, RunId, RunSummary,
 } from './studio-data.ts'
 
 export * from './channels.ts'
@@ -50,6 +50,8 @@ export const requestContract = {
   'preferences.choose': { params: PreferenceChoiceParams, result: z.object({ id: z.string(), choices: z.int().min(0) }) },
   'preferences.status': { params: NoParams, result: PreferenceStatus },
   'models.list': { params: NoParams, result: z.array(ModelInfo) },
+  /** Unknown words (with suggestions) and over-long prompts for a model; loads no network. */
+  'prompts.check': { params: PromptCheckParams, result: PromptCheck },
 } as const satisfies Record<RequestChannel, { params: z.ZodType; result: z.ZodType }>
 
 const Level = z.enum(['info', 'warn', 'error'])

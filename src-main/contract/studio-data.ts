@@ -137,4 +137,27 @@ export const ModelInfo = z.object({
 })
 export type ModelInfo = z.output<typeof ModelInfo>
 
+/** Which words of some prompts a model cannot read, asked before generating or training. */
+export const PromptCheckParams = z.strictObject({
+  /** a model choice as models.list names it: 'reference', 'one-step-init' or a workspace-relative folder */
+  model: z.string().min(1).max(1024).refine((p) => !p.includes('\0'), 'path must not contain NUL characters'),
+  prompts: z.array(z.string().max(1000)).max(1000),
+})
+export type PromptCheckParams = z.output<typeof PromptCheckParams>
+
+export const PromptCheck = z.object({
+  /** false for a prompt-free model, which reads no words at all */
+  readsPrompts: z.boolean(),
+  /** words the model knows, and how many of a prompt's words it reads */
+  vocabularySize: z.int().min(0),
+  maxLength: z.int().min(0),
+  /** each unknown word once, with the closest known word (WordNet) to try instead, or null */
+  unknownWords: z.array(z.object({ word: z.string(), suggestion: z.string().nullable() })),
+  /** prompts longer than maxLength words (the rest is ignored) */
+  truncated: z.array(z.string()),
+  /** one sentence for the user, or null when every word is read */
+  notice: z.string().nullable(),
+})
+export type PromptCheck = z.output<typeof PromptCheck>
+
 export { RunConfig, RunId }

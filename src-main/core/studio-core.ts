@@ -96,6 +96,7 @@ export class StudioCore {
       'preferences.choose': (params) => this.scope.data.recordPreference(params),
       'preferences.status': () => this.scope.data.preferenceStatus(),
       'models.list': () => this.scope.data.listModels(),
+      'prompts.check': (params) => this.scope.data.prompts.check(params),
     }
   }
 

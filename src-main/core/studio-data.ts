@@ -13,6 +13,7 @@ import { readMetrics, readStatus, RUN_FILES } from './runs/run-files.ts'
 import { stepMetrics } from './runs/step-metrics.ts'
 import type { Workspace } from './workspace.ts'
 import { resourcePath } from '../util/resource-path.ts'
+import { PromptChecker } from './prompt-check.ts'
 import { EMBEDDED_ONE_STEP_MODEL, embeddedGeneratorInitPresent, embeddedGeneratorMissingMessage } from './runs/generator-init.ts'
 
 export const GALLERY_DIR = 'gallery'
@@ -34,12 +35,15 @@ export function referenceModelPresent(): boolean {
 
 export class StudioData {
   readonly gallery: GalleryService
+  /** prompts.check: a model's unknown words, per workspace (model paths are workspace-relative) */
+  readonly prompts: PromptChecker
 
   constructor(
     private readonly workspace: Workspace,
     private readonly warn: (message: string) => void,
   ) {
     this.gallery = new GalleryService(workspace.resolve(GALLERY_DIR), warn)
+    this.prompts = new PromptChecker(workspace, referenceModelDir)
   }
 
   // ---- gallery ---------------------------------------------------------------------------------

@@ -165,6 +165,9 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     await page.getByTestId('gallery-model').selectOption('models/tiny')
     // one word the tiny model never saw: the images are made, and the user is told
     await page.getByTestId('gallery-prompts').fill(`${TINY_PROMPTS[0]}\n${TINY_PROMPTS[1]} kangaroo`)
+    // flagged while typing, before anything is generated
+    await page.getByTestId('gallery-prompt-check').waitFor({ timeout: 30_000 })
+    assert.match(await textOf(page, 'gallery-prompt-check'), /Not among this model's \d+ words, so read as unknown tokens:\s+kangaroo/)
     await page.getByTestId('gallery-seeds').fill('0-3')
     await page.getByTestId('gallery-generate-start').click()
     await page.locator('[data-testid="gallery-job"][data-status="succeeded"]').waitFor({ timeout: 120_000 })

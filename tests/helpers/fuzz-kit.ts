@@ -345,6 +345,7 @@ export function validTemplates(world: FuzzWorld): Partial<Record<RequestChannel,
     'preferences.choose': [{ prompt: 'a red apple', imageA: pathA, imageB: pathB, winner: 'A' }],
     'preferences.status': [{}],
     'models.list': [{}],
+    'prompts.check': [{ model: 'reference', prompts: ['a red apple', 'kangaroo'] }],
   }
 }
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { Tokenizer } from '../../src-main/ml/text/tokenizer.ts'
 import { TestSocket, startTestStudio, wsUrlOf } from '../helpers/studio-fixtures.ts'
 
 type Reply = Awaited<ReturnType<TestSocket['request']>>
@@ -111,5 +112,56 @@ describe('web host: runs, models, gallery and preference channels', () => {
     const status = await socket.request('preferences.status', {})
     assert.ok(status.ok)
     assert.deepEqual(status.result, { choices: 1, problems: [], model: null })
+  })
+})
+
+describe('web host: prompts.check', () => {
+  let studio: Awaited<ReturnType<typeof startTestStudio>>
+  let socket: TestSocket
+
+  before(async () => {
+    studio = await startTestStudio()
+    const words = Tokenizer.build(['red apple', 'brown dog mammal', 'green pear fruit'], { maxLength: 5 })
+    await mkdir(join(studio.workspace, 'models', 'words'), { recursive: true })
+    await writeFile(join(studio.workspace, 'models', 'words', 'config.json'), JSON.stringify({ tokenizer: words.toJSON() }))
+    await mkdir(join(studio.workspace, 'models', 'tiny'), { recursive: true })
+    await writeFile(join(studio.workspace, 'models', 'tiny', 'config.json'), '{}')
+    await mkdir(join(studio.workspace, 'models', 'free'), { recursive: true })
+    await writeFile(join(studio.workspace, 'models', 'free', 'manifest.json'), JSON.stringify({ name: 'free' }))
+    await mkdir(join(studio.workspace, 'runs', 'r2', 'checkpoints'), { recursive: true })
+    await writeFile(join(studio.workspace, 'runs', 'r2', 'config.json'), JSON.stringify({ baseModelDir: 'models/words' }))
+    socket = await TestSocket.open(wsUrlOf(studio.host))
+  })
+
+  after(async () => {
+    socket?.close()
+    await studio?.close()
+  })
+
+  it('prompts.check: unknown words with suggestions and over-long prompts, for every kind of model; bad models are clear errors', async () => {
+    const check = async (model: string, prompts: string[]) => {
+      const reply = await socket.request('prompts.check', { model, prompts })
+      assert.ok(reply.ok, JSON.stringify(reply))
+      return reply.result as { readsPrompts: boolean; vocabularySize: number; maxLength: number; unknownWords: { word: string; suggestion: string | null }[]; truncated: string[]; notice: string | null }
+    }
+    const reference = await check('reference', ['a red apple', 'grinning face, twitter style'])
+    assert.deepEqual([reference.readsPrompts, reference.maxLength, reference.unknownWords, reference.notice], [true, 16, [], null])
+    assert.ok(reference.vocabularySize > 2000, String(reference.vocabularySize))
+    assert.deepEqual((await check('one-step-init', ['red qwzxv'])).unknownWords, [{ word: 'qwzxv', suggestion: null }])
+
+    const long = 'red apple green pear brown dog'
+    const words = await check('models/words', ['lemon dog', long, 'lemon'])
+    assert.deepEqual(words.unknownWords, [{ word: 'lemon', suggestion: 'fruit' }])
+    assert.deepEqual(words.truncated, [long])
+    assert.equal(words.vocabularySize, 8)
+    assert.match(words.notice ?? '', /lemon \(try "fruit"\).*longer than 5 words/)
+    assert.deepEqual(await check('runs/r2', ['lemon dog', long, 'lemon']), words, "a run reads prompts with its base model's tokenizer")
+    assert.deepEqual(await check('models/free', ['anything at all']), { readsPrompts: false, vocabularySize: 0, maxLength: 0, unknownWords: [], truncated: [], notice: null })
+
+    assert.equal(errorCode(await socket.request('prompts.check', { model: 'models/tiny', prompts: ['x'] })), 'invalid-params') // config.json without a tokenizer
+    assert.equal(errorCode(await socket.request('prompts.check', { model: 'models/none', prompts: ['x'] })), 'not-found')
+    assert.equal(errorCode(await socket.request('prompts.check', { model: '../outside', prompts: ['x'] })), 'forbidden')
+    assert.equal(errorCode(await socket.request('prompts.check', { model: 'reference', prompts: 'red apple' })), 'invalid-params')
+    assert.equal(errorCode(await socket.request('prompts.check', { model: 'reference', prompts: ['x'.repeat(1001)] })), 'invalid-params')
   })
 })

@@ -15,7 +15,7 @@ test('known words pass silently; unknown ones are listed once each, with the clo
   const read = reader.read('lemon and zebra and lemon')
   assert.deepEqual(read.unknown, [
     { word: 'lemon', suggestion: 'fruit' },
-    { word: 'and', suggestion: null }, // WordNet relates "and" to none of these words
+    { word: 'and', suggestion: null }, // function words get no suggestion
     { word: 'zebra', suggestion: 'mammal' },
   ])
   assert.equal(reader.read('zzqxv blorple').unknown.every((u) => u.suggestion === null), true, 'nonsense words get no suggestion')

@@ -10,7 +10,7 @@
 // (40.7 -> 48.1, a partly circular number: that model reads unknown words through WordNet too) but its
 // images were less like the real emoji in image-feature space (cosine 0.295 -> 0.270); dropping the
 // unknown words was worse on both. See docs/experiments/alignment-unseen-words.md.
-import { DEFAULT_WORD_BACKOFF, wordNetBackoff, type WordBackoff } from './word-backoff.ts'
+import { DEFAULT_WORD_BACKOFF, FUNCTION_WORDS, wordNetBackoff, type WordBackoff } from './word-backoff.ts'
 import { sharedWordNet, type WordNet } from './wordnet.ts'
 import { splitWords, type Tokenizer } from './tokenizer.ts'
 
@@ -47,7 +47,8 @@ export class PromptReader {
   suggest(word: string): string | null {
     if (this.suggestions.has(word)) return this.suggestions.get(word)!
     let best: string | null = null
-    if (this.wordnetError === null) {
+    // WordNet's nouns for function words are abbreviations ("an" -> "AN", a unit), not suggestions
+    if (this.wordnetError === null && !FUNCTION_WORDS.has(word)) {
       try {
         let bestWeight = 0
         let bestId = Infinity

@@ -16,7 +16,7 @@ export type WordBackoff = z.infer<typeof wordBackoffSchema>
 export const DEFAULT_WORD_BACKOFF: WordBackoff = { source: 'wordnet', hypernymDepth: 3 }
 
 /** Function words inside multi-word lemmas ("article of clothing") that say nothing about the word. */
-const FUNCTION_WORDS = new Set(['a', 'an', 'the', 'of', 'and', 'or', 'in', 'on', 'for', 'to', 'with', 'by', 'at', 'from'])
+export const FUNCTION_WORDS = new Set(['a', 'an', 'the', 'of', 'and', 'or', 'in', 'on', 'for', 'to', 'with', 'by', 'at', 'from'])
 
 /**
  * Known word ids related to `word`, with weights summing to 1 (empty if WordNet does not know the word,

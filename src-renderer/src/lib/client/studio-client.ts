@@ -98,6 +98,10 @@ export class ContractClient implements StudioClient {
     return this.call('models.list', params)
   }
 
+  checkPrompts(params: RequestParams<'prompts.check'>) {
+    return this.call('prompts.check', params)
+  }
+
   onEvent(listener: (event: StudioEvent) => void): () => void {
     return this.transport.onEvent((channel, payload) => {
       const event = parseEvent(channel, payload)

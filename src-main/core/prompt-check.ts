@@ -1,0 +1,92 @@
+// prompts.check: which words of the user's prompts a model cannot read, asked while the user types (the
+// Gallery form), so an unknown word is flagged before any image is made. Reads only the model's
+// tokenizer (a JSON file), never its weights; one reader per tokenizer keeps WordNet's suggestions cached.
+// WordNet itself loads on the first unknown word (0.4 s, once per process: ml/text/wordnet.ts).
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { isAbsolute, join, resolve } from 'node:path'
+import { StudioError, type PromptCheck, type PromptCheckParams } from '../contract/index.ts'
+import { PromptReader, promptNotice } from '../ml/text/prompt-reading.ts'
+import { Tokenizer } from '../ml/text/tokenizer.ts'
+import { EMBEDDED_ONE_STEP_MODEL } from './runs/generator-init.ts'
+import { RUN_FILES } from './runs/run-files.ts'
+import type { Workspace } from './workspace.ts'
+
+const MAX_CACHED_TOKENIZERS = 16
+
+export class PromptChecker {
+  /** by the file the tokenizer came from, and that file's mtime */
+  private readonly readers = new Map<string, { mtimeMs: number; reader: PromptReader | null }>()
+
+  constructor(
+    private readonly workspace: Workspace,
+    private readonly referenceDir: () => string,
+  ) {}
+
+  async check({ model, prompts }: PromptCheckParams): Promise<PromptCheck> {
+    const reader = await this.readerFor(model)
+    if (!reader) return { readsPrompts: false, vocabularySize: 0, maxLength: 0, unknownWords: [], truncated: [], notice: null }
+    const { unknown, truncated } = reader.readAll(prompts)
+    const { tokenizer } = reader
+    return {
+      readsPrompts: true,
+      vocabularySize: tokenizer.vocabSize - 1 - tokenizer.oovBuckets,
+      maxLength: tokenizer.maxLength,
+      unknownWords: unknown,
+      truncated,
+      notice: promptNotice(unknown, truncated, tokenizer.maxLength),
+    }
+  }
+
+  /** null for a prompt-free model. */
+  private async readerFor(model: string): Promise<PromptReader | null> {
+    const file = this.tokenizerFile(model)
+    let mtimeMs: number
+    try {
+      mtimeMs = statSync(file).mtimeMs
+    } catch {
+      throw new StudioError('not-found', `No model at ${model}: ${file} is missing`)
+    }
+    const cached = this.readers.get(file)
+    if (cached && cached.mtimeMs === mtimeMs) return cached.reader
+    let json: { tokenizer?: unknown }
+    try {
+      json = JSON.parse(await readFile(file, 'utf8')) as { tokenizer?: unknown }
+    } catch (err) {
+      throw new StudioError('invalid-params', `${model}: cannot read ${file} (${(err as Error).message})`)
+    }
+    let reader: PromptReader | null = null
+    // an ONNX manifest without a tokenizer is a prompt-free model; a DiT config always has one
+    if (json.tokenizer !== undefined || !file.endsWith('manifest.json')) {
+      try {
+        reader = new PromptReader(Tokenizer.fromJSON(json.tokenizer))
+      } catch (err) {
+        throw new StudioError('invalid-params', `${model}: its tokenizer is invalid (${(err as Error).message})`)
+      }
+    }
+    if (this.readers.size >= MAX_CACHED_TOKENIZERS) this.readers.clear()
+    this.readers.set(file, { mtimeMs, reader })
+    return reader
+  }
+
+  /** The JSON file holding the model's tokenizer: a DiT's config.json or an ONNX package's manifest.json. */
+  private tokenizerFile(model: string): string {
+    if (model === 'reference' || model === EMBEDDED_ONE_STEP_MODEL) return join(this.referenceDir(), 'config.json')
+    const dir = this.workspace.resolve(model) // refuses paths that leave the workspace
+    if (existsSync(join(dir, 'manifest.json'))) return join(dir, 'manifest.json')
+    if (existsSync(join(dir, RUN_FILES.config)) && existsSync(join(dir, RUN_FILES.checkpoints))) return this.runBaseConfig(dir)
+    return join(dir, 'config.json')
+  }
+
+  /** A DI* run's generator reads prompts with its base model's tokenizer. */
+  private runBaseConfig(runDir: string): string {
+    let base: unknown
+    try {
+      base = (JSON.parse(readFileSync(join(runDir, RUN_FILES.config), 'utf8')) as { baseModelDir?: unknown }).baseModelDir
+    } catch {
+      base = undefined
+    }
+    if (typeof base !== 'string') return join(this.referenceDir(), 'config.json')
+    return join(isAbsolute(base) ? base : resolve(this.workspace.root, base), 'config.json')
+  }
+}
