@@ -96,6 +96,12 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
 
   it('starts a short DI* run, steers it with the reward slider and sees the change marker and new samples', { skip }, async () => {
     await fillTinyRunForm(page, { steps: 400, samplesEvery: 5, learningRate: '0.001' })
+    // a training prompt with a word the base model never learnt is flagged while it is typed
+    await page.getByTestId('train-prompts').fill([...TINY_PROMPTS, 'purple cat'].join('\n'))
+    await page.getByTestId('train-prompt-check').waitFor({ timeout: 30_000 })
+    assert.match(await textOf(page, 'train-prompt-check'), /read as unknown tokens:\s+purple\./)
+    await page.getByTestId('train-prompts').fill(TINY_PROMPTS.join('\n'))
+    await page.getByTestId('train-prompt-check').waitFor({ state: 'detached', timeout: 30_000 })
     await page.evaluate(() => Object.assign(window.__frames, { gaps: [], longTasks: [] }))
     const loadBefore = loadavg()[0]!
     await page.getByTestId('train-start').click()

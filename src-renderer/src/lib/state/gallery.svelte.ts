@@ -1,7 +1,8 @@
 // The Gallery view's state: the current query (search and filters), its result loaded page by page
 // as the virtual grid scrolls, the facets for the filter menus, and the selected image.
-import type { GalleryEntry, PromptCheck, RequestParams, StudioEvent } from '../../../../src-main/contract/index.ts'
+import type { GalleryEntry, RequestParams, StudioEvent } from '../../../../src-main/contract/index.ts'
 import type { StudioClient } from '../client/studio-client.ts'
+import { PromptCheckState } from './prompt-check.svelte.ts'
 
 export const PAGE_SIZE = 200
 /** ids per export request (an id is about 45 bytes; a request must stay under 64 KiB) */
@@ -24,14 +25,13 @@ export class GalleryState {
   error = $state<string | null>(null)
   notice = $state<string | null>(null)
   /** what the chosen model makes of the prompts being typed (unknown words, over-long prompts) */
-  promptCheck = $state<PromptCheck | null>(null)
-  private promptCheckTimer: ReturnType<typeof setTimeout> | undefined
-  private promptCheckSeq = 0
+  readonly promptCheck: PromptCheckState
   /** bumped on every new query, so late pages of an old query are dropped */
   private generation = 0
   private loading = new Set<number>()
 
   constructor(private readonly client: StudioClient) {
+    this.promptCheck = new PromptCheckState(client)
     client.onEvent((event) => this.onEvent(event))
   }
 
@@ -46,23 +46,6 @@ export class GalleryState {
       ...(f.run ? { run: f.run } : {}),
       ...(seed !== undefined && Number.isInteger(seed) && seed >= 0 ? { seed } : {}),
     }
-  }
-
-  /** Checks the prompts against the model's vocabulary once typing pauses; a later call wins. */
-  checkPromptsSoon(model: string | null, prompts: string[], delayMs = 300): void {
-    clearTimeout(this.promptCheckTimer)
-    const seq = ++this.promptCheckSeq
-    if (model === null || prompts.length === 0) {
-      this.promptCheck = null
-      return
-    }
-    this.promptCheckTimer = setTimeout(() => {
-      this.client.checkPrompts({ model, prompts: prompts.slice(0, 1000).map((p) => p.slice(0, 1000)) }).then(
-        (check) => { if (seq === this.promptCheckSeq) this.promptCheck = check },
-        // a failed check (model just deleted, connection lost) only hides the hint; generating reports errors
-        () => { if (seq === this.promptCheckSeq) this.promptCheck = null },
-      )
-    }, delayMs)
   }
 
   /** Run the query from the top. */

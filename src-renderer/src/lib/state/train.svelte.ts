@@ -5,6 +5,7 @@
 // and a run starting or ending re-reads the list (at most a few times a second, never by polling).
 import type { ModelInfo, PreferenceStatus, RunConfigInput, RunSummary, StudioEvent } from '../../../../src-main/contract/index.ts'
 import type { StudioClient } from '../client/studio-client.ts'
+import { PromptCheckState } from './prompt-check.svelte.ts'
 import type { MetricSeries } from '../chart-data.ts'
 
 export type { MetricSeries }
@@ -56,7 +57,11 @@ export class TrainState {
   private readonly jobKinds = new Map<string, string>()
   private runsTimer: ReturnType<typeof setTimeout> | null = null
 
+  /** what the chosen base model makes of the training prompts being typed */
+  readonly promptCheck: PromptCheckState
+
   constructor(private readonly client: StudioClient) {
+    this.promptCheck = new PromptCheckState(client)
     client.onEvent((event) => this.apply(event))
     client.onConnectionState((state) => {
       if (state === 'open') void this.refresh()
