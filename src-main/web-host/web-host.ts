@@ -84,7 +84,7 @@ export async function startWebHost(core: StudioCore, options: WebHostOptions): P
     const url = new URL(req.url ?? '/', 'http://x')
     // Browsers always send Origin: refuse other sites (cross-site WebSocket hijacking) and foreign
     // Host names (DNS rebinding). Local non-browser clients send no Origin and are allowed.
-    // Every client, browser or not, must also show this launch's token.
+    // Every client, browser or not, must also show the access token.
     const origin = req.headers.origin
     const hostOk = allowedHosts().includes(req.headers.host ?? '')
     if (url.pathname !== WS_PATH || !hostOk || (origin !== undefined && !allowedOrigins().includes(origin))) {
@@ -93,7 +93,7 @@ export async function startWebHost(core: StudioCore, options: WebHostOptions): P
       return
     }
     if (!requestAuthorised(req, token)) {
-      log.warn(`Refused WebSocket upgrade without this launch's access token (port ${req.socket.remotePort})`)
+      log.warn(`Refused WebSocket upgrade without the access token (port ${req.socket.remotePort})`)
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n')
       return
     }
@@ -201,7 +201,7 @@ async function serveHttp(
   if (rawPath.startsWith(WORKSPACE_FILE_ROUTE)) {
     if (!requestAuthorised(req, token)) {
       res.writeHead(401, { ...SECURITY_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' })
-      res.end('Workspace files need this launch\'s access token')
+      res.end('Workspace files need the access token')
       return
     }
     return serveWorkspaceFile(req, res, rawPath.slice(WORKSPACE_FILE_ROUTE.length), findFile)

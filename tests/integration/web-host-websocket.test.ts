@@ -195,7 +195,7 @@ describe('web host: WebSocket contract', () => {
       assert.deepEqual(await ok.waitFor((m) => m.type === 'hello'), { type: 'hello', protocol: 1 })
       ok.close()
     }
-    assert.ok(studio.logs.some((l) => l.level === 'warn' && /without this launch's access token/.test(l.message)))
+    assert.ok(studio.logs.some((l) => l.level === 'warn' && /without the access token/.test(l.message)))
   })
 
   it('refuses WebSocket upgrades from other origins, hosts and paths', async () => {
