@@ -5,6 +5,7 @@ import type { GalleryEntry, ModelInfo, ScoreImagesResult, StudioEvent } from '..
 import { isDiffusionModel } from '../models.ts'
 import type { StudioClient } from '../client/studio-client.ts'
 import type { JobsState } from './jobs.svelte.ts'
+import { PromptCheckState } from './prompt-check.svelte.ts'
 
 export interface CompareSetup {
   generator: ModelInfo
@@ -42,10 +43,14 @@ export class CompareState {
   private setup: CompareSetup | null = null
   private names = { generator: '', reference: '' }
 
+  /** what the one-step generator makes of the prompts being typed */
+  readonly promptCheck: PromptCheckState
+
   constructor(
     private readonly client: StudioClient,
     private readonly jobs: JobsState,
   ) {
+    this.promptCheck = new PromptCheckState(client)
     client.onEvent((event) => this.onEvent(event))
   }
 
