@@ -2,14 +2,14 @@
 // Gallery form), so an unknown word is flagged before any image is made. Reads only the model's
 // tokenizer (a JSON file), never its weights; one reader per tokenizer keeps WordNet's suggestions cached.
 // WordNet itself loads on the first unknown word (0.4 s, once per process: ml/text/wordnet.ts).
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { isAbsolute, join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { StudioError, type PromptCheck, type PromptCheckParams } from '../contract/index.ts'
-import { PromptReader, promptNotice } from '../ml/text/prompt-reading.ts'
+import { PromptReader } from '../ml/text/prompt-reading.ts'
 import { Tokenizer } from '../ml/text/tokenizer.ts'
 import { EMBEDDED_ONE_STEP_MODEL } from './runs/generator-init.ts'
-import { RUN_FILES } from './runs/run-files.ts'
+import { isRunFolder, runBaseModelDir, RUN_FILES } from './runs/run-files.ts'
 import type { Workspace } from './workspace.ts'
 
 const MAX_CACHED_TOKENIZERS = 16
@@ -24,23 +24,22 @@ export class PromptChecker {
   ) {}
 
   async check({ model, prompts }: PromptCheckParams): Promise<PromptCheck> {
-    const reader = await this.readerFor(model)
+    const reader = await this.readerFor(model, await this.tokenizerFile(model))
     if (!reader) return { readsPrompts: false, vocabularySize: 0, maxLength: 0, unknownWords: [], truncated: [], notice: null }
-    const { unknown, truncated } = reader.readAll(prompts)
+    const { unknown, truncated, notice } = reader.readAll(prompts)
     const { tokenizer } = reader
     return {
       readsPrompts: true,
-      vocabularySize: tokenizer.vocabSize - 1 - tokenizer.oovBuckets,
+      vocabularySize: tokenizer.wordCount,
       maxLength: tokenizer.maxLength,
       unknownWords: unknown,
       truncated,
-      notice: promptNotice(unknown, truncated, tokenizer.maxLength),
+      notice,
     }
   }
 
   /** null for a prompt-free model. */
-  private async readerFor(model: string): Promise<PromptReader | null> {
-    const file = this.tokenizerFile(model)
+  private async readerFor(model: string, file: string): Promise<PromptReader | null> {
     let mtimeMs: number
     try {
       mtimeMs = statSync(file).mtimeMs
@@ -70,23 +69,20 @@ export class PromptChecker {
   }
 
   /** The JSON file holding the model's tokenizer: a DiT's config.json or an ONNX package's manifest.json. */
-  private tokenizerFile(model: string): string {
+  private async tokenizerFile(model: string): Promise<string> {
     if (model === 'reference' || model === EMBEDDED_ONE_STEP_MODEL) return join(this.referenceDir(), 'config.json')
     const dir = this.workspace.resolve(model) // refuses paths that leave the workspace
     if (existsSync(join(dir, 'manifest.json'))) return join(dir, 'manifest.json')
-    if (existsSync(join(dir, RUN_FILES.config)) && existsSync(join(dir, RUN_FILES.checkpoints))) return this.runBaseConfig(dir)
-    return join(dir, 'config.json')
-  }
-
-  /** A DI* run's generator reads prompts with its base model's tokenizer. */
-  private runBaseConfig(runDir: string): string {
-    let base: unknown
-    try {
-      base = (JSON.parse(readFileSync(join(runDir, RUN_FILES.config), 'utf8')) as { baseModelDir?: unknown }).baseModelDir
-    } catch {
-      base = undefined
+    if (isRunFolder(dir)) {
+      // a DI* run's generator reads prompts with its base model's tokenizer
+      let baseModelDir: unknown
+      try {
+        baseModelDir = (JSON.parse(await readFile(join(dir, RUN_FILES.config), 'utf8')) as { baseModelDir?: unknown }).baseModelDir
+      } catch {
+        baseModelDir = undefined // an unreadable run config: the reference, as for a config naming no base model
+      }
+      return join(runBaseModelDir(baseModelDir, this.referenceDir(), this.workspace.root), 'config.json')
     }
-    if (typeof base !== 'string') return join(this.referenceDir(), 'config.json')
-    return join(isAbsolute(base) ? base : resolve(this.workspace.root, base), 'config.json')
+    return join(dir, 'config.json')
   }
 }

@@ -41,6 +41,7 @@ test('the notice names every unknown word with its suggestion, and the truncated
     notice,
     'not in the model\'s vocabulary, so read as unknown tokens: lemon (try "fruit"), zzqxv; 1 prompt is longer than 6 words; the words after the 6th are ignored',
   )
+  assert.equal(all.notice, notice, 'readAll carries the same notice')
   assert.equal(describeUnknownWords([{ word: 'x', suggestion: null }]), 'x')
   const clean = reader.readAll(['red apple', 'black cat'])
   assert.equal(promptNotice(clean.unknown, clean.truncated, tokenizer.maxLength), null)

@@ -3,11 +3,11 @@
 // takes the architecture, tokenizer and schedule from the run's reference model, and exports the
 // one-step generator. Exports are cached per checkpoint (by its weights' sha256) and reused.
 import { existsSync, promises as fs } from 'node:fs'
-import { basename, isAbsolute, join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { loadCheckpoint, MODEL_FILE } from '../../ml/checkpoint/checkpoint.ts'
 import { ditParamShapes } from '../../ml/diffusion/dit.ts'
 import { exportGenerator, isOnnxPackage, loadDitSource, loadOnnxPackage, sha256Hex, OnnxPackageError, type LoadedPackage } from '../../ml/onnx/model-package.ts'
-import { checkpointGeneratorValues, checkpointPath, listCheckpointSteps, RUN_FILES } from '../runs/run-files.ts'
+import { checkpointGeneratorValues, checkpointPath, listCheckpointSteps, runBaseModelDir, RUN_FILES } from '../runs/run-files.ts'
 import { DEFAULT_T_INIT } from '../runs/run-config.ts'
 
 export interface RunGeneratorOptions {
@@ -18,11 +18,6 @@ export interface RunGeneratorOptions {
   /** the shipped reference, used when the run config names no baseModelDir */
   referenceDir: string
   cacheDir: string
-}
-
-/** True for a folder that looks like a DI* run (config.json + checkpoints/). */
-export function isRunFolder(dir: string): boolean {
-  return existsSync(join(dir, RUN_FILES.config)) && existsSync(join(dir, RUN_FILES.checkpoints))
 }
 
 export async function resolveRunGenerator(runDir: string, opts: RunGeneratorOptions): Promise<LoadedPackage> {
@@ -36,9 +31,7 @@ export async function resolveRunGenerator(runDir: string, opts: RunGeneratorOpti
   }
   const tInit = config.tInit ?? DEFAULT_T_INIT // the run config's default
   if (typeof tInit !== 'number' || !Number.isInteger(tInit)) throw new OnnxPackageError(`run ${runId}: tInit in ${RUN_FILES.config} is not an integer`)
-  const base = typeof config.baseModelDir === 'string'
-    ? (isAbsolute(config.baseModelDir) ? config.baseModelDir : resolve(opts.baseDir ?? process.cwd(), config.baseModelDir))
-    : opts.referenceDir
+  const base = runBaseModelDir(config.baseModelDir, opts.referenceDir, opts.baseDir ?? process.cwd())
   const steps = await listCheckpointSteps(runDir)
   const step = opts.step ?? steps[0]
   if (step === undefined) throw new OnnxPackageError(`run ${runId} has no checkpoint yet`)

@@ -4,8 +4,8 @@
 //   metrics.jsonl          one JSON line per step, plus control-change lines (appended, fsynced)
 //   samples/step-<N>.png   sample grid after N steps, with step-<N>.json listing prompts and seeds
 //   checkpoints/step-<N>/  generator, its EMA, fake score, both optimisers and counters (ml/checkpoint, atomic pair)
-import { promises as fs } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, promises as fs } from 'node:fs'
+import { isAbsolute, join, resolve } from 'node:path'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
 import type { NamedTensor } from '../../ml/checkpoint/checkpoint.ts'
 
@@ -16,6 +16,20 @@ export const RUN_FILES = {
   samples: 'samples',
   checkpoints: 'checkpoints',
 } as const
+
+/** True for a folder that looks like a DI* run (config.json + checkpoints/). */
+export function isRunFolder(dir: string): boolean {
+  return existsSync(join(dir, RUN_FILES.config)) && existsSync(join(dir, RUN_FILES.checkpoints))
+}
+
+/**
+ * The base model folder a run config names: its baseModelDir (relative ones from `baseDir`), or the
+ * shipped reference when it names none (or names something that is not a string).
+ */
+export function runBaseModelDir(baseModelDir: unknown, referenceDir: string, baseDir: string): string {
+  if (typeof baseModelDir !== 'string') return referenceDir
+  return isAbsolute(baseModelDir) ? baseModelDir : resolve(baseDir, baseModelDir)
+}
 
 export type RunState = 'starting' | 'running' | 'paused' | 'stopped' | 'completed' | 'failed'
 

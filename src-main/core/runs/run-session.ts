@@ -31,7 +31,7 @@ import { checkpointGeneratorValues } from './run-files.ts'
 import { resourcePath } from '../../util/resource-path.ts'
 import { modelWeightsSha256 } from '../../ml/distill/regression.ts'
 import { PromptFileError, readPromptFile } from '../../util/prompt-file.ts'
-import { PromptReader, promptNotice } from '../../ml/text/prompt-reading.ts'
+import { PromptReader } from '../../ml/text/prompt-reading.ts'
 import type { Tokenizer } from '../../ml/text/tokenizer.ts'
 
 const REFERENCE_MODEL_PATH = join('resources', 'models', 'reference')
@@ -70,8 +70,7 @@ export function resolveTrainPrompts(source: TrainPrompts, baseDir = process.cwd(
 export function readRunPrompts(tokenizer: Tokenizer, trainPrompts: readonly string[], samplePrompts: readonly string[]): { message: string; level: 'warn' }[] {
   const reader = new PromptReader(tokenizer)
   return ([['training prompts', trainPrompts], ['sample prompts', samplePrompts]] as const).flatMap(([what, prompts]) => {
-    const read = reader.readAll(prompts)
-    const notice = promptNotice(read.unknown, read.truncated, tokenizer.maxLength)
+    const { notice } = reader.readAll(prompts)
     return notice ? [{ message: `${what}: ${notice}`, level: 'warn' as const }] : []
   })
 }

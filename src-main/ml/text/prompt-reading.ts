@@ -81,12 +81,14 @@ export class PromptReader {
     return { prompt, unknown, dropped }
   }
 
-  /** Readings of many prompts, plus each unknown word once (in order of first appearance) for a notice. */
-  readAll(prompts: readonly string[]): { readings: PromptReading[]; unknown: UnknownWord[]; truncated: string[] } {
+  /** Readings of many prompts, each unknown word once (in order of first appearance), and the notice for them. */
+  readAll(prompts: readonly string[]): { readings: PromptReading[]; unknown: UnknownWord[]; truncated: string[]; notice: string | null } {
     const readings = prompts.map((p) => this.read(p))
-    const unknown = new Map<string, UnknownWord>()
-    for (const r of readings) for (const u of r.unknown) if (!unknown.has(u.word)) unknown.set(u.word, u)
-    return { readings, unknown: [...unknown.values()], truncated: readings.filter((r) => r.dropped.length > 0).map((r) => r.prompt) }
+    const unknownByWord = new Map<string, UnknownWord>()
+    for (const r of readings) for (const u of r.unknown) if (!unknownByWord.has(u.word)) unknownByWord.set(u.word, u)
+    const unknown = [...unknownByWord.values()]
+    const truncated = readings.filter((r) => r.dropped.length > 0).map((r) => r.prompt)
+    return { readings, unknown, truncated, notice: promptNotice(unknown, truncated, this.tokenizer.maxLength) }
   }
 }
 

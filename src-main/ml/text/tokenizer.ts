@@ -50,6 +50,8 @@ export class Tokenizer {
   readonly maxLength: number
   readonly oovBuckets: number
   readonly vocabSize: number
+  /** words in the vocabulary (vocabSize less pad and the OOV buckets) */
+  readonly wordCount: number
   private readonly words: readonly string[]
   private readonly idOf: ReadonlyMap<string, number>
 
@@ -58,6 +60,7 @@ export class Tokenizer {
     this.maxLength = maxLength
     this.oovBuckets = oovBuckets
     this.vocabSize = 1 + oovBuckets + words.length
+    this.wordCount = words.length
     const idOf = new Map<string, number>()
     words.forEach((w, i) => idOf.set(w, 1 + oovBuckets + i))
     this.idOf = idOf
