@@ -1,9 +1,11 @@
 // npm run pretrain -- --out <dir> --steps N --batch B [--resume] [--seed S] [--config file.json]
 //                     [--sample-every N] [--checkpoint-minutes M] [--stop-at STEP] [--workers N]
+//                     [--text-init <alignment model dir>]
 // Trains the reference text-to-image diffusion model on the emoji data (see ml/diffusion/pretrain-run.ts).
 // Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint and exits; --resume continues.
 // --workers N splits each step's batch over the main thread + N worker threads (0, the default, is
 // single-thread; 1 uses both cores of a 2-core machine); a run may resume with another count.
+// --text-init starts the DiT's word embeddings from an alignment model's (ml/diffusion/text-init.ts).
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parsePromptText } from '../util/prompt-file.ts'
@@ -12,7 +14,7 @@ import { loadEmojiDataset } from '../ml/data/emoji-dataset.ts'
 import { DEFAULT_PRETRAIN, Pretraining, formatDuration, type PretrainOptions } from '../ml/diffusion/pretrain-run.ts'
 
 const SHOWCASE_FILE = resolve(import.meta.dirname, '../../resources/prompts/showcase.txt')
-const USAGE = 'usage: npm run pretrain -- --out <dir> [--steps N] [--batch B] [--seed S] [--resume] [--config file.json] [--sample-every N] [--checkpoint-minutes M] [--stop-at STEP] [--workers N]'
+const USAGE = 'usage: npm run pretrain -- --out <dir> [--steps N] [--batch B] [--seed S] [--resume] [--config file.json] [--sample-every N] [--checkpoint-minutes M] [--stop-at STEP] [--workers N] [--text-init <alignment model dir>]'
 
 function fail(message: string): never {
   console.error(`pretrain: ${message}\n${USAGE}`)
@@ -36,7 +38,7 @@ function parseArgs(argv: string[]): PretrainOptions {
     console.log(USAGE)
     process.exit(0)
   }
-  const known = new Set(['out', 'steps', 'batch', 'seed', 'resume', 'config', 'sample-every', 'checkpoint-minutes', 'stop-at', 'workers'])
+  const known = new Set(['out', 'steps', 'batch', 'seed', 'resume', 'config', 'sample-every', 'checkpoint-minutes', 'stop-at', 'workers', 'text-init'])
   for (const k of flags.keys()) if (!known.has(k)) fail(`unknown option --${k}`)
   const out = flags.get('out')
   if (typeof out !== 'string') fail('--out <dir> is required')
@@ -79,6 +81,8 @@ function parseArgs(argv: string[]): PretrainOptions {
   opts.sampleEvery = int('sample-every') ?? opts.sampleEvery
   opts.checkpointEveryMinutes = num('checkpoint-minutes') ?? opts.checkpointEveryMinutes
   opts.workers = int('workers') ?? opts.workers
+  const textInit = flags.get('text-init')
+  if (typeof textInit === 'string') opts.textInit = resolve(textInit)
   const stopAt = int('stop-at')
   if (stopAt !== undefined) opts.stopAtStep = stopAt
   return opts

@@ -31,6 +31,7 @@ import { DiffusionModel } from './model.ts'
 import type { SamplerKind } from './samplers.ts'
 import { DEFAULT_SCHEDULE, type ScheduleConfig } from './schedule.ts'
 import type { DenoisingParallelConfig } from './denoising-parallel.ts'
+import { warmStartTextEmbedding } from './text-init.ts'
 import { DenoisingTrainer, DEFAULT_TRAIN_HYPER, drawNoise, type NoisedBatch, type StepResult, type TrainHyper } from './training.ts'
 
 /** The data-parallel model module the worker threads import (a .ts file: pretraining runs under tsx). */
@@ -68,6 +69,11 @@ export interface PretrainOptions {
   stopAtStep?: number
   /** worker threads besides the main one (data-parallel steps); 0 = single-thread. Not saved with the state. */
   workers: number
+  /**
+   * An alignment model folder whose word embedding rows start the DiT's (text-init.ts); new runs only,
+   * a resumed run has its own trained table.
+   */
+  textInit?: string
 }
 
 export const DEFAULT_PRETRAIN: Omit<PretrainOptions, 'outDir'> = {
@@ -188,6 +194,10 @@ export class Pretraining {
       }
     }
     try {
+      if (!restored && o.textInit) {
+        const r = await warmStartTextEmbedding(model.params, tokenizer, o.textInit)
+        this.log(`text init: ${r.copied} word embedding rows from ${o.textInit} (rms ${r.rms.toFixed(3)}), ${r.missing} words it does not know keep the seeded init`)
+      }
       return await this.train(model, tokenizer, restored, dp, onProgress)
     } finally {
       model.dispose()
