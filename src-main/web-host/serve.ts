@@ -39,7 +39,7 @@ export async function serveStudio(options: ServeOptions): Promise<{ core: Studio
   const report = await core.dispatch('app.getBackendReport', {})
   if (report.ok) for (const line of formatBackendReport(report.result as never)) console.log(line)
   console.log(`Workspace: ${core.workspace.root} (${core.workspace.info.source}); settings in ${configDir}`)
-  console.log(options.announce ? options.announce(host.launchUrl) : `DI Studio web host: ${host.launchUrl} (loopback only, this launch's access token in the address; Ctrl+C stops it)`)
+  console.log(options.announce ? options.announce(host.launchUrl) : `DI Studio web host: ${host.launchUrl} (loopback only; the address carries the access token; Ctrl+C stops it)`)
 
   const stop = (): void => {
     void host.close().then(() => core.close()).then(() => process.exit(0))

@@ -78,15 +78,15 @@ describe('studio in Chromium over the web host', { timeout: 180_000 }, () => {
     assert.match(report ?? '', /cpu/)
   })
 
-  it('runs the demo job and sees its progress reach 100 %', { skip: skipBrowser }, async () => {
-    await page.getByTestId('nav-train').click()
+  it('runs the demo job from Settings (Diagnostics) and sees its progress reach 100 %', { skip: skipBrowser }, async () => {
+    await page.getByTestId('nav-settings').click()
     await page.getByTestId('demo-start').click()
     const card = page.locator('[data-testid="job-card"][data-status="succeeded"]').first()
     await card.waitFor({ timeout: 60_000 })
     assert.equal(await card.getByTestId('job-percent').textContent(), '100%')
     assert.equal(await card.getByTestId('job-status').textContent(), 'succeeded')
     assert.match((await card.textContent()) ?? '', /estimate/)
-    await page.screenshot({ path: join(artifacts, 'train-demo-done.png') })
+    await page.screenshot({ path: join(artifacts, 'settings-demo-done.png') })
   })
 
   it('saves a result in the workspace and reads it back through the file route', { skip: skipBrowser }, async () => {
@@ -104,7 +104,7 @@ describe('studio in Chromium over the web host', { timeout: 180_000 }, () => {
     type ImageLike = { complete: boolean; naturalWidth: number }
     await page.waitForFunction((el) => (el as unknown as ImageLike).complete, await image.elementHandle())
     assert.equal(await image.evaluate((el) => (el as unknown as ImageLike).naturalWidth), 96)
-    await page.screenshot({ path: join(artifacts, 'train-demo-saved.png') })
+    await page.screenshot({ path: join(artifacts, 'settings-demo-saved.png') })
     await page.getByLabel('Save the result in the workspace').uncheck()
   })
 

@@ -112,6 +112,8 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     await page.getByTestId('sample-image').waitFor({ timeout: 120_000 })
     assert.equal(await textOf(page, 'sample-step'), '0')
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="metric-chart"]')?.getAttribute('data-points')) > 5, null, { timeout: 120_000 })
+    // rewards (tens) on their own axis beside the losses (units)
+    assert.equal(await page.getByTestId('metric-chart').getAttribute('data-scales'), 'reward y')
     assert.match(await textOf(page, 'run-backend'), /^(tensorflow-gpu|tensorflow|wasm|cpu)$/)
     assert.equal(await page.getByTestId('change-marker').count(), 0)
 
@@ -160,6 +162,9 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     // reopening shows the history from the files, marker included
     await row.getByTestId('run-open').click()
     await page.getByTestId('change-marker').first().waitFor()
+    // what the run is, from its record: stopped part-way, with the way on
+    const rowSteps = await row.getByTestId('run-row-steps').textContent()
+    assert.match(await textOf(page, 'run-summary'), new RegExp(`^Not training now: ${(rowSteps ?? '').replace(' / ', ' of ')} steps; Resume it from the runs list below\\.$`))
     assert.equal(Number(await page.getByTestId('change-marker').first().textContent()), markerStep)
     await page.getByTestId('run-config').click()
     assert.match(await textOf(page, 'run-config'), /"batchSize": 2/)
