@@ -83,10 +83,13 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
   })
 
   it('the Train form starts from the distilled generator on the embedded reference, from the base model otherwise', { skip }, async () => {
-    await page.getByTestId('nav-train').click()
+    // a fresh page opened on Train: the form exists before the models list arrives, and keeps its default
+    await page.goto(`${server.url}#/train`)
     const start = page.getByTestId('train-generator-start')
     const base = page.getByTestId('base-model')
     await base.locator('option[value="reference"]').waitFor({ state: 'attached' })
+    assert.equal(await base.inputValue(), 'reference')
+    assert.equal(await start.inputValue(), 'embedded', 'a fresh page keeps the distilled generator as the start')
     await base.selectOption('reference')
     assert.equal(await start.inputValue(), 'embedded', 'the default run starts from the shipped distilled generator')
     await base.selectOption('models/tiny')

@@ -8,3 +8,13 @@ import type { ModelInfo } from '../../../src-main/contract/index.ts'
 export function isDiffusionModel(model: Pick<ModelInfo, 'kind'>): boolean {
   return model.kind === 'reference' || model.kind === 'diffusion'
 }
+
+/**
+ * The model a one-step view (Gallery, Compare's generator side) offers first: the newest DI* run's
+ * generator (the models list puts runs newest first), else the shipped distilled generator, else the
+ * first available model. The raw reference read at t_init makes blurry images, so it comes last.
+ */
+export function defaultGenerator<M extends Pick<ModelInfo, 'kind' | 'available'>>(models: readonly M[]): M | undefined {
+  const usable = models.filter((m) => m.available)
+  return usable.find((m) => m.kind === 'run') ?? usable.find((m) => m.kind === 'one-step') ?? usable[0] ?? models[0]
+}
