@@ -1,10 +1,15 @@
 // npm run distill -- --out <dir> [--steps N] [--pairs N] [--batch B] [--lr X] [--seed S] [--t-init T]
-//                    [--pair-steps N] [--guidance W] [--base-model dir] [--threads N] [--checkpoint-every N]
-//                    [--sample-every N] [--stop-at STEP] [--resume] [--no-card]
+//                    [--pair-steps N] [--guidance W] [--base-model dir] [--threads N] [--workers N]
+//                    [--checkpoint-every N] [--sample-every N] [--stop-at STEP] [--resume] [--no-card]
 // Distils the reference into a one-step generator by regression (ml/distill/regression.ts): pairs drawn
 // by the reference in onnxruntime, then the generator fitted in TF.js, resumable. At the end it writes
 // <out>/model (a run's generatorInit), scores it and the raw init on the validation captions, and writes
 // <out>/model/MODEL_CARD.md and samples.png. Ctrl-C saves a checkpoint; --resume continues.
+// Two separate thread settings, one per phase:
+//   --threads N   onnxruntime's threads for drawing the pairs (default: all cores)
+//   --workers N   worker threads besides the main one for the TF.js regression steps, each step's batch
+//                 split across them (data-parallel, regression-parallel.ts); default 0 = one thread.
+//                 --workers 1 uses both cores of a 2-core machine. A run may resume with another count.
 import { copyFile, writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -26,8 +31,10 @@ import { scoreOneStep, validationSet } from '../eval/one-step-score.ts'
 import { ditParamShapes } from '../ml/diffusion/dit.ts'
 
 const USAGE = `usage: npm run distill -- --out <dir> [--steps 1000] [--pairs 8192] [--batch 32] [--lr 1e-4] [--seed 0]
-       [--t-init ${DEFAULT_T_INIT}] [--pair-steps 25] [--guidance 4.5] [--base-model dir] [--threads N]
-       [--checkpoint-every 100] [--sample-every 250] [--stop-at STEP] [--resume] [--no-card]`
+       [--t-init ${DEFAULT_T_INIT}] [--pair-steps 25] [--guidance 4.5] [--base-model dir] [--threads N] [--workers 0]
+       [--checkpoint-every 100] [--sample-every 250] [--stop-at STEP] [--resume] [--no-card]
+  --threads N   onnxruntime threads for drawing the pairs (default: all cores)
+  --workers N   extra TF.js threads for the regression steps (data-parallel; default 0 = one thread)`
 
 function fail(message: string, code = 2): never {
   console.error(`distill: ${message}\n${USAGE}`)
@@ -40,7 +47,7 @@ function parseCli() {
     options: {
       out: { type: 'string' }, steps: { type: 'string' }, pairs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
       seed: { type: 'string' }, 't-init': { type: 'string' }, 'pair-steps': { type: 'string' }, guidance: { type: 'string' },
-      'base-model': { type: 'string' }, threads: { type: 'string' }, 'checkpoint-every': { type: 'string' },
+      'base-model': { type: 'string' }, threads: { type: 'string' }, workers: { type: 'string' }, 'checkpoint-every': { type: 'string' },
       'sample-every': { type: 'string' }, 'stop-at': { type: 'string' }, resume: { type: 'boolean' }, 'no-card': { type: 'boolean' },
       help: { type: 'boolean' },
     },
@@ -86,6 +93,7 @@ const opts: DistillOptions = {
   sampleEvery: int('sample-every', 250),
   showcase: { prompts: showcasePrompts, seeds: showcasePrompts.map((_, i) => i), columns: 8 },
   resume: args.resume === true,
+  workers: int('workers', 0),
   ...(args['stop-at'] !== undefined ? { stopAtStep: int('stop-at', 0, 1) } : {}),
 }
 const threads = int('threads', availableParallelism(), 1)
@@ -157,6 +165,13 @@ if (result.state === 'completed' && args['no-card'] !== true) await writeCard(re
 console.log(JSON.stringify({ outDir, state: result.state, step: result.step, model: result.modelDir ?? null }))
 process.exit(0)
 
+/** How many threads the regression ran on, e.g. "one thread" or "2 threads (data-parallel: the main thread + 1 worker)". */
+function threadsText(counts: number[]): string {
+  const one = (n: number) => (n === 1 ? 'one thread' : `${n} threads (data-parallel: the main thread + ${n - 1} worker${n > 2 ? 's' : ''})`)
+  if (counts.length <= 1) return one(counts[0] ?? 1)
+  return `${counts.map(one).join(', then ')} (resumed with another --workers)`
+}
+
 /** Scores the distilled generator and the raw init (the reference read at t_init) on the validation captions, and writes the card. */
 async function writeCard(r: DistillResult): Promise<void> {
   const modelDir = distillPaths(outDir).model
@@ -197,7 +212,7 @@ Regression distillation (Luhman & Luhman 2021; the regression loss of DMD):
   classifier-free guidance ${opts.pairs.guidance}, drawn in onnxruntime-node on ${threads} thread(s) in **${formatDuration(r.pairsSeconds * 1000)}**.
 - **Regression:** the generator starts as the reference at t_init and is fitted by mean squared error to the
   targets: ${r.step} steps of batch ${opts.regression.batch}, Adam (beta1 0.9, beta2 0.99), learning rate ${opts.regression.lr}, seed ${opts.regression.seed},
-  TF.js ${backend.name} on one thread, **${formatDuration(r.regressionSeconds * 1000)}**.
+  TF.js ${backend.name} on ${threadsText(r.regressionThreads)}, **${formatDuration(r.regressionSeconds * 1000)}**.
 - Training MSE: ${first !== undefined ? first.toFixed(4) : '?'} over the first ${r.curve[0]?.step ?? '?'} steps, **${r.smoothedLoss.toFixed(4)}** at the end (smoothed).
   Per-step curve: \`training-curve.json\`.
 

@@ -1,6 +1,9 @@
 // One regression distillation from start to finish (npm run distill): draw the pairs once, fit the
 // one-step generator with a checkpoint every N steps, write the distilled generator. Stopping (Ctrl-C)
 // saves a checkpoint; resuming continues bit for bit (RegressionDistiller's state, per-step batches).
+// With `workers` > 0 each regression step's gradient is computed data-parallel on the main thread and that
+// many worker threads (regression-parallel.ts); the state is the same either way, so a distillation may
+// resume with another worker count (it then continues equal up to float summation order, not bit for bit).
 //
 //   <out>/pairs/        the (noise seed, prompt) -> reference sample pairs (a checkpoint folder)
 //   <out>/state/        the resumable state: generator, Adam moments, step, loss curve, wall times
@@ -10,11 +13,16 @@ import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
+import { DataParallelTrainer } from '../backend/data-parallel.ts'
+import type { TfBackendName } from '../backend/probe.ts'
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint.ts'
 import { writeImageGrid } from '../diffusion/image-grid.ts'
 import type { DiffusionModel } from '../diffusion/model.ts'
 import { initialNoise, type SamplerKind } from '../diffusion/samplers.ts'
 import { DistillError, loadPairs, makePairs, modelWeightsSha256, RegressionDistiller, savePairs, type DistillPairs, type PairSpec, type ReferenceSampler, type RegressionOptions } from './regression.ts'
+
+/** The data-parallel model module the worker threads import (a .ts file: distillation runs under tsx). */
+const REGRESSION_MODULE = new URL('./regression-parallel.ts', import.meta.url)
 
 export interface DistillOptions {
   outDir: string
@@ -33,6 +41,8 @@ export interface DistillOptions {
   resume: boolean
   /** stop (with a checkpoint) after this step, as if interrupted */
   stopAtStep?: number
+  /** worker threads besides the main one for the regression steps (data-parallel); 0 or absent = single-thread. Not part of the state. */
+  workers?: number
 }
 
 export type DistillProgress =
@@ -47,6 +57,8 @@ export interface DistillResult {
   regressionSeconds: number
   /** the mean training loss every `CURVE_EVERY` steps */
   curve: { step: number; loss: number }[]
+  /** the thread counts the regression steps ran on, in the order sessions first used them (one entry unless resumed with another worker count) */
+  regressionThreads: number[]
   modelDir?: string
 }
 
@@ -64,6 +76,7 @@ interface Bookkeeping {
   pairsSeconds: number
   regressionSeconds: number
   curve: { step: number; loss: number }[]
+  regressionThreads: number[]
 }
 
 export class Distillation {
@@ -77,6 +90,8 @@ export class Distillation {
     if (!Number.isInteger(opts.steps) || opts.steps < 1) throw new DistillError(`steps must be a positive integer, got ${opts.steps}`)
     if (!Number.isInteger(opts.pairs.count) || opts.pairs.count < 1) throw new DistillError(`the pair count must be a positive integer, got ${opts.pairs.count}`)
     if (!Number.isInteger(opts.checkpointEvery) || opts.checkpointEvery < 1) throw new DistillError(`checkpointEvery must be a positive integer, got ${opts.checkpointEvery}`)
+    const workers = opts.workers ?? 0
+    if (!Number.isInteger(workers) || workers < 0) throw new DistillError(`workers must be a non-negative integer, got ${opts.workers}`)
   }
 
   /** Finish the current step, save a checkpoint and return ('stopped'). */
@@ -91,7 +106,7 @@ export class Distillation {
       throw new DistillError(`${this.opts.outDir} already holds a distillation: resume it (--resume) or use another --out`)
     }
     const spec: PairSpec = { ...this.opts.pairs, referenceSha256: await modelWeightsSha256(this.opts.referenceDir) }
-    const book: Bookkeeping = { smoothedLoss: NaN, pairsSeconds: 0, regressionSeconds: 0, curve: [] }
+    const book: Bookkeeping = { smoothedLoss: NaN, pairsSeconds: 0, regressionSeconds: 0, curve: [], regressionThreads: [] }
 
     let pairs: DistillPairs
     if (existsSync(paths.pairs)) {
@@ -106,6 +121,7 @@ export class Distillation {
     }
 
     const distiller = new RegressionDistiller(this.reference, pairs, this.opts.regression)
+    let dp: DataParallelTrainer | null = null
     try {
       if (existsSync(paths.state)) {
         const ck = await loadCheckpoint(paths.state)
@@ -119,11 +135,26 @@ export class Distillation {
       }
       if (distiller.step === 0) await this.writeGrid(distiller, 0)
 
+      const workers = this.opts.workers ?? 0
+      if (distiller.step < this.opts.steps) {
+        if (workers > 0) {
+          dp = await DataParallelTrainer.create({
+            module: REGRESSION_MODULE, config: distiller.parallelConfig, mainModel: distiller.parallelModel,
+            workers, prefer: tf.getBackend() as TfBackendName,
+          })
+        }
+        const threads = dp?.threads ?? 1
+        log(dp
+          ? `regression threads: ${threads} (data-parallel: the main thread + ${workers} worker${workers > 1 ? 's' : ''}, ${tf.getBackend()} backend each)`
+          : `regression threads: 1 (single-thread, ${tf.getBackend()} backend)`)
+        if (!book.regressionThreads.includes(threads)) book.regressionThreads.push(threads)
+      }
+
       let windowSum = 0, windowCount = 0
       let sessionSeconds = 0, sessionSteps = 0
       while (distiller.step < this.opts.steps) {
         const t0 = performance.now()
-        const loss = distiller.trainStep()
+        const loss = dp ? await distiller.trainStepParallel(dp) : distiller.trainStep()
         const seconds = (performance.now() - t0) / 1000
         const step = distiller.step
         book.regressionSeconds += seconds
@@ -151,10 +182,11 @@ export class Distillation {
         }
       }
       await this.writeGrid(distiller, distiller.step)
-      await distiller.saveGenerator(paths.model, { finalSmoothedLoss: book.smoothedLoss, pairsSeconds: book.pairsSeconds, regressionSeconds: book.regressionSeconds })
+      await distiller.saveGenerator(paths.model, { finalSmoothedLoss: book.smoothedLoss, pairsSeconds: book.pairsSeconds, regressionSeconds: book.regressionSeconds, regressionThreads: book.regressionThreads })
       await writeFile(join(this.opts.outDir, 'training-curve.json'), JSON.stringify({ every: CURVE_EVERY, curve: book.curve }))
       return { state: 'completed', step: distiller.step, ...book, modelDir: paths.model }
     } finally {
+      await dp?.dispose()
       distiller.dispose()
     }
   }
@@ -179,5 +211,7 @@ function bookkeepingOf(config: unknown): Bookkeeping {
     pairsSeconds: num(c.pairsSeconds),
     regressionSeconds: num(c.regressionSeconds),
     curve: Array.isArray(c.curve) ? c.curve.filter((p) => typeof p?.step === 'number' && typeof p?.loss === 'number') : [],
+    // states saved before data-parallel regression existed were all made on one thread
+    regressionThreads: Array.isArray(c.regressionThreads) ? c.regressionThreads.filter((n) => Number.isInteger(n) && n >= 1) : [1],
   }
 }

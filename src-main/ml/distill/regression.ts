@@ -7,10 +7,12 @@
 // from DMD2). It is a stage before DI*, run once per reference model (npm run distill), and its result is a
 // generatorInit folder for DI* runs. Pair generation takes a callback, so the CLI can draw the targets in
 // onnxruntime (about 7x faster than TF.js here) and a test can draw them with the tfjs sampler.
+// trainStepParallel computes the same step's gradient on several threads (regression-parallel.ts).
 import * as tf from '@tensorflow/tfjs-core'
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import type { DataParallelModel, DataParallelTrainer } from '../backend/data-parallel.ts'
 import { CheckpointError, loadCheckpoint, MODEL_FILE, saveCheckpoint, type Checkpoint, type NamedTensor } from '../checkpoint/checkpoint.ts'
 import { ditEps, type DitParams } from '../diffusion/dit.ts'
 import type { DiffusionModel } from '../diffusion/model.ts'
@@ -20,6 +22,7 @@ import { generatorSample } from '../distar/losses.ts'
 import { generatorParamName } from '../distar/step-model.ts'
 import type { EpsModel } from '../distar/types.ts'
 import { hashString, Rng } from '../util/rng.ts'
+import { regressionParallelModel, type RegressionParallelConfig } from './regression-parallel.ts'
 
 /** How the regression targets are drawn from the reference. */
 export interface PairSpec {
@@ -128,6 +131,10 @@ export class RegressionDistiller {
   private readonly noise: Float32Array
   private steps = 0
   readonly opts: RegressionOptions
+  /** what the worker threads build (regression-parallel.ts): pass it to DataParallelTrainer.create as config */
+  readonly parallelConfig: RegressionParallelConfig
+  /** the regression loss over this.generator: pass it to DataParallelTrainer.create as mainModel */
+  readonly parallelModel: DataParallelModel
 
   constructor(private readonly reference: DiffusionModel, private readonly pairs: DistillPairs, options: RegressionOptions) {
     const opts = { tInit: options.tInit, batch: options.batch, lr: options.lr, seed: options.seed }
@@ -139,6 +146,8 @@ export class RegressionDistiller {
     this.noise = initialNoise(pairs.seeds, reference.imageShape)
     this.generator = reference.cloneParams(true)
     this.adam = new Adam(this.generator as Record<string, tf.Variable>, { beta1: 0.9, beta2: 0.99, epsilon: 1e-8 })
+    this.parallelConfig = { dit: reference.dit, schedule: reference.schedule.config, tInit: opts.tInit }
+    this.parallelModel = regressionParallelModel(this.parallelConfig, this.generator)
   }
 
   get step(): number {
@@ -161,9 +170,9 @@ export class RegressionDistiller {
     return Array.from({ length: this.opts.batch }, () => rng.int(0, this.pairs.spec.count - 1))
   }
 
-  /** One regression update; returns the batch's mean squared error (before the update). A non-finite loss changes nothing and throws. */
-  trainStep(): number {
-    const idx = this.batchIndices(this.steps + 1)
+  /** The noise, targets and prompts of step `step`'s batch (1-based), row by row. */
+  private batchArrays(step: number): { shape: [number, number, number, number]; z: Float32Array; x: Float32Array; prompts: string[] } {
+    const idx = this.batchIndices(step)
     const shape = [idx.length, ...this.reference.imageShape] as [number, number, number, number]
     const per = shape[1] * shape[2] * shape[3]
     const z = new Float32Array(idx.length * per)
@@ -172,7 +181,12 @@ export class RegressionDistiller {
       z.set(this.noise.subarray(j * per, (j + 1) * per), k * per)
       x.set(this.pairs.targets.subarray(j * per, (j + 1) * per), k * per)
     })
-    const prompts = idx.map((j) => this.pairs.prompts[j]!)
+    return { shape, z, x, prompts: idx.map((j) => this.pairs.prompts[j]!) }
+  }
+
+  /** One regression update; returns the batch's mean squared error (before the update). A non-finite loss changes nothing and throws. */
+  trainStep(): number {
+    const { shape, z, x, prompts } = this.batchArrays(this.steps + 1)
     const loss = tf.tidy(() => {
       const zt = tf.tensor4d(z, shape)
       const target = tf.tensor4d(x, shape)
@@ -186,6 +200,33 @@ export class RegressionDistiller {
     if (!Number.isFinite(loss)) throw new DistillError(`step ${this.steps + 1}: the regression loss is ${loss}; nothing was updated`)
     this.steps++
     return loss
+  }
+
+  /**
+   * trainStep with the batch's gradient computed on all of `dp`'s threads: the same batch, the same Adam
+   * update with the row-weighted average of the slices' gradients (equal to trainStep up to float
+   * summation order). `dp` must have been created with this distiller's parallelModel as mainModel and
+   * parallelConfig as config; the caller owns and disposes it. The state does not depend on the thread
+   * count, so a distillation may resume with another one.
+   */
+  async trainStepParallel(dp: DataParallelTrainer): Promise<number> {
+    if (dp.model !== this.parallelModel) throw new DistillError('trainStepParallel: the DataParallelTrainer was not created with this distiller\'s parallelModel as mainModel')
+    const { shape, z, x, prompts } = this.batchArrays(this.steps + 1)
+    const rows = shape[0]
+    const cond = this.reference.tokenizer.encodeBatch(prompts)
+    const result = await dp.computeGradients({
+      z: { data: z, shape },
+      target: { data: x, shape },
+      cond: { data: cond, shape: [rows, cond.length / rows] },
+    })
+    try {
+      if (!Number.isFinite(result.loss)) throw new DistillError(`step ${this.steps + 1}: the regression loss is ${result.loss}; nothing was updated`)
+      this.adam.apply(result.grads, this.opts.lr)
+    } finally {
+      tf.dispose(Object.values(result.grads))
+    }
+    this.steps++
+    return result.loss
   }
 
   generatorValues(): Record<string, Float32Array> {
