@@ -10,6 +10,8 @@ import { loadCheckpoint } from '../../src-main/ml/checkpoint/checkpoint.ts'
 import { syntheticSplit } from './pretrain-fixtures.ts'
 import { DiffusionModel } from '../../src-main/ml/diffusion/model.ts'
 import { DEFAULT_PRETRAIN, Pretraining, type PretrainOptions } from '../../src-main/ml/diffusion/pretrain-run.ts'
+import { AlignmentModel } from '../../src-main/ml/rewards/alignment-model.ts'
+import { Tokenizer } from '../../src-main/ml/text/tokenizer.ts'
 
 const quiet = () => {}
 
@@ -60,6 +62,41 @@ describe('pretraining run', () => {
     assert.deepEqual((await readdir(join(out, 'samples'))).sort(), ['step-000003.png', 'step-000006.png'])
     const lines = (await readFile(join(out, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l))
     assert.deepEqual(lines.map((l) => l.step), [2, 4, 6])
+  })
+
+  it('--text-init: a new run starts from the alignment model\'s word rows and records it; a resume keeps its own', async () => {
+    // an alignment model over the same captions (so the same vocabulary) with the DiT's text width
+    const tokenizer = Tokenizer.build(data.train.items.flatMap((it) => it.captions), { maxLength: 6 })
+    const alignment = AlignmentModel.create(tokenizer, 9, {
+      imageSize: 8, patchSize: 4, imageWidth: 16, imageBlocks: 1, tokenMixHidden: 8, channelMixHidden: 16, textWidth: 8, textHidden: 16, embedDim: 8,
+    }, { embeddingStd: 0.5 })
+    const alignmentDir = join(dir, 'alignment')
+    await alignment.save(alignmentDir)
+    const rows = alignment.params['text.embed']!.dataSync()
+    alignment.dispose()
+    const word = (data: ArrayLike<number>, w: string) => Array.from(data).slice(tokenizer.wordId(w)! * 8, (tokenizer.wordId(w)! + 1) * 8)
+
+    const logs: string[] = []
+    const out = join(dir, 'text-init')
+    await new Pretraining(options(out, { textInit: alignmentDir, steps: 4, stopAtStep: 0 }), data, (l) => logs.push(l)).run()
+    const start = await loadCheckpoint(join(out, 'state'))
+    assert.deepEqual(word(start.tensors['param/text.embed']!.data, 'rocket'), word(rows, 'rocket'), 'step 0 holds the alignment row')
+    assert.ok(logs.some((l) => /text init: \d+ word embedding rows/.test(l)), logs.join('\n'))
+    const model = await DiffusionModel.load(join(out, 'model'))
+    assert.equal(model.training.textInit, alignmentDir)
+    model.dispose()
+
+    // resuming must not copy the rows again over what training made of them: stop at step 3 (the rows
+    // have moved by then), resume to 6, and land where an uninterrupted run does
+    const moved = (tensors: Float32Array | ArrayLike<number>) => tokenizer.toJSON().words.some((w) => word(tensors, w).join() !== word(rows, w).join())
+    await new Pretraining(options(out, { textInit: alignmentDir, steps: 6, stopAtStep: 3, resume: true }), data, quiet).run()
+    assert.ok(moved((await loadCheckpoint(join(out, 'state'))).tensors['param/text.embed']!.data), 'three steps moved the rows')
+    await new Pretraining(options(out, { textInit: alignmentDir, steps: 6, resume: true }), data, quiet).run()
+    await new Pretraining(options(join(dir, 'text-init-straight'), { textInit: alignmentDir, steps: 6 }), data, quiet).run()
+    const a = await loadCheckpoint(join(out, 'state'))
+    const b = await loadCheckpoint(join(dir, 'text-init-straight', 'state'))
+    assert.equal(a.config && (a.config as { step?: number }).step, 6)
+    assert.deepEqual(a.tensors['param/text.embed']!.data, b.tensors['param/text.embed']!.data, 'stop + resume = uninterrupted run')
   })
 
   it('refuses to resume with different options, and bad options up front', async () => {

@@ -331,6 +331,8 @@ export class Pretraining {
       steps: trainer.step, batch: this.opts.batch, seed: this.opts.seed, emaDecay: this.opts.hyper.emaDecay,
       smoothedLoss, trainSeconds: Math.round(trainSeconds), backend: tf.getBackend(),
       data: `emoji-datasource-twitter + emoji-datasource-google 16.0.0, ${this.data.train.items.length} training images`,
+      // where the word embeddings started (the model card's recipe needs it)
+      ...(this.opts.textInit ? { textInit: this.opts.textInit } : {}),
     })
     await emaModel.save(join(this.opts.outDir, 'model'))
   }
