@@ -56,6 +56,13 @@ export interface DataParallelModel {
   loss(batch: Record<string, tf.Tensor>, name: string, context: LossContext): tf.Scalar | LossWithMetrics
 }
 
+/** A model module's loss reads its inputs with this: the batch's tensor `key`, or a clear error naming the module. */
+export function batchTensor(batch: Record<string, tf.Tensor>, key: string, module: string): tf.Tensor {
+  const tensor = batch[key]
+  if (!tensor) throw new Error(`${module}: the batch has no "${key}"`)
+  return tensor
+}
+
 export type CreateDataParallelModel = (config: unknown) => DataParallelModel | Promise<DataParallelModel>
 
 /** One batch: named arrays whose first dimension is the row (the split axis). */

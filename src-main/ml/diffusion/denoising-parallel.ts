@@ -11,7 +11,7 @@
 //   weights [B]                     min-SNR loss weights (minSnrWeights)
 // so a row's loss does not depend on the thread computing it.
 import * as tf from '@tensorflow/tfjs-core'
-import type { DataParallelModel } from '../backend/data-parallel.ts'
+import { batchTensor, type DataParallelModel } from '../backend/data-parallel.ts'
 import { ditEps, initDitValues, paramsFromValues, validateDitConfig, type DitConfig } from './dit.ts'
 import { VpSchedule, type ScheduleConfig } from './schedule.ts'
 import { denoisingLossFromTensors } from './training.ts'
@@ -37,11 +37,7 @@ export function createDataParallelModel(config: unknown): DataParallelModel {
     params,
     loss(batch, name) {
       if (name !== 'default') throw new Error(`denoising-parallel: unknown loss "${name}"`)
-      const need = (key: string): tf.Tensor => {
-        const tensor = batch[key]
-        if (!tensor) throw new Error(`denoising-parallel: the batch has no "${key}"`)
-        return tensor
-      }
+      const need = (key: string) => batchTensor(batch, key, 'denoising-parallel')
       const t = need('t') as tf.Tensor1D
       const rows = t.shape[0]
       const perRow = (table: Float32Array) => tf.reshape(tf.gather(tf.tensor1d(table), t), [rows, 1, 1, 1]) as tf.Tensor4D

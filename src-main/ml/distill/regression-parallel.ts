@@ -10,7 +10,7 @@
 //   target [B,H,W,3]   the reference's sample from that noise
 //   cond [B,L] int32   the pair's prompt as token ids
 import * as tf from '@tensorflow/tfjs-core'
-import type { DataParallelModel } from '../backend/data-parallel.ts'
+import { batchTensor, type DataParallelModel } from '../backend/data-parallel.ts'
 import { ditEps, ditParamShapes, paramsFromValues, type DitConfig, type DitParams } from '../diffusion/dit.ts'
 import { VpSchedule, type ScheduleConfig } from '../diffusion/schedule.ts'
 import { generatorSample } from '../distar/losses.ts'
@@ -38,11 +38,7 @@ export function regressionParallelModel(config: RegressionParallelConfig, params
     params,
     loss(batch, name) {
       if (name !== 'default') throw new Error(`regression-parallel: unknown loss "${name}"`)
-      const need = (key: string): tf.Tensor => {
-        const tensor = batch[key]
-        if (!tensor) throw new Error(`regression-parallel: the batch has no "${key}"`)
-        return tensor
-      }
+      const need = (key: string) => batchTensor(batch, key, 'regression-parallel')
       const sample = generatorSample(generator, need('z') as tf.Tensor4D, need('cond'), schedule, config.tInit)
       return tf.mean(tf.square(tf.sub(sample, need('target')))) as tf.Scalar
     },
