@@ -105,6 +105,9 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     assert.match(await textOf(page, 'train-prompt-check'), /read as unknown tokens:\s+purple\./)
     await page.getByTestId('train-prompts').fill(TINY_PROMPTS.join('\n'))
     await page.getByTestId('train-prompt-check').waitFor({ state: 'detached', timeout: 30_000 })
+    // the form's reward weight is the run's, and the live slider starts from it
+    assert.equal(await page.getByTestId('train-reward-weight').inputValue(), '0.1', 'the default run\'s reward weight')
+    await page.getByTestId('train-reward-weight').fill('0.3')
     await page.evaluate(() => Object.assign(window.__frames, { gaps: [], longTasks: [] }))
     const loadBefore = loadavg()[0]!
     await page.getByTestId('train-start').click()
@@ -119,6 +122,7 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
     assert.equal(await page.getByTestId('metric-chart').getAttribute('data-scales'), 'reward y')
     assert.match(await textOf(page, 'run-backend'), /^(tensorflow-gpu|tensorflow|wasm|cpu)$/)
     assert.equal(await page.getByTestId('change-marker').count(), 0)
+    assert.equal(await textOf(page, 'control-value-rewardWeight'), '0.30')
 
     await moveSlider(page, 'slider-rewardWeight', 5)
     const marker = page.getByTestId('change-marker').first()

@@ -37,6 +37,12 @@ describe('Train form', () => {
     assert.equal(c.controls.huberC, expected.huberC)
   })
 
+  it('shows the default run\'s reward weight and passes both weights on', () => {
+    assert.equal(defaultRunForm().rewardWeight, (defaultRun.controls as { rewardWeight: number }).rewardWeight)
+    const c = parseRunConfig(buildRunConfig({ ...untouchedForm(), rewardWeight: 0.5, regulariserWeight: 2 })).controls
+    assert.deepEqual([c.rewardWeight, c.regulariserWeight], [0.5, 2])
+  })
+
   it('starts from the distilled generator only on the embedded reference at its t_init', () => {
     const embedded = { ...untouchedForm(), generatorStart: 'embedded' as const }
     assert.equal(parseRunConfig(buildRunConfig(embedded)).generatorInit, 'embedded')

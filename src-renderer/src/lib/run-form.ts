@@ -5,7 +5,7 @@ import defaultRunJson from '../../../resources/configs/default-run.json'
 /**
  * The embedded default run (resources/configs/default-run.json, what `npm run train` and `npm run eval`
  * start from), checked by the contract's schema: the form starts from its values, and every control the
- * form does not show (reward weight, pseudo-Huber constant, t range, ...) comes from it, so a run started
+ * form does not show (pseudo-Huber constant, t range, ...) comes from it, so a run started
  * in the studio trains like the documented default.
  */
 export const DEFAULT_RUN: RunConfig = RunConfig.parse(defaultRunJson)
@@ -30,6 +30,8 @@ export interface RunForm {
   baseModel: string
   rewards: RewardChoice[]
   regulariser: 'score' | 'kl'
+  /** scales the whole reward mix (the per-reward weights only share it out) */
+  rewardWeight: number
   regulariserWeight: number
   prompts: string
   steps: number
@@ -66,6 +68,7 @@ export function defaultRunForm(): Omit<RunForm, 'name' | 'baseModel' | 'rewards'
   const c = DEFAULT_RUN.controls
   return {
     regulariser: c.regulariser ?? 'score',
+    rewardWeight: c.rewardWeight ?? 1,
     regulariserWeight: c.regulariserWeight ?? 1,
     steps: DEFAULT_RUN.steps,
     batchSize: DEFAULT_RUN.batchSize,
@@ -108,7 +111,7 @@ export function buildRunConfig(form: RunForm): RunConfigInput {
     ...(form.name.trim() ? { name: form.name.trim() } : {}),
     ...(form.baseModel && form.baseModel !== 'reference' ? { baseModelDir: form.baseModel } : {}),
     reward,
-    controls: { ...DEFAULT_RUN.controls, regulariser: form.regulariser, regulariserWeight: form.regulariserWeight, generatorLr: form.learningRate, fakeLr: form.fakeLearningRate, cfgScale: form.cfgScale },
+    controls: { ...DEFAULT_RUN.controls, regulariser: form.regulariser, rewardWeight: form.rewardWeight, regulariserWeight: form.regulariserWeight, generatorLr: form.learningRate, fakeLr: form.fakeLearningRate, cfgScale: form.cfgScale },
     steps: form.steps,
     batchSize: form.batchSize,
     seed: form.seed,
