@@ -260,7 +260,11 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
   it('compares the DI*-trained generator with the multi-step sampler side by side', { skip }, async () => {
     await page.getByTestId('nav-compare').click()
     assert.ok(trainedRunId, 'the train flow ran first')
+    // t_init is asked only of a diffusion model read as a one-step generator
+    await page.getByTestId('compare-generator').selectOption('models/tiny')
+    await page.getByTestId('compare-t-init').waitFor()
     await page.getByTestId('compare-generator').selectOption(`runs/${trainedRunId}`)
+    await page.getByTestId('compare-t-init').waitFor({ state: 'detached' })
     await page.getByTestId('compare-reference').selectOption('models/tiny')
     await page.getByTestId('compare-steps').fill('4')
     // the run's generator reads prompts with its base model's tokenizer (4 words): a longer one is flagged
