@@ -120,6 +120,33 @@ describe('DiT', () => {
     tf.dispose([x, t, tokens, all, first])
   })
 
+  it('with textTokens the caption tokens join the attention: two more params, the rest initialised as without, no batch mixing, a live path', () => {
+    const withTokens: DitConfig = { ...config, textTokens: true }
+    const shapes = ditParamShapes(withTokens)
+    assert.deepEqual(shapes['tok.w'], [8, 16])
+    assert.deepEqual(shapes['tok.b'], [16])
+    assert.equal(countParams(withTokens) - countParams(config), 8 * 16 + 16)
+    const plain = initDitValues(config, 3)
+    const tokenValues = initDitValues(withTokens, 3)
+    for (const [name, v] of Object.entries(plain)) assert.deepEqual(tokenValues[name], v, name)
+
+    const params = initDitParams(withTokens, 1)
+    perturb(params, 7)
+    const { x, t, tokens } = inputs(3, 11)
+    const all = ditEps(params, withTokens, x, t, tokens)
+    assert.deepEqual(all.shape, [3, 8, 8, 3])
+    const first = ditEps(params, withTokens, tf.slice(x, 0, 1), tf.slice(t, 0, 1), tf.slice(tokens, 0, 1))
+    assert.ok(tf.max(tf.abs(tf.sub(tf.slice(all, 0, 1), first))).dataSync()[0]! < 1e-5, 'no mixing across the batch')
+    // the same weights without the token path give another output, and tok.w gets a gradient
+    const without = ditEps(params, config, x, t, tokens)
+    assert.ok(tf.max(tf.abs(tf.sub(all, without))).dataSync()[0]! > 1e-3)
+    const grad = tf.grad((w: tf.Tensor) => tf.sum(ditEps({ ...params, 'tok.w': w as tf.Variable }, withTokens, x, t, tokens)))(params['tok.w']!)
+    assert.ok(tf.max(tf.abs(grad)).dataSync()[0]! > 0)
+    assert.throws(() => ditParamShapes({ ...config, textTokens: 'yes' as unknown as boolean }), /textTokens must be true or false/)
+    disposeParams(params)
+    tf.dispose([x, t, tokens, all, first, without, grad])
+  })
+
   it('unpatchify inverts patchify, and a patch holds a contiguous p x p block', () => {
     const x = tf.tensor4d(Float32Array.from({ length: 2 * 8 * 8 * 3 }, (_, i) => i), [2, 8, 8, 3])
     const tokens = patchify(x, 4)

@@ -7,13 +7,13 @@ import { exportDitToOnnx } from '../../src-main/ml/onnx/export-dit.ts'
 import { createSession, ort } from '../../src-main/ml/onnx/runtime.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 
-const config: DitConfig = { imageSize: 8, channels: 3, patch: 4, width: 16, depth: 2, heads: 2, mlpRatio: 2, vocabSize: 11, textLength: 5, textWidth: 8 }
+const baseConfig: DitConfig = { imageSize: 8, channels: 3, patch: 4, width: 16, depth: 2, heads: 2, mlpRatio: 2, vocabSize: 11, textLength: 5, textWidth: 8 }
 
 /** Random values everywhere (the real init zeroes adaLN and the output layer, which would hide mistakes). */
-function randomValues(seed: number): Record<string, Float32Array> {
+function randomValues(seed: number, c: DitConfig = baseConfig): Record<string, Float32Array> {
   const rng = new Rng(seed)
   const out: Record<string, Float32Array> = {}
-  for (const [name, shape] of Object.entries(ditParamShapes(config))) {
+  for (const [name, shape] of Object.entries(ditParamShapes(c))) {
     const v = rng.normals(shape.reduce((a, b) => a * b, 1))
     for (let i = 0; i < v.length; i++) v[i]! *= 0.3
     out[name] = v
@@ -39,8 +39,8 @@ before(async () => {
   await initTf()
 })
 
-test('exported eps network: TensorFlow.js and onnxruntime-node agree within 1e-4 (dynamic batch)', async () => {
-  const values = randomValues(1)
+for (const [label, config] of [['', baseConfig], [', caption tokens in the attention', { ...baseConfig, textTokens: true }]] as const) test(`exported eps network${label}: TensorFlow.js and onnxruntime-node agree within 1e-4 (dynamic batch)`, async () => {
+  const values = randomValues(1, config)
   const params = paramsFromValues(config, values, false)
   const expected = tf.tidy(() =>
     ditEps(params, config, tf.tensor4d(xt, [B, 8, 8, 3]), tf.tensor1d(tValues), tf.tensor2d(tokenValues, [B, 5], 'int32')),
@@ -72,6 +72,8 @@ test('exported eps network: TensorFlow.js and onnxruntime-node agree within 1e-4
   // the outputs are not trivially zero
   assert.ok(tfOut.some((v) => Math.abs(v) > 0.1))
 })
+
+const config = baseConfig
 
 test('exported one-step generator matches (z - sigma eps(z, t_init)) / alpha in TensorFlow.js', async () => {
   const values = randomValues(2)

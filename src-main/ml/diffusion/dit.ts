@@ -36,6 +36,14 @@ export interface DitConfig {
   output?: 'epsilon' | 'v'
   /** the VP schedule of the v -> eps conversion (required when output is 'v') */
   schedule?: ScheduleConfig
+  /**
+   * The caption's word tokens also join every block's attention and MLP, next to the image patches
+   * (through their own linear map 'tok'), and are dropped before the output layer. Absent = off: the
+   * caption then reaches the blocks only through adaLN. With the text init, this raised the
+   * high-noise caption gap by half at 2,000 steps, for ~40% more time per step
+   * (docs/experiments/noise-levels.md section 4).
+   */
+  textTokens?: boolean
 }
 
 export type DitParams = Record<string, tf.Variable>
@@ -55,6 +63,7 @@ export function validateDitConfig(c: DitConfig): DitConfig {
     if (!c.schedule) throw new Error("DitConfig: output 'v' needs the schedule it converts with")
     new VpSchedule(c.schedule) // validates
   }
+  if (c.textTokens !== undefined && typeof c.textTokens !== 'boolean') throw new Error(`DitConfig.textTokens must be true or false, got ${String(c.textTokens)}`)
   return c
 }
 
@@ -84,6 +93,8 @@ export function ditParamShapes(c: DitConfig): Record<string, number[]> {
     })
   }
   Object.assign(s, { 'final.ada.w': [D, 2 * D], 'final.ada.b': [2 * D], 'final.w': [D, patchDim], 'final.b': [patchDim] })
+  // last, so the seeded init of every other parameter is the same with and without it
+  if (c.textTokens) Object.assign(s, { 'tok.w': [c.textWidth, D], 'tok.b': [D] })
   return s
 }
 
@@ -204,13 +215,18 @@ export function unpatchify(tokens: tf.Tensor, B: number, H: number, W: number, C
   return tf.reshape(tf.transpose(grid, [0, 2, 1, 3]), [B, H, W, C]) as tf.Tensor4D
 }
 
-/** Text encoder: token embeddings + positions, masked mean over non-pad tokens, MLP -> [B, width]. */
-export function encodeText(params: DitParams, c: DitConfig, tokens: tf.Tensor2D): tf.Tensor2D {
+/** Word token embeddings + positions, [B, L, textWidth]. */
+function textTokenEmbeddings(params: DitParams, c: DitConfig, tokens: tf.Tensor2D): tf.Tensor {
   const [B, L] = tokens.shape
   if (L !== c.textLength) throw new Error(`DiT: tokens have length ${L}, config says textLength ${c.textLength}`)
   // one-hot @ table instead of gather: gather has no gradient on wasm (no UnsortedSegmentSum)
   const oneHot = tf.cast(tf.oneHot(tf.reshape(tf.cast(tokens, 'int32'), [-1]) as tf.Tensor1D, c.vocabSize), 'float32')
-  const emb = tf.add(tf.reshape(dense(oneHot, p2(params, 'text.embed')), [B, L, c.textWidth]), p2(params, 'text.pos'))
+  return tf.add(tf.reshape(dense(oneHot, p2(params, 'text.embed')), [B, L, c.textWidth]), p2(params, 'text.pos'))
+}
+
+/** Text encoder: token embeddings + positions, masked mean over non-pad tokens, MLP -> [B, width]. */
+export function encodeText(params: DitParams, c: DitConfig, tokens: tf.Tensor2D, emb: tf.Tensor = textTokenEmbeddings(params, c, tokens)): tf.Tensor2D {
+  const [B, L] = tokens.shape
   const mask = tf.reshape(tf.cast(tf.notEqual(tokens, 0), 'float32'), [B, L, 1])
   const count = tf.maximum(tf.sum(mask, 1), 1)
   const pooled = tf.div(tf.sum(tf.mul(emb, mask), 1), count)
@@ -245,16 +261,25 @@ export function ditEps(params: DitParams, c: DitConfig, xt: tf.Tensor4D, t: tf.T
   let h: tf.Tensor = tf.add(tf.reshape(linear(params, 'patch', patchify(xt, c.patch)), [B, T, D]), p2(params, 'pos'))
 
   const timeEmb = denseNamed(params, 'time', 2, silu(denseNamed(params, 'time', 1, timestepEmbedding(t, D))))
-  const cond = silu(tf.add(timeEmb, encodeText(params, c, tokens)))
+  const words = textTokenEmbeddings(params, c, tokens)
+  const cond = silu(tf.add(timeEmb, encodeText(params, c, tokens, words)))
+  // Caption tokens in the sequence (pads included: they are learned tokens, and the all-pad prompt
+  // stays the CFG null condition), so every patch can attend to the words themselves.
+  const L = c.textTokens ? c.textLength : 0
+  if (c.textTokens) {
+    const wordRows = tf.reshape(words, [B * L, c.textWidth])
+    h = tf.concat([h, tf.reshape(linear(params, 'tok', wordRows), [B, L, D])], 1)
+  }
 
   for (let i = 0; i < c.depth; i++) {
     const p = `blocks.${i}.`
     const mods = tf.split(tf.reshape(linear(params, p + 'ada', cond), [B, 1, 6 * D]), 6, 2)
     const [shiftA, scaleA, gateA, shiftM, scaleM, gateM] = mods as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]
-    h = tf.add(h, tf.mul(gateA, attention(params, p, modulate(layerNorm(h), shiftA, scaleA), B, T, c.heads)))
+    h = tf.add(h, tf.mul(gateA, attention(params, p, modulate(layerNorm(h), shiftA, scaleA), B, T + L, c.heads)))
     const hidden = silu(denseNamed(params, p + 'mlp', 1, modulate(layerNorm(h), shiftM, scaleM)))
     h = tf.add(h, tf.mul(gateM, denseNamed(params, p + 'mlp', 2, hidden)))
   }
+  if (c.textTokens) h = tf.slice(h, [0, 0, 0], [B, T, D])
 
   const [shiftF, scaleF] = tf.split(tf.reshape(linear(params, 'final.ada', cond), [B, 1, 2 * D]), 2, 2) as [tf.Tensor, tf.Tensor]
   const out = unpatchify(linear(params, 'final', modulate(layerNorm(h), shiftF, scaleF)), B, H, W, C, c.patch)

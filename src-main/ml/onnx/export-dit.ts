@@ -67,9 +67,12 @@ export function exportDitToOnnx(config: DitConfig, values: Record<string, Float3
   const rows = reshape(x, [-1, p, S / p, p * C])
   const patches = reshape(g.op1('Transpose', [rows], { perm: [0, 2, 1, 3] }), [-1, p * p * C])
   let h = g.op1('Add', [reshape(linear('patch', patches), [-1, T, D]), w('pos')])
+  // config.textTokens: the caption's word tokens join the sequence (as ditEps does), N = T + L rows
+  const N = config.textTokens ? T + L : T
+  if (config.textTokens) h = g.op1('Concat', [h, linear('tok', emb)], { axis: 1 })
 
   const headDim = D / heads
-  const splitHeads = (v: OnnxValue) => g.op1('Transpose', [reshape(v, [-1, T, heads, headDim])], { perm: [0, 2, 1, 3] })
+  const splitHeads = (v: OnnxValue) => g.op1('Transpose', [reshape(v, [-1, N, heads, headDim])], { perm: [0, 2, 1, 3] })
   const invSqrt = g.scalar(1 / Math.sqrt(headDim), 'inv_sqrt_dh')
   for (let i = 0; i < config.depth; i++) {
     const pre = `blocks.${i}.`
@@ -82,10 +85,11 @@ export function exportDitToOnnx(config: DitConfig, values: Record<string, Float3
     const scores = g.op1('MatMul', [q, g.op1('Transpose', [k], { perm: [0, 1, 3, 2] })])
     const mixed = g.op1('MatMul', [g.op1('Softmax', [scores], { axis: -1 }), v])
     const merged = reshape(g.op1('Transpose', [mixed], { perm: [0, 2, 1, 3] }), [-1, D])
-    h = g.op1('Add', [h, g.op1('Mul', [gateA, reshape(linear(pre + 'o', merged), [-1, T, D])])])
+    h = g.op1('Add', [h, g.op1('Mul', [gateA, reshape(linear(pre + 'o', merged), [-1, N, D])])])
     const hidden = silu(linearNamed(pre + 'mlp', 1, modulate(layerNorm(h), shiftM, scaleM)))
     h = g.op1('Add', [h, g.op1('Mul', [gateM, linearNamed(pre + 'mlp', 2, hidden)])])
   }
+  if (config.textTokens) h = g.op1('Slice', [h, g.int64s([0], 'starts'), g.int64s([T], 'ends'), g.int64s([1], 'axes')])
   const [shiftF, scaleF] = g.op('Split', [reshape(linear('final.ada', cond), [-1, 1, 2 * D])], { axis: 2 }, 2) as [OnnxValue, OnnxValue]
   const out = linear('final', modulate(layerNorm(h), shiftF, scaleF)) // [B, T, p*p*C]
   const grid = reshape(out, [-1, S / p, p, p * C])
