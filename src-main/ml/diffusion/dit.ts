@@ -40,7 +40,7 @@ export interface DitConfig {
    * The caption's word tokens also join every block's attention and MLP, next to the image patches
    * (through their own linear map 'tok'), and are dropped before the output layer. Absent = off: the
    * caption then reaches the blocks only through adaLN. With the text init, this raised the
-   * high-noise caption gap by half at 2,000 steps, for ~40% more time per step
+   * high-noise caption gap by half at 2,000 steps, for 40-60% more time per step
    * (docs/experiments/noise-levels.md section 4).
    */
   textTokens?: boolean
