@@ -5,10 +5,11 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import * as tf from '@tensorflow/tfjs-core'
 import { initTf } from '../../src-main/ml/backend/init.ts'
 import { Tokenizer } from '../../src-main/ml/text/tokenizer.ts'
-import { sharedWordNet, WordNet } from '../../src-main/ml/text/wordnet.ts'
+import { sharedWordNet, WordNet, WORDNET_PARTS, wordNetDictDir } from '../../src-main/ml/text/wordnet.ts'
 import { DEFAULT_WORD_BACKOFF, wordNetBackoff } from '../../src-main/ml/text/word-backoff.ts'
 import { AlignmentModel, applyWordBackoff, bagOfWords, type AlignmentArchitecture } from '../../src-main/ml/rewards/alignment-model.ts'
 
@@ -23,7 +24,6 @@ after(async () => {
 
 test('WordNet gives a word its first sense, nouns first, with lemmas, gloss and hypernyms; inflected forms find their lemma', () => {
   const wn = sharedWordNet()
-  assert.ok(wn.lemmaCount > 100_000, `only ${wn.lemmaCount} lemmas`)
   const rat = wn.firstSenseOf('rat')
   assert.equal(rat?.part, 'noun')
   const synset = wn.synset(rat!)
@@ -38,6 +38,29 @@ test('WordNet gives a word its first sense, nouns first, with lemmas, gloss and 
   assert.equal(wn.firstSenseOf('zzqxv'), null)
   // A country is an instance (a proper noun), not a kind of country.
   assert.equal(wn.synset(wn.firstSenseOf('belgium')!).isInstance, true)
+})
+
+test('the on-disk binary search finds every sampled lemma of each index file at its first sense, and nothing between them', () => {
+  const wn = sharedWordNet()
+  const dict = wordNetDictDir()
+  for (const part of WORDNET_PARTS) {
+    const entries = readFileSync(join(dict, `index.${part}`), 'utf8').split('\n').filter((l) => l.length > 0 && !l.startsWith(' '))
+    assert.ok(entries.length > 3000, `index.${part}: ${entries.length} lemmas`)
+    // every 37th entry, plus the first and last (the search's edges)
+    const sample = entries.filter((_, i) => i % 37 === 0 || i === entries.length - 1)
+    for (const line of sample) {
+      const f = line.split(' ')
+      const expected = Number(f[4 + Number(f[3]) + 2])
+      assert.equal(wn.firstSenseIn(part, f[0]!), expected, `index.${part}: ${f[0]}`)
+      // a made-up key next to this lemma in sort order is not found
+      assert.equal(wn.firstSenseIn(part, `${f[0]!}_zzqx`), null, `index.${part}: ${f[0]}_zzqx`)
+    }
+    assert.equal(wn.firstSenseIn(part, ''), null)
+    assert.equal(wn.firstSenseIn(part, '~~~'), null, 'after the last lemma')
+  }
+  // Multi-word lemmas may be asked for with spaces.
+  assert.equal(wn.firstSenseIn('noun', 'great ape'), wn.firstSenseIn('noun', 'great_ape'))
+  assert.notEqual(wn.firstSenseIn('noun', 'great ape'), null)
 })
 
 test('a dict folder with missing or malformed files is refused with a message naming the file', async () => {

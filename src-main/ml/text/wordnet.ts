@@ -6,7 +6,7 @@
 // Only what the studio needs is read: each lemma's first (most frequent) sense per part of speech,
 // and for a synset its lemmas, gloss and "broader" links (hypernyms, instance hypernyms, and for
 // adjectives "similar to"). File formats: wndb(5WN) of the WordNet documentation.
-import { readFileSync, existsSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 
@@ -55,43 +55,33 @@ export function wordNetDictDir(): string {
   return join(dirname(pkgJson), 'dict')
 }
 
+/**
+ * WordNet looked up where it lies on disk, as WordNet's own library does: index.<part> is sorted by
+ * lemma, so a word is a binary search over that file (~20 reads of one line), and a synset is one read
+ * at its byte offset in data.<part>. Nothing is parsed or held up front, so the first unknown prompt
+ * word costs a millisecond, not the ~0.4-0.7 s and ~90 MB that reading every index into a Map took.
+ */
 export class WordNet {
-  private constructor(
-    /** lemma ("great_ape" as "great ape") -> offset of its first sense, per part of speech */
-    private readonly firstSense: Map<string, Partial<Record<WordNetPart, number>>>,
-    private readonly data: Record<WordNetPart, Buffer>,
-  ) {}
+  private constructor(private readonly dictDir: string) {}
 
-  /** Reads index.* and data.* of a WordNet dict folder (~27 MB; a few hundred ms). */
+  /** Checks that every index.* and data.* file of a WordNet dict folder is there and readable. */
   static load(dictDir: string = wordNetDictDir()): WordNet {
-    const firstSense = new Map<string, Partial<Record<WordNetPart, number>>>()
-    const data = {} as Record<WordNetPart, Buffer>
+    const wordnet = new WordNet(dictDir)
     for (const part of WORDNET_PARTS) {
-      let index: string
-      try {
-        index = readFileSync(join(dictDir, `index.${part}`), 'utf8')
-        data[part] = readFileSync(join(dictDir, `data.${part}`))
-      } catch (err) {
-        throw new Error(`WordNet: cannot read ${join(dictDir, `{index,data}.${part}`)}: ${(err as Error).message}`)
+      for (const kind of ['index', 'data'] as const) {
+        const file = join(dictDir, `${kind}.${part}`)
+        try {
+          closeSync(openSync(file, 'r'))
+        } catch (err) {
+          throw new Error(`WordNet: cannot read ${file}: ${(err as Error).message}`)
+        }
       }
-      for (const line of index.split('\n')) {
-        // Licence lines start with two spaces; a lemma line: lemma pos synset_cnt p_cnt [ptr...] sense_cnt tagsense_cnt offsets...
-        if (line.length === 0 || line.startsWith(' ')) continue
-        const fields = line.trimEnd().split(' ')
-        const pointerCount = Number(fields[3])
-        const offset = Number(fields[4 + pointerCount + 2])
-        if (!Number.isInteger(offset)) throw new Error(`WordNet: malformed line in index.${part}: '${line.slice(0, 80)}'`)
-        const lemma = fields[0]!.replace(/_/g, ' ')
-        const entry = firstSense.get(lemma) ?? {}
-        entry[part] = offset
-        firstSense.set(lemma, entry)
-      }
+      // A file of another format would otherwise only fail on the first lookup; read one entry now.
+      let entry = wordnet.lineAfter(part, 'index', 0)
+      while (entry?.line.startsWith(' ')) entry = wordnet.lineAfter(part, 'index', entry.end)
+      if (entry) wordnet.indexEntry(part, entry.line)
     }
-    return new WordNet(firstSense, data)
-  }
-
-  get lemmaCount(): number {
-    return this.firstSense.size
+    return wordnet
   }
 
   /**
@@ -100,23 +90,24 @@ export class WordNet {
    */
   firstSenseOf(word: string): SynsetRef | null {
     const order: WordNetPart[] = ['noun', 'adj', 'verb', 'adv']
-    const exact = this.firstSense.get(word)
-    if (exact) for (const part of order) if (exact[part] !== undefined) return { part, offset: exact[part]! }
+    for (const part of order) {
+      const offset = this.firstSenseIn(part, word)
+      if (offset !== null) return { part, offset }
+    }
     for (const part of order) {
       for (const [suffix, replacement] of DETACHMENT[part]) {
         if (!word.endsWith(suffix) || word.length <= suffix.length) continue
-        const offset = this.firstSense.get(word.slice(0, -suffix.length) + replacement)?.[part]
-        if (offset !== undefined) return { part, offset }
+        const offset = this.firstSenseIn(part, word.slice(0, -suffix.length) + replacement)
+        if (offset !== null) return { part, offset }
       }
     }
     return null
   }
 
   synset(ref: SynsetRef): Synset {
-    const buf = this.data[ref.part]
-    const end = buf.indexOf(10, ref.offset)
-    if (ref.offset < 0 || ref.offset >= buf.length || end < 0) throw new Error(`WordNet: no synset at ${ref.part} offset ${ref.offset}`)
-    const line = buf.toString('utf8', ref.offset, end)
+    const found = ref.offset >= 0 ? this.lineAfter(ref.part, 'data', ref.offset) : null
+    if (!found || found.start !== ref.offset) throw new Error(`WordNet: no synset at ${ref.part} offset ${ref.offset}`)
+    const line = found.line
     const bar = line.indexOf(' | ')
     const fields = (bar >= 0 ? line.slice(0, bar) : line).trimEnd().split(' ')
     // synset_offset lex_filenum ss_type w_cnt(hex) [word lex_id]... p_cnt [symbol offset pos source/target]...
@@ -138,6 +129,109 @@ export class WordNet {
     const gloss = bar >= 0 ? line.slice(bar + 3).split(/;\s*"/)[0]!.trim() : ''
     return { ...ref, lemmas, gloss, isInstance, broader }
   }
+
+  /** Offset of the first sense of `lemma` ("great ape" or "great_ape") in data.<part>, by binary search; null if absent. */
+  firstSenseIn(part: WordNetPart, lemma: string): number | null {
+    const key = Buffer.from(lemma.replace(/ /g, '_'), 'utf8')
+    const fd = this.open(part, 'index')
+    try {
+      let lo = 0
+      let hi = fstatSync(fd).size
+      // Invariant: the entry, if present, starts at a line beginning in [lo, hi).
+      while (lo < hi) {
+        const mid = Math.floor((lo + hi) / 2)
+        const found = readLineAfter(fd, mid)
+        if (!found || found.start >= hi) {
+          hi = mid
+          continue
+        }
+        if (found.line.startsWith(' ')) {
+          // the licence header (lines starting with two spaces) sorts before every lemma
+          lo = found.end
+          continue
+        }
+        const cmp = compareKey(key, found.line)
+        if (cmp === 0) return this.indexEntry(part, found.line)
+        if (cmp < 0) hi = mid
+        else lo = found.end
+      }
+      return null
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  /** The first-sense synset offset of one index line: lemma pos synset_cnt p_cnt [ptr...] sense_cnt tagsense_cnt offsets... */
+  private indexEntry(part: WordNetPart, line: string): number {
+    const fields = line.trimEnd().split(' ')
+    const pointerCount = Number(fields[3])
+    const offset = Number(fields[4 + pointerCount + 2])
+    if (!Number.isInteger(offset)) throw new Error(`WordNet: malformed line in index.${part}: '${line.slice(0, 80)}'`)
+    return offset
+  }
+
+  private open(part: WordNetPart, kind: 'index' | 'data'): number {
+    const file = join(this.dictDir, `${kind}.${part}`)
+    try {
+      return openSync(file, 'r')
+    } catch (err) {
+      throw new Error(`WordNet: cannot read ${file}: ${(err as Error).message}`)
+    }
+  }
+
+  private lineAfter(part: WordNetPart, kind: 'index' | 'data', position: number): Line | null {
+    const fd = this.open(part, kind)
+    try {
+      return readLineAfter(fd, position)
+    } finally {
+      closeSync(fd)
+    }
+  }
+}
+
+interface Line {
+  /** byte offsets of the line's first character and of the character after its newline */
+  start: number
+  end: number
+  line: string
+}
+
+const CHUNK = 4096
+
+/**
+ * The first whole line that starts at or after `position` (position 0, or a position just after a
+ * newline, is itself a line start). Null at the end of the file.
+ */
+function readLineAfter(fd: number, position: number): Line | null {
+  let start = position
+  if (position > 0) {
+    // skip the rest of the line `position - 1` is on
+    const before = readUntilNewline(fd, position - 1)
+    if (before === null) return null
+    start = before
+  }
+  const end = readUntilNewline(fd, start)
+  if (end === null || end === start) return null
+  const buf = Buffer.alloc(end - 1 - start)
+  readSync(fd, buf, 0, buf.length, start)
+  return { start, end, line: buf.toString('utf8') }
+}
+
+/** The offset just after the first newline at or after `position`, or null if there is none. */
+function readUntilNewline(fd: number, position: number): number | null {
+  const buf = Buffer.alloc(CHUNK)
+  for (let at = position; ; at += CHUNK) {
+    const n = readSync(fd, buf, 0, CHUNK, at)
+    if (n === 0) return null
+    const nl = buf.subarray(0, n).indexOf(10)
+    if (nl >= 0) return at + nl + 1
+  }
+}
+
+/** Byte order of a lemma key against an index line's first field (sort -C order, as the files are sorted). */
+function compareKey(key: Buffer, line: string): number {
+  const space = line.indexOf(' ')
+  return Buffer.compare(key, Buffer.from(space >= 0 ? line.slice(0, space) : line, 'utf8'))
 }
 
 let shared: WordNet | null = null
