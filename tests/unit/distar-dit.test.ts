@@ -1,6 +1,7 @@
 // DI* on the project's DiT (a tiny configuration, cpu backend): the generic EpsFn interface carries the real
 // network, its int32 token conditioning (batched cond + empty prompt for CFG) and its parameter records;
-// every regulariser/CFG combination steps, keeps the reference frozen and leaks no tensors.
+// every regulariser/CFG combination steps (with and without caption tokens in the attention), keeps the
+// reference frozen, trains the blocks and leaks no tensors.
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
 import * as tf from '@tensorflow/tfjs-core'
@@ -11,18 +12,25 @@ import { VpSchedule } from '../../src-main/ml/diffusion/schedule.ts'
 import { DiStarTrainer } from '../../src-main/ml/distar/trainer.ts'
 import { DEFAULT_CONTROLS } from '../../src-main/ml/distar/controls.ts'
 import { cloneParams } from '../../src-main/ml/distar/toy-models.ts'
+import { Rng } from '../../src-main/ml/util/rng.ts'
 import type { EpsFn, Reward } from '../../src-main/ml/distar/types.ts'
 
 before(async () => {
   await tf.setBackend('cpu')
 })
 
-const DIT: DitConfig = { imageSize: 8, channels: 3, patch: 4, width: 16, depth: 1, heads: 2, mlpRatio: 2, vocabSize: 20, textLength: 4, textWidth: 8 }
-const eps: EpsFn = (params, xt, t, cond) => ditEps(params, DIT, xt, t, cond as tf.Tensor2D)
+const PLAIN: DitConfig = { imageSize: 8, channels: 3, patch: 4, width: 16, depth: 1, heads: 2, mlpRatio: 2, vocabSize: 20, textLength: 4, textWidth: 8 }
 const redness: Reward = { name: 'redness', score: (x) => tf.tidy(() => tf.mean(tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, 1]), [1, 2, 3]) as tf.Tensor1D) }
 
-test('DI* steps on a tiny DiT for every regulariser and CFG placement', () => {
+// textTokens: the caption's tokens inside the attention (an architecture option of the reference; the
+// generator and fake score copy the reference's architecture, so DI* must step through it too)
+for (const DIT of [PLAIN, { ...PLAIN, textTokens: true }]) test(`DI* steps on a tiny DiT for every regulariser and CFG placement${DIT.textTokens ? ', caption tokens in the attention' : ''}`, () => {
+  const eps: EpsFn = (params, xt, t, cond) => ditEps(params, DIT, xt, t, cond as tf.Tensor2D)
   const reference = initDitParams(DIT, 1, false)
+  // A trained reference: adaLN-zero gates and the output layer start at zero, which would keep every
+  // block (and the token map) out of the first steps' gradients.
+  const rng = new Rng(5)
+  for (const v of Object.values(reference)) tf.tidy(() => v.assign(tf.add(v, tf.mul(tf.tensor(rng.normals(v.size), v.shape), 0.1))))
   const before = Object.fromEntries(Object.entries(reference).map(([k, v]) => [k, Array.from(v.dataSync())]))
   for (const [regulariser, cfgPlacement] of [['score', 'in'], ['score', 'out'], ['kl', 'in'], ['kl', 'out']] as const) {
     const generator = cloneParams(reference, true)
@@ -46,6 +54,7 @@ test('DI* steps on a tiny DiT for every regulariser and CFG placement', () => {
     for (const v of [res.losses.generatorTotal, res.losses.fakeScore, res.gradNorms.reward, res.gradNorms.regulariser, res.gradNorms.generator]) assert.ok(Number.isFinite(v))
     assert.ok(res.gradNorms.regulariser > 0, `${regulariser}/${cfgPlacement}: the regulariser should push the generator (CFG 3 makes the guided reference differ from the fake)`)
     assert.notDeepEqual(Array.from(generator['final.w']!.dataSync()), Array.from(reference['final.w']!.dataSync()))
+    for (const name of ['blocks.0.q.w', ...(DIT.textTokens ? ['tok.w'] : [])]) assert.notDeepEqual(Array.from(generator[name]!.dataSync()), Array.from(reference[name]!.dataSync()), `${regulariser}/${cfgPlacement}: ${name} trains too`)
     trainer.dispose()
     disposeParams(generator)
     disposeParams(fake)
