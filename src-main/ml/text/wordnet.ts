@@ -68,18 +68,16 @@ export class WordNet {
   static load(dictDir: string = wordNetDictDir()): WordNet {
     const wordnet = new WordNet(dictDir)
     for (const part of WORDNET_PARTS) {
-      for (const kind of ['index', 'data'] as const) {
-        const file = join(dictDir, `${kind}.${part}`)
-        try {
-          closeSync(openSync(file, 'r'))
-        } catch (err) {
-          throw new Error(`WordNet: cannot read ${file}: ${(err as Error).message}`)
-        }
+      // A file of another format would otherwise only fail on the first lookup: read the index's first entry now.
+      const index = wordnet.open(part, 'index')
+      try {
+        let entry = readLineAfter(index, 0)
+        while (entry?.line.startsWith(' ')) entry = readLineAfter(index, entry.end)
+        if (entry) wordnet.indexEntry(part, entry.line)
+      } finally {
+        closeSync(index)
       }
-      // A file of another format would otherwise only fail on the first lookup; read one entry now.
-      let entry = wordnet.lineAfter(part, 'index', 0)
-      while (entry?.line.startsWith(' ')) entry = wordnet.lineAfter(part, 'index', entry.end)
-      if (entry) wordnet.indexEntry(part, entry.line)
+      closeSync(wordnet.open(part, 'data'))
     }
     return wordnet
   }
@@ -200,31 +198,27 @@ const CHUNK = 4096
 
 /**
  * The first whole line that starts at or after `position` (position 0, or a position just after a
- * newline, is itself a line start). Null at the end of the file.
+ * newline, is itself a line start). Null at the end of the file. One read of CHUNK bytes from
+ * `position - 1` usually holds both the newline before the line and the one that ends it.
  */
 function readLineAfter(fd: number, position: number): Line | null {
-  let start = position
-  if (position > 0) {
-    // skip the rest of the line `position - 1` is on
-    const before = readUntilNewline(fd, position - 1)
-    if (before === null) return null
-    start = before
-  }
-  const end = readUntilNewline(fd, start)
-  if (end === null || end === start) return null
-  const buf = Buffer.alloc(end - 1 - start)
-  readSync(fd, buf, 0, buf.length, start)
-  return { start, end, line: buf.toString('utf8') }
-}
-
-/** The offset just after the first newline at or after `position`, or null if there is none. */
-function readUntilNewline(fd: number, position: number): number | null {
-  const buf = Buffer.alloc(CHUNK)
-  for (let at = position; ; at += CHUNK) {
-    const n = readSync(fd, buf, 0, CHUNK, at)
+  const from = Math.max(0, position - 1)
+  const chunk = Buffer.alloc(CHUNK)
+  let bytes = Buffer.alloc(0)
+  // index in `bytes` of the line's first byte; unknown (-1) until the newline before it is read
+  let start = position === 0 ? 0 : -1
+  for (let at = from; ; at += CHUNK) {
+    const n = readSync(fd, chunk, 0, CHUNK, at)
     if (n === 0) return null
-    const nl = buf.subarray(0, n).indexOf(10)
-    if (nl >= 0) return at + nl + 1
+    bytes = bytes.length === 0 ? Buffer.from(chunk.subarray(0, n)) : Buffer.concat([bytes, chunk.subarray(0, n)])
+    if (start < 0) {
+      const nl = bytes.indexOf(10)
+      if (nl < 0) continue
+      start = nl + 1
+    }
+    const end = bytes.indexOf(10, start)
+    if (end === start) return null
+    if (end > start) return { start: from + start, end: from + end + 1, line: bytes.toString('utf8', start, end) }
   }
 }
 
