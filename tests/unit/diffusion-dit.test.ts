@@ -8,6 +8,7 @@ import {
 } from '../../src-main/ml/diffusion/dit.ts'
 import { VpSchedule } from '../../src-main/ml/diffusion/schedule.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
+import { perturbParams } from '../helpers/dit-params.ts'
 
 const config: DitConfig = { imageSize: 8, channels: 3, patch: 4, width: 16, depth: 2, heads: 2, mlpRatio: 2, vocabSize: 12, textLength: 5, textWidth: 8 }
 
@@ -20,10 +21,6 @@ function inputs(B: number, seed: number) {
 }
 
 /** Gives every zero-initialised (adaLN-zero) weight small random values so the output depends on everything. */
-function perturb(params: Record<string, tf.Variable>, seed: number): void {
-  const rng = new Rng(seed)
-  for (const v of Object.values(params)) tf.tidy(() => v.assign(tf.add(v, tf.mul(tf.tensor(rng.normals(v.size), v.shape), 0.1))))
-}
 
 describe('DiT', () => {
   before(async () => { await initTf() })
@@ -62,7 +59,7 @@ describe('DiT', () => {
     const y0 = ditEps(params, config, x, t, tokens)
     assert.deepEqual(y0.shape, [3, 8, 8, 3])
     assert.ok((y0.dataSync() as Float32Array).every((v) => v === 0))
-    perturb(params, 3)
+    perturbParams(params, 3)
     const y1 = ditEps(params, config, x, t, tokens).dataSync()
     const y2 = ditEps(params, config, x, t, tokens).dataSync()
     assert.deepEqual(y1, y2)
@@ -83,7 +80,7 @@ describe('DiT', () => {
       const expected = xs[b]![3]![5]![1]! * schedule.sigma(ts[b]!)
       assert.ok(Math.abs(y[b]![3]![5]![1]! - expected) < 1e-5, `image ${b}: ${y[b]![3]![5]![1]} vs ${expected}`)
     }
-    perturb(params, 8)
+    perturbParams(params, 8)
     const eps = ditEps(params, vConfig, x, tf.tensor1d(ts), tokens)
     const v = ditEps(params, { ...vConfig, output: 'epsilon' }, x, tf.tensor1d(ts), tokens) // the raw network output
     const a = tf.tensor4d(ts.map((t) => schedule.alpha(t)), [2, 1, 1, 1]), s = tf.tensor4d(ts.map((t) => schedule.sigma(t)), [2, 1, 1, 1])
@@ -95,7 +92,7 @@ describe('DiT', () => {
 
   it('depends on the timestep and on the prompt; the empty prompt (all pads) is a valid condition', () => {
     const params = initDitParams(config, 1)
-    perturb(params, 4)
+    perturbParams(params, 4)
     const { x, t, tokens } = inputs(2, 5)
     const base = ditEps(params, config, x, t, tokens).dataSync()
     const otherT = ditEps(params, config, x, tf.tensor1d([10, 20]), tokens).dataSync()
@@ -110,7 +107,7 @@ describe('DiT', () => {
 
   it('each image depends only on its own inputs (no mixing across the batch)', () => {
     const params = initDitParams(config, 1)
-    perturb(params, 6)
+    perturbParams(params, 6)
     const { x, t, tokens } = inputs(3, 9)
     const all = ditEps(params, config, x, t, tokens)
     const first = ditEps(params, config, tf.slice(x, 0, 1), tf.slice(t, 0, 1), tf.slice(tokens, 0, 1))
@@ -131,7 +128,7 @@ describe('DiT', () => {
     for (const [name, v] of Object.entries(plain)) assert.deepEqual(tokenValues[name], v, name)
 
     const params = initDitParams(withTokens, 1)
-    perturb(params, 7)
+    perturbParams(params, 7)
     const { x, t, tokens } = inputs(3, 11)
     const all = ditEps(params, withTokens, x, t, tokens)
     assert.deepEqual(all.shape, [3, 8, 8, 3])

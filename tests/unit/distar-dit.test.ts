@@ -12,7 +12,7 @@ import { VpSchedule } from '../../src-main/ml/diffusion/schedule.ts'
 import { DiStarTrainer } from '../../src-main/ml/distar/trainer.ts'
 import { DEFAULT_CONTROLS } from '../../src-main/ml/distar/controls.ts'
 import { cloneParams } from '../../src-main/ml/distar/toy-models.ts'
-import { Rng } from '../../src-main/ml/util/rng.ts'
+import { perturbParams } from '../helpers/dit-params.ts'
 import type { EpsFn, Reward } from '../../src-main/ml/distar/types.ts'
 
 before(async () => {
@@ -27,10 +27,9 @@ const redness: Reward = { name: 'redness', score: (x) => tf.tidy(() => tf.mean(t
 for (const DIT of [PLAIN, { ...PLAIN, textTokens: true }]) test(`DI* steps on a tiny DiT for every regulariser and CFG placement${DIT.textTokens ? ', caption tokens in the attention' : ''}`, () => {
   const eps: EpsFn = (params, xt, t, cond) => ditEps(params, DIT, xt, t, cond as tf.Tensor2D)
   const reference = initDitParams(DIT, 1, false)
-  // A trained reference: adaLN-zero gates and the output layer start at zero, which would keep every
-  // block (and the token map) out of the first steps' gradients.
-  const rng = new Rng(5)
-  for (const v of Object.values(reference)) tf.tidy(() => v.assign(tf.add(v, tf.mul(tf.tensor(rng.normals(v.size), v.shape), 0.1))))
+  // A trained reference: with adaLN-zero gates and a zero output layer, every block (and the token
+  // map) would stay out of the first steps' gradients.
+  perturbParams(reference, 5)
   const before = Object.fromEntries(Object.entries(reference).map(([k, v]) => [k, Array.from(v.dataSync())]))
   for (const [regulariser, cfgPlacement] of [['score', 'in'], ['score', 'out'], ['kl', 'in'], ['kl', 'out']] as const) {
     const generator = cloneParams(reference, true)
