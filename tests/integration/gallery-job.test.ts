@@ -110,3 +110,15 @@ test('import job: an exported generator imports; garbage is refused with a clear
   await writeFile(join(workspace.root, 'junk.onnx'), 'junk')
   await assert.rejects(onnxImportJob.run(fakeContext().ctx, { file: 'junk.onnx', name: 'junk', tokenizerFrom: 'runs/r1/generator' }), /not a valid ONNX model/)
 })
+
+test('generate job: the shipped model names (reference, one-step-init) load the embedded models, not workspace folders', { timeout: 300_000 }, async () => {
+  // The Gallery's default model is 'one-step-init'; the job once resolved it as a workspace folder and failed.
+  const params = GenerateGalleryJobParams.parse({ models: [{ path: 'one-step-init' }, { path: 'reference' }], prompts: ['red apple'], seeds: [0], steps: 1 })
+  const result = await generateGalleryJob.run(fakeContext().ctx, params)
+  assert.equal(result.images, 2)
+  assert.deepEqual(result.perModel.map((m) => [m.model, m.kind]), [['one-step-init', 'generator'], ['reference', 'eps']])
+  const service = new GalleryService(workspace.resolve('gallery'))
+  const [image] = (await service.list({ model: 'one-step-init' })).entries
+  assert.equal(image!.sampler, 'one-step')
+  assert.ok(image!.modelPath.startsWith(workspace.root), 'the exported package is cached inside the workspace')
+})
