@@ -1,7 +1,7 @@
 // Gallery jobs, run in a job worker: generate (prompts x seeds x models), re-generate from metadata,
 // and import a user's ONNX generator. Each uses one OnnxInference, so a model's onnxruntime session is
-// created once per job and reused for every batch. Not yet registered: see core/gallery/schemas.ts for
-// the params schemas to add to the contract, and kinds/index.ts for the one line per kind.
+// created once per job and reused for every batch. Their params schemas (core/gallery/schemas.ts) are part
+// of the job contract (contract/jobs.ts); kinds/index.ts registers the runners.
 import { relative, isAbsolute, join } from 'node:path'
 import { Gallery } from '../../gallery/gallery.ts'
 import { generateIntoGallery, regenerateImage, REFERENCE_MODEL_DIR, type GalleryGenerationResult, type ModelChoice, type PromptReport } from '../../gallery/generate.ts'
