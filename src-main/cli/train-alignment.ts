@@ -478,6 +478,8 @@ shared words and word pieces (faces, flags, animals, colours, the style); the tr
 the row "training, ${trnSmall.candidates} captions" draws a pool of validation's size from training emoji).
 The issue's bar, "the right caption first for most validation images", is **${val.top1 > 0.5 ? 'met' : 'not met'}**
 by this model (top-1 ${pct(val.top1)} among ${val.candidates} captions); pairwise it is right ${pct(pairs.accuracy)} of the time.
+These are the numbers of one training run (seed ${s.seed}). The seed alone moves validation top-1 by several points
+either way (docs/experiments/alignment-unseen-words.md §9 measures it), so compare recipes over seeds, not single runs.
 
 ## Files
 - \`model.safetensors\` + \`config.json\`: the checkpoint (src-main/ml/checkpoint), whose config holds the
