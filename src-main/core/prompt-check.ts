@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { StudioError, type PromptCheck, type PromptCheckParams } from '../contract/index.ts'
 import { PromptReader } from '../ml/text/prompt-reading.ts'
 import { Tokenizer } from '../ml/text/tokenizer.ts'
-import { EMBEDDED_ONE_STEP_MODEL } from './runs/generator-init.ts'
+import { isShippedModelName } from './runs/generator-init.ts'
 import { isRunFolder, runBaseModelDir, RUN_FILES } from './runs/run-files.ts'
 import type { Workspace } from './workspace.ts'
 
@@ -70,7 +70,7 @@ export class PromptChecker {
 
   /** The JSON file holding the model's tokenizer: a DiT's config.json or an ONNX package's manifest.json. */
   private async tokenizerFile(model: string): Promise<string> {
-    if (model === 'reference' || model === EMBEDDED_ONE_STEP_MODEL) return join(this.referenceDir(), 'config.json')
+    if (isShippedModelName(model)) return join(this.referenceDir(), 'config.json')
     const dir = this.workspace.resolve(model) // refuses paths that leave the workspace
     if (existsSync(join(dir, 'manifest.json'))) return join(dir, 'manifest.json')
     if (isRunFolder(dir)) {

@@ -20,8 +20,6 @@ function inputs(B: number, seed: number) {
   return { x, t, tokens }
 }
 
-/** Gives every zero-initialised (adaLN-zero) weight small random values so the output depends on everything. */
-
 describe('DiT', () => {
   before(async () => { await initTf() })
 

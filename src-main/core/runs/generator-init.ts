@@ -13,6 +13,14 @@ export function embeddedGeneratorInitDir(): string {
 /** The model name that Gallery, Compare and `npm run generate` use for it. */
 export const EMBEDDED_ONE_STEP_MODEL = 'one-step-init'
 
+/**
+ * True for the names that mean a shipped model rather than a workspace folder: 'reference' and the
+ * distilled one-step generator. Anything that resolves model paths against the workspace asks this first.
+ */
+export function isShippedModelName(path: string): path is 'reference' | typeof EMBEDDED_ONE_STEP_MODEL {
+  return path === 'reference' || path === EMBEDDED_ONE_STEP_MODEL
+}
+
 export function embeddedGeneratorInitPresent(): boolean {
   return existsSync(join(embeddedGeneratorInitDir(), 'config.json'))
 }

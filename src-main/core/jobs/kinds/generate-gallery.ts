@@ -7,7 +7,7 @@ import { Gallery } from '../../gallery/gallery.ts'
 import { generateIntoGallery, regenerateImage, REFERENCE_MODEL_DIR, type GalleryGenerationResult, type ModelChoice, type PromptReport } from '../../gallery/generate.ts'
 import { GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams } from '../../gallery/schemas.ts'
 import { importOnnxGenerator, loadDitSource, type OnnxModelManifest } from '../../../ml/onnx/model-package.ts'
-import { EMBEDDED_ONE_STEP_MODEL } from '../../runs/generator-init.ts'
+import { isShippedModelName } from '../../runs/generator-init.ts'
 import type { JobContext } from '../job-context.ts'
 import { newJobInference } from '../job-engines.ts'
 import type { Workspace } from '../../workspace.ts'
@@ -39,8 +39,7 @@ export const generateGalleryJob = {
     const inference = await newJobInference(ctx)
     try {
       const models: ModelChoice[] = params.models.map((m) => ({
-        // The two shipped models are names, not workspace folders.
-        path: m.path === 'reference' || m.path === EMBEDDED_ONE_STEP_MODEL ? m.path : ctx.workspace.resolve(m.path),
+        path: isShippedModelName(m.path) ? m.path : ctx.workspace.resolve(m.path),
         ...(m.tInit !== undefined ? { tInit: m.tInit } : {}),
         ...(m.step !== undefined ? { step: m.step } : {}),
         ...(m.name !== undefined ? { name: m.name } : {}),
