@@ -2,7 +2,13 @@
 // "apple", "red apple" and "red apple, food & drink, google style" point at the same picture;
 // canonicalCaption is the one fixed phrasing used for showcase prompts and evaluation.
 
-export type EmojiStyle = 'twitter' | 'google'
+/** Drawing styles: the two emoji-datasource PNG sets and five @iconify-json SVG sets (emoji-styles.ts). */
+export type EmojiStyle = 'twitter' | 'google' | 'fluent' | 'fluent-flat' | 'noto-classic' | 'firefox' | 'emojione'
+
+/** The words a caption uses for a style: "fluent-flat" -> "fluent flat". */
+export function styleWords(style: EmojiStyle): string {
+  return style.replace(/-/g, ' ')
+}
 
 export interface CaptionSource {
   /** Display name in lower case, e.g. "red apple" or "father christmas: medium skin tone". */
@@ -18,9 +24,9 @@ export interface CaptionSource {
   qualifier?: string
 }
 
-/** "<name in lower case>, <style> style", e.g. "red apple, twitter style". */
+/** "<name in lower case>, <style> style", e.g. "red apple, twitter style", "red apple, fluent flat style". */
 export function canonicalCaption(name: string, style: EmojiStyle): string {
-  return `${name}, ${style} style`
+  return `${name}, ${styleWords(style)} style`
 }
 
 /** Short names use '_' and '-' as spaces ("busts_in_silhouette", "flag-mx"). */
@@ -37,7 +43,7 @@ export function captionVariants(src: CaptionSource): string[] {
   const { name, style } = src
   const category = src.category.toLowerCase()
   const subcategory = shortNameToWords(src.subcategory.toLowerCase())
-  const styleTag = `${style} style`
+  const styleTag = `${styleWords(style)} style`
   const out = [canonicalCaption(name, style), name, `${name}, ${category}, ${styleTag}`, `${name}, ${subcategory}, ${styleTag}`]
   const shortNames = src.shortNames
     .map((s) => shortNameToWords(s.toLowerCase()))

@@ -1,19 +1,24 @@
-// The emoji data set: every base emoji of emoji-datasource-twitter and -google 16.0.0 as
-// imageSize x imageSize RGB on white, NHWC float32 in [-1, 1], with caption variants, a
-// deterministic train/validation split by emoji, and a decode-once binary cache.
+// The emoji data set: every base emoji of the chosen drawing styles (emoji-catalog.ts: the
+// emoji-datasource PNG sets and the @iconify-json SVG sets) as imageSize x imageSize RGB on white,
+// NHWC float32 in [-1, 1], with caption variants, a deterministic train/validation split by emoji,
+// and a decode-once binary cache. SVGs are rasterised at 64x64, the PNG sets' size, then go through
+// the same compositing and downsampling as the PNGs.
 //
-// Image licences (credit them wherever images or models trained on them are shipped):
-// Twitter images are Twemoji, CC-BY 4.0; Google images are Noto Emoji, Apache 2.0;
-// the emoji-datasource packages themselves are MIT (Cal Henderson).
+// Image licences (credit them wherever images or models trained on them are shipped): see the
+// table at the top of emoji-catalog.ts; the emoji-datasource packages themselves are MIT (Cal Henderson).
 
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { Rng } from '../util/rng.ts'
 import { hashString } from '../util/rng.ts'
-import { buildCatalog, findEmojiSource, EMOJI_STYLES, type CatalogEntry, type EmojiItem } from './emoji-catalog.ts'
+import type { EmojiStyle } from './captions.ts'
+import { buildCatalog, findEmojiSource, isIconifyStyle, EMOJI_STYLES, ICONIFY_STYLES, PNG_STYLES, type CatalogEntry, type EmojiItem } from './emoji-catalog.ts'
 import { decodeEmojiPng, MAX_IMAGE_SIZE } from './emoji-images.ts'
+import { iconSvg, initRasteriser, loadIconifySet, rasteriseSvg } from './iconify-sets.ts'
 import { readImageCache, writeImageCache } from './image-cache.ts'
+
+export { ALL_STYLES, TRAINING_STYLES, HELD_OUT_STYLE, PNG_STYLES, EMOJI_STYLES } from './emoji-catalog.ts'
 
 export type { EmojiItem } from './emoji-catalog.ts'
 export type { EmojiStyle } from './captions.ts'
@@ -21,6 +26,8 @@ export type { EmojiStyle } from './captions.ts'
 export const DEFAULT_IMAGE_SIZE = 32
 /** Bump whenever decoding, compositing or resampling changes, so old caches are rebuilt. */
 const PIXEL_PIPELINE_VERSION = 1
+/** SVGs are rasterised at the PNG sets' size, then downsampled like them. */
+const SVG_RASTER_SIZE = 64
 
 export interface EmojiSplit {
   imageSize: number
@@ -34,8 +41,13 @@ export interface EmojiDatasetOptions {
   imageSize?: number
   /** Where the decoded-pixel cache lives (default $DI_STUDIO_CACHE or ~/.di-studio/cache). */
   cacheDir?: string
-  /** Add the skin-tone variants (about twice the images); default false. */
+  /** Add the skin-tone variants (PNG styles only; about twice their images); default false. */
   includeSkinTones?: boolean
+  /**
+   * Drawing styles to load (default EMOJI_STYLES, the two PNG sets the shipped models were trained
+   * on); TRAINING_STYLES for every style but the held-out one, ALL_STYLES for all.
+   */
+  styles?: readonly EmojiStyle[]
 }
 
 export interface EmojiDatasetLoad {
@@ -49,6 +61,8 @@ export interface EmojiDatasetLoad {
     cacheProblem?: string
     /** Wall time of decoding or cache reading, in ms. */
     pixelsMs: number
+    /** Images left out because their SVG could not be rasterised ("<key>/<style>: reason"). */
+    skipped: string[]
   }
 }
 
@@ -68,27 +82,33 @@ export async function loadEmojiDatasetWithInfo(opts: EmojiDatasetOptions = {}): 
     throw new RangeError(`imageSize must be an integer in 1..${MAX_IMAGE_SIZE}, got ${String(opts.imageSize)}`)
   }
   const includeSkinTones = opts.includeSkinTones ?? false
-  const sources = EMOJI_STYLES.map(findEmojiSource)
-  const catalog = buildCatalog({ includeSkinTones, sources })
+  const styles = opts.styles ?? EMOJI_STYLES
+  const catalog = buildCatalog({ includeSkinTones, styles })
+  // The names and categories come from the twitter package even when its images are not loaded.
+  const sources = [...new Set<'twitter' | 'google'>(['twitter', ...PNG_STYLES.filter((s) => styles.includes(s))])].map(findEmojiSource)
   const floatsPerImage = imageSize * imageSize * 3
   const imageIds = catalog.map((e) => `${e.item.key}/${e.item.style}`)
 
-  const key: Record<string, string | number | boolean> = { pipeline: PIXEL_PIPELINE_VERSION, imageSize, includeSkinTones }
+  const key: Record<string, string | number | boolean> = { pipeline: PIXEL_PIPELINE_VERSION, imageSize, includeSkinTones, styles: styles.join(',') }
   for (const s of sources) key[`emoji-datasource-${s.style}`] = s.version
+  for (const style of styles) if (isIconifyStyle(style)) key[ICONIFY_STYLES[style]] = loadIconifySet(ICONIFY_STYLES[style]).version
   const keyTag = hashString(JSON.stringify(key)).toString(16).padStart(8, '0')
-  const cachePath = join(opts.cacheDir ?? defaultCacheDir(), `emoji-${imageSize}px${includeSkinTones ? '-skin' : ''}-${keyTag}.bin`)
+  const styleTag = styles === EMOJI_STYLES ? '' : `-${styles.length}styles`
+  const cachePath = join(opts.cacheDir ?? defaultCacheDir(), `emoji-${imageSize}px${includeSkinTones ? '-skin' : ''}${styleTag}-${keyTag}.bin`)
 
   const started = performance.now()
   const cached = await readImageCache(cachePath, key, imageIds, floatsPerImage)
   let images: Float32Array
+  let skipped: string[]
   let cacheProblem: string | undefined
   if (cached.ok) {
     images = cached.images
+    skipped = cached.skipped
   } else {
     if (cached.reason !== 'no cache file yet') cacheProblem = `cache ignored (${cached.reason}), rebuilt`
-    images = await decodeAll(catalog, imageSize)
+    ;({ images, skipped } = await decodeAll(catalog, imageSize))
     try {
-      await writeImageCache(cachePath, key, imageIds, floatsPerImage, images)
+      await writeImageCache(cachePath, key, imageIds, floatsPerImage, images, skipped)
     } catch (err) {
       // A read-only or full disk costs only speed next time; the data set itself is fine.
       cacheProblem = `${cacheProblem ? cacheProblem + '; ' : ''}cache not written: ${(err as Error).message}`
@@ -96,26 +116,44 @@ export async function loadEmojiDatasetWithInfo(opts: EmojiDatasetOptions = {}): 
   }
   const pixelsMs = performance.now() - started
 
+  const left = new Set(skipped.map((s) => s.split(':')[0]))
+  const keep = catalog.map((_, i) => !left.has(imageIds[i]!))
   return {
-    train: pickSplit(catalog, images, imageSize, 'train'),
-    validation: pickSplit(catalog, images, imageSize, 'validation'),
-    info: { cachePath, fromCache: cached.ok, pixelsMs, ...(cacheProblem ? { cacheProblem } : {}) },
+    train: pickSplit(catalog, images, imageSize, 'train', keep),
+    validation: pickSplit(catalog, images, imageSize, 'validation', keep),
+    info: { cachePath, fromCache: cached.ok, pixelsMs, skipped, ...(cacheProblem ? { cacheProblem } : {}) },
   }
 }
 
-async function decodeAll(catalog: CatalogEntry[], imageSize: number): Promise<Float32Array> {
+/** Every image's pixels; an SVG resvg cannot draw is left blank and listed as "<key>/<style>: reason". */
+async function decodeAll(catalog: CatalogEntry[], imageSize: number): Promise<{ images: Float32Array; skipped: string[] }> {
   const floatsPerImage = imageSize * imageSize * 3
   const images = new Float32Array(catalog.length * floatsPerImage)
+  const skipped: string[] = []
+  if (catalog.some((e) => e.image.kind === 'svg')) await initRasteriser()
   for (let i = 0; i < catalog.length; i++) {
-    const { pngPath } = catalog[i]!
-    decodeEmojiPng(await readFile(pngPath), imageSize, images, i * floatsPerImage, pngPath)
+    const { image } = catalog[i]!
+    if (image.kind === 'png') {
+      decodeEmojiPng(await readFile(image.path), imageSize, images, i * floatsPerImage, image.path)
+    } else {
+      const what = `${image.packageName} icon '${image.icon}'`
+      let png: Uint8Array
+      try {
+        png = rasteriseSvg(iconSvg(loadIconifySet(image.packageName), image.icon), SVG_RASTER_SIZE)
+      } catch (err) {
+        const { item } = catalog[i]!
+        skipped.push(`${item.key}/${item.style}: resvg cannot draw ${what} (${String((err as Error).message ?? err)})`)
+        continue
+      }
+      decodeEmojiPng(png, imageSize, images, i * floatsPerImage, what)
+    }
   }
-  return images
+  return { images, skipped }
 }
 
-function pickSplit(catalog: CatalogEntry[], all: Float32Array, imageSize: number, split: CatalogEntry['split']): EmojiSplit {
+function pickSplit(catalog: CatalogEntry[], all: Float32Array, imageSize: number, split: CatalogEntry['split'], keep: boolean[]): EmojiSplit {
   const floatsPerImage = imageSize * imageSize * 3
-  const chosen = catalog.map((e, i) => ({ e, i })).filter(({ e }) => e.split === split)
+  const chosen = catalog.map((e, i) => ({ e, i })).filter(({ e, i }) => e.split === split && keep[i])
   const images = new Float32Array(chosen.length * floatsPerImage)
   chosen.forEach(({ i }, j) => images.set(all.subarray(i * floatsPerImage, (i + 1) * floatsPerImage), j * floatsPerImage))
   return { imageSize, images, items: chosen.map(({ e }) => e.item) }

@@ -20,17 +20,19 @@ export interface ImageCacheHeader {
   /** Floats per image (size*size*3). */
   floatsPerImage: number
   dataSha256: string
+  /** Images that could not be decoded (blank pixels), as "<image id>: reason"; absent = none. */
+  skipped?: string[]
 }
 
-export type CacheRead = { ok: true; images: Float32Array } | { ok: false; reason: string }
+export type CacheRead = { ok: true; images: Float32Array; skipped: string[] } | { ok: false; reason: string }
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
-export async function writeImageCache(path: string, key: ImageCacheHeader['key'], imageIds: string[], floatsPerImage: number, images: Float32Array): Promise<void> {
+export async function writeImageCache(path: string, key: ImageCacheHeader['key'], imageIds: string[], floatsPerImage: number, images: Float32Array, skipped: string[] = []): Promise<void> {
   const data = new Uint8Array(images.buffer, images.byteOffset, images.byteLength)
-  const header: ImageCacheHeader = { key, imageIds, floatsPerImage, dataSha256: sha256Hex(data) }
+  const header: ImageCacheHeader = { key, imageIds, floatsPerImage, dataSha256: sha256Hex(data), ...(skipped.length > 0 ? { skipped } : {}) }
   // Pad the header so the pixels start 4-byte aligned and can be read without a copy.
   let headerJson = JSON.stringify(header)
   headerJson += ' '.repeat((4 - (Buffer.byteLength(headerJson, 'utf8') % 4)) % 4)
@@ -71,5 +73,8 @@ export async function readImageCache(path: string, key: ImageCacheHeader['key'],
   let data = file.subarray(dataStart)
   if (data.byteOffset % 4 !== 0) data = Buffer.from(data) // a Float32Array view needs 4-byte alignment
   if (sha256Hex(data) !== header.dataSha256) return { ok: false, reason: 'pixel checksum mismatch (corrupt file)' }
-  return { ok: true, images: new Float32Array(data.buffer, data.byteOffset, expectedBytes / 4) }
+  const ids = new Set(imageIds)
+  const skipped = header.skipped ?? []
+  if (!Array.isArray(skipped) || skipped.some((s) => typeof s !== 'string' || !ids.has(s.split(':')[0]!))) return { ok: false, reason: 'skipped-image list is invalid' }
+  return { ok: true, images: new Float32Array(data.buffer, data.byteOffset, expectedBytes / 4), skipped }
 }
