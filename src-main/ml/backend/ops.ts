@@ -1,5 +1,5 @@
-// Building blocks with gradients that are fast on tfjs-backend-wasm, for the DiT, the reward models
-// and DI*: matMul2d, dense, embedding, attention, layerNorm, silu, gelu, conv2d. They are correct on
+// Building blocks with gradients that are fast on tfjs-backend-wasm, for the DiT, the U-Net, the reward
+// models and DI*: matMul2d, dense, embedding, attention, layerNorm, groupNorm, silu, gelu, conv2d. They are correct on
 // every backend. The speed facts behind them (docs/measurements/ and `npm run bench -- --only backend`):
 //  - a 2-D matMul without transpose flags runs in XNNPACK (14-28 GFLOP/s per core here); any transpose
 //    flag or a batch dimension falls back to a scalar loop (~1 GFLOP/s). tfjs's stock matMul gradient
@@ -106,8 +106,9 @@ export interface AttentionShape {
 }
 
 /**
- * Multi-head scaled dot-product attention on token-major tensors q, k, v of shape [B*T, D]
- * (D = heads * headDim), the layout a DiT keeps so every projection is a 2-D matMul. Returns [B*T, D].
+ * Multi-head scaled dot-product attention on token-major tensors q [B*Tq, D] and k, v [B*Tk, D]
+ * (D = heads * headDim), the layout a DiT keeps so every projection is a 2-D matMul. Returns [B*Tq, D].
+ * Tk may differ from Tq (cross-attention, e.g. image tokens attending to caption tokens).
  * Heads are split with rank-4 transposes only (rank 5 is very slow on wasm). The products are batched
  * matMuls over B*H, which wasm runs on a scalar loop (~1 GFLOP/s); the alternatives measured no faster
  * at B16, T64, D128, 4 heads (fwd+bwd, loaded machine): batched 71 ms, per-(b,h) 2-D matMuls 108 ms,
@@ -119,22 +120,23 @@ export function attention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, shape:
   for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
     if (t.rank !== 2) fail('attention', `${name} must be 2-D [batch*tokens, dim], got [${t.shape}]`)
   }
-  if (!k.shape.every((d, i) => d === q.shape[i]) || !v.shape.every((d, i) => d === q.shape[i])) {
+  if (!v.shape.every((d, i) => d === k.shape[i]) || k.shape[1] !== q.shape[1]) {
     fail('attention', `q, k, v shapes differ: [${q.shape}] [${k.shape}] [${v.shape}]`)
   }
   const [rows, dim] = q.shape
-  if (!Number.isInteger(batch) || batch < 1 || rows % batch !== 0) {
-    fail('attention', `${rows} token rows do not split into batch ${batch}`)
+  if (!Number.isInteger(batch) || batch < 1 || rows % batch !== 0 || k.shape[0] % batch !== 0) {
+    fail('attention', `${rows} query rows and ${k.shape[0]} key rows do not split into batch ${batch}`)
   }
   if (!Number.isInteger(heads) || heads < 1 || dim % heads !== 0) fail('attention', `dim ${dim} not divisible by ${heads} heads`)
   const tokens = rows / batch
+  const keyTokens = k.shape[0] / batch
   const headDim = dim / heads
   return tf.tidy(() => {
-    const split = (t: tf.Tensor2D) => tf.transpose(tf.reshape(t, [batch, tokens, heads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D
-    const qh = tf.mul(split(q), 1 / Math.sqrt(headDim))
-    const scores = tf.matMul(qh, split(k), false, true) // [B, H, T, T]
+    const split = (t: tf.Tensor2D, n: number) => tf.transpose(tf.reshape(t, [batch, n, heads, headDim]), [0, 2, 1, 3]) as tf.Tensor4D
+    const qh = tf.mul(split(q, tokens), 1 / Math.sqrt(headDim))
+    const scores = tf.matMul(qh, split(k, keyTokens), false, true) // [B, H, Tq, Tk]
     const probs = tf.softmax(scores)
-    const out = tf.matMul(probs, split(v)) // [B, H, T, dh]
+    const out = tf.matMul(probs, split(v, keyTokens)) // [B, H, Tq, dh]
     return tf.reshape(tf.transpose(out, [0, 2, 1, 3]), [rows, dim]) as tf.Tensor2D
   })
 }
@@ -187,6 +189,61 @@ export function layerNorm(x: tf.Tensor, opts: { gamma?: tf.Tensor1D; beta?: tf.T
     if (opts.gamma) y = tf.mul(y, opts.gamma)
     if (opts.beta) y = tf.add(y, opts.beta)
     return y
+  })
+}
+
+/**
+ * Mean over each group of [B, HW, G, Cg]: innermost axis first (cheap), then the spatial axis of the
+ * Cg-times smaller tensor, so no full-size transpose is needed on wasm. -> [B, 1, G, 1].
+ */
+const groupMean = (t: tf.Tensor) => tf.mean(tf.mean(t, 3, true), 1, true)
+
+const groupNormWithGrad = (groups: number, eps: number) =>
+  withCustomGrad<(x: tf.Tensor4D) => tf.Tensor4D>((x: tf.Tensor4D, save: Saver): Grad<tf.Tensor4D> => {
+    const [B, H, W, C] = x.shape
+    const grouped = tf.reshape(x, [B, H * W, groups, C / groups])
+    const centred = tf.sub(grouped, groupMean(grouped))
+    const invStd = tf.rsqrt(tf.add(groupMean(tf.square(centred)), eps))
+    const xHat = tf.mul(centred, invStd)
+    save([xHat, invStd])
+    return {
+      value: tf.reshape(xHat, x.shape) as tf.Tensor4D,
+      // as layerNorm's, with the means over each group: invStd * (dy - mean(dy) - xHat * mean(dy * xHat))
+      gradFunc: (dy, [sxHat, sInvStd]) => {
+        const g = tf.reshape(dy, sxHat.shape)
+        const dx = tf.mul(sInvStd, tf.sub(tf.sub(g, groupMean(g)), tf.mul(sxHat, groupMean(tf.mul(g, sxHat)))))
+        return tf.reshape(dx, x.shape)
+      },
+    }
+  })
+
+const groupNormCache = new Map<string, (x: tf.Tensor4D) => tf.Tensor4D>()
+
+/**
+ * Group normalisation (Wu & He 2018) of NHWC x: the channels are split into `groups` contiguous
+ * groups, each normalised over its channels and all pixels of one image; then `* gamma + beta` per
+ * channel if given. Closed-form gradient, as layerNorm. eps defaults to 1e-5 (PyTorch's).
+ */
+export function groupNorm(x: tf.Tensor4D, groups: number, opts: { gamma?: tf.Tensor1D; beta?: tf.Tensor1D; eps?: number } = {}): tf.Tensor4D {
+  const eps = opts.eps ?? 1e-5
+  if (!(eps > 0)) fail('groupNorm', `eps must be > 0, got ${eps}`)
+  if (x.rank !== 4) fail('groupNorm', `x must be NHWC rank 4, got [${x.shape}]`)
+  const c = x.shape[3]
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) fail('groupNorm', `${c} channels do not split into ${groups} groups`)
+  for (const [name, p] of [['gamma', opts.gamma], ['beta', opts.beta]] as const) {
+    if (p && (p.rank !== 1 || p.shape[0] !== c)) fail('groupNorm', `${name} must be [${c}], got [${p.shape}]`)
+  }
+  const key = `${groups}:${eps}`
+  let normalise = groupNormCache.get(key)
+  if (!normalise) {
+    normalise = groupNormWithGrad(groups, eps)
+    groupNormCache.set(key, normalise)
+  }
+  return tf.tidy(() => {
+    let y: tf.Tensor = normalise(x)
+    if (opts.gamma) y = tf.mul(y, opts.gamma)
+    if (opts.beta) y = tf.add(y, opts.beta)
+    return y as tf.Tensor4D
   })
 }
 

@@ -8,12 +8,26 @@
 // Conditioning: c = MLP(sinusoidal t) + MLP(masked mean of text token embeddings), fed to every
 // block by adaLN-zero (shift, scale and gate per block, zero-initialised so blocks start as identity).
 // The text encoder is trained jointly; the all-pad (empty) prompt gives the CFG null condition.
+//
+// The same entry points (validateDitConfig, ditParamShapes, initDitValues, ditEps, countParams) also
+// serve the convolutional U-Net of unet.ts when the config says arch 'unet', so every caller (pretraining,
+// DI*, distillation, the data-parallel modules, checkpoints) handles both without knowing which it has.
 import * as tf from '@tensorflow/tfjs-core'
-import { attention as multiHeadAttention, dense, layerNorm, silu } from '../backend/ops.ts'
+import { attention as multiHeadAttention, layerNorm, silu } from '../backend/ops.ts'
 import { Rng } from '../util/rng.ts'
 import { VpSchedule, type ScheduleConfig } from './schedule.ts'
+import { denseNamed, encodeText, linear, outputToEps, param2d as p2, textTokenEmbeddings, timestepEmbedding } from './conditioning.ts'
+import { initUnetValues, unetEps, unetParamShapes, validateUnetConfig } from './unet.ts'
+
+export { encodeText, timestepEmbedding } from './conditioning.ts'
 
 export interface DitConfig {
+  /**
+   * The denoiser's architecture (absent = 'dit'). 'unet' is the convolutional U-Net of unet.ts, which
+   * reads width as its base channels, depth as residual blocks per resolution level and heads as its
+   * attention heads; patch must be 1 and mlpRatio is ignored (see unet.ts).
+   */
+  arch?: 'dit' | 'unet'
   imageSize: number
   channels: number
   patch: number
@@ -44,6 +58,12 @@ export interface DitConfig {
    * (docs/experiments/noise-levels.md section 4).
    */
   textTokens?: boolean
+  /** U-Net only: channels of each resolution level as multiples of width (default [1, 2, 2]) */
+  channelMults?: number[]
+  /** U-Net only: the levels (0 = full resolution) with self- and cross-attention (default: the lowest resolution) */
+  attentionLevels?: number[]
+  /** U-Net only: GroupNorm groups (default 8); must divide every level's channels */
+  normGroups?: number
 }
 
 export type DitParams = Record<string, tf.Variable>
@@ -54,8 +74,7 @@ export function validateDitConfig(c: DitConfig): DitConfig {
     const v = c[k]
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`DitConfig.${k} must be a positive integer, got ${String(v)}`)
   }
-  if (c.imageSize % c.patch !== 0) throw new Error(`DitConfig: imageSize ${c.imageSize} is not divisible by patch ${c.patch}`)
-  if (c.width % c.heads !== 0) throw new Error(`DitConfig: width ${c.width} is not divisible by heads ${c.heads}`)
+  if (c.arch !== undefined && c.arch !== 'dit' && c.arch !== 'unet') throw new Error(`DitConfig.arch must be 'dit' or 'unet', got '${String(c.arch)}'`)
   if (c.width % 2 !== 0) throw new Error(`DitConfig: width must be even (sinusoidal time embedding), got ${c.width}`)
   const output = c.output ?? 'epsilon'
   if (output !== 'epsilon' && output !== 'v') throw new Error(`DitConfig.output must be 'epsilon' or 'v', got '${String(c.output)}'`)
@@ -63,17 +82,29 @@ export function validateDitConfig(c: DitConfig): DitConfig {
     if (!c.schedule) throw new Error("DitConfig: output 'v' needs the schedule it converts with")
     new VpSchedule(c.schedule) // validates
   }
+  if (c.arch === 'unet') {
+    validateUnetConfig(c)
+    return c
+  }
+  for (const k of ['channelMults', 'attentionLevels', 'normGroups'] as const) {
+    if (c[k] !== undefined) throw new Error(`DitConfig.${k} is a U-Net setting; set arch 'unet' to use it`)
+  }
+  if (c.imageSize % c.patch !== 0) throw new Error(`DitConfig: imageSize ${c.imageSize} is not divisible by patch ${c.patch}`)
+  if (c.width % c.heads !== 0) throw new Error(`DitConfig: width ${c.width} is not divisible by heads ${c.heads}`)
   if (c.textTokens !== undefined && typeof c.textTokens !== 'boolean') throw new Error(`DitConfig.textTokens must be true or false, got ${String(c.textTokens)}`)
   return c
 }
 
+/** Image tokens of the DiT (patches); not defined for the U-Net. */
 export function tokenCount(c: DitConfig): number {
+  if (c.arch === 'unet') throw new Error('tokenCount: the U-Net has no patch tokens')
   return (c.imageSize / c.patch) ** 2
 }
 
 /** Every parameter's shape, by name. Also what checkpoint loading checks files against. */
 export function ditParamShapes(c: DitConfig): Record<string, number[]> {
   validateDitConfig(c)
+  if (c.arch === 'unet') return unetParamShapes(c)
   const D = c.width
   const patchDim = c.patch * c.patch * c.channels
   const hidden = D * c.mlpRatio
@@ -109,6 +140,7 @@ export function countParams(c: DitConfig): number {
  * cannot tell neighbours apart, and learning positions from scratch is slow at this budget.
  */
 export function initDitValues(c: DitConfig, seed: number): Record<string, Float32Array> {
+  if (c.arch === 'unet') return initUnetValues(c, seed)
   const rng = new Rng(seed)
   const out: Record<string, Float32Array> = {}
   for (const [name, shape] of Object.entries(ditParamShapes(c))) {
@@ -176,30 +208,8 @@ export function disposeParams(params: DitParams): void {
 
 // ---------- network ----------
 
-function p2(params: DitParams, name: string): tf.Tensor2D {
-  const v = params[name]
-  if (!v) throw new Error(`DiT params: missing '${name}'`)
-  return v as tf.Tensor as tf.Tensor2D
-}
-function p1(params: DitParams, name: string): tf.Tensor1D {
-  return p2(params, name) as tf.Tensor as tf.Tensor1D
-}
-
-function linear(params: DitParams, prefix: string, x: tf.Tensor): tf.Tensor {
-  return dense(x, p2(params, prefix + '.w'), p1(params, prefix + '.b'))
-}
-
 function modulate(x: tf.Tensor, shift: tf.Tensor, scale: tf.Tensor): tf.Tensor {
   return tf.add(tf.mul(x, tf.add(scale, 1)), shift)
-}
-
-/** Sinusoidal embedding of (float) timesteps, [B] -> [B, dim]. */
-export function timestepEmbedding(t: tf.Tensor1D, dim: number): tf.Tensor2D {
-  const half = dim / 2
-  const freqs = new Float32Array(half)
-  for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(10000) * i) / half)
-  const args = tf.mul(tf.reshape(tf.cast(t, 'float32'), [-1, 1]), tf.tensor2d(freqs, [1, half]))
-  return tf.concat([tf.sin(args), tf.cos(args)], 1) as tf.Tensor2D
 }
 
 /** [B, H, W, C] -> [B*T, p*p*C] with rank-4 transposes only. */
@@ -215,28 +225,6 @@ export function unpatchify(tokens: tf.Tensor, B: number, H: number, W: number, C
   return tf.reshape(tf.transpose(grid, [0, 2, 1, 3]), [B, H, W, C]) as tf.Tensor4D
 }
 
-/** Word token embeddings + positions, [B, L, textWidth]. */
-function textTokenEmbeddings(params: DitParams, c: DitConfig, tokens: tf.Tensor2D): tf.Tensor {
-  const [B, L] = tokens.shape
-  if (L !== c.textLength) throw new Error(`DiT: tokens have length ${L}, config says textLength ${c.textLength}`)
-  // one-hot @ table instead of gather: gather has no gradient on wasm (no UnsortedSegmentSum)
-  const oneHot = tf.cast(tf.oneHot(tf.reshape(tf.cast(tokens, 'int32'), [-1]) as tf.Tensor1D, c.vocabSize), 'float32')
-  return tf.add(tf.reshape(dense(oneHot, p2(params, 'text.embed')), [B, L, c.textWidth]), p2(params, 'text.pos'))
-}
-
-/** Text encoder: token embeddings + positions, masked mean over non-pad tokens, MLP -> [B, width]. */
-export function encodeText(params: DitParams, c: DitConfig, tokens: tf.Tensor2D, emb: tf.Tensor = textTokenEmbeddings(params, c, tokens)): tf.Tensor2D {
-  const [B, L] = tokens.shape
-  const mask = tf.reshape(tf.cast(tf.notEqual(tokens, 0), 'float32'), [B, L, 1])
-  const count = tf.maximum(tf.sum(mask, 1), 1)
-  const pooled = tf.div(tf.sum(tf.mul(emb, mask), 1), count)
-  return denseNamed(params, 'text', 2, silu(denseNamed(params, 'text', 1, pooled))) as tf.Tensor2D
-}
-
-function denseNamed(params: DitParams, prefix: string, index: number, x: tf.Tensor): tf.Tensor {
-  return dense(x, p2(params, `${prefix}.w${index}`), p1(params, `${prefix}.b${index}`))
-}
-
 function attention(params: DitParams, prefix: string, x: tf.Tensor, B: number, T: number, heads: number): tf.Tensor {
   const D = x.shape[x.shape.length - 1]!
   const rows = tf.reshape(x, [B * T, D])
@@ -250,6 +238,7 @@ function attention(params: DitParams, prefix: string, x: tf.Tensor, B: number, T
  * xt: [B, H, W, C] float; t: [B] timesteps (integer values 0..T-1, any dtype); tokens: [B, L] int32.
  */
 export function ditEps(params: DitParams, c: DitConfig, xt: tf.Tensor4D, t: tf.Tensor1D, tokens: tf.Tensor2D): tf.Tensor4D {
+  if (c.arch === 'unet') return unetEps(params, c, xt, t, tokens)
   const [B, H, W, C] = xt.shape
   if (H !== c.imageSize || W !== c.imageSize || C !== c.channels) {
     throw new Error(`DiT: input is ${H}x${W}x${C}, config expects ${c.imageSize}x${c.imageSize}x${c.channels}`)
@@ -283,24 +272,5 @@ export function ditEps(params: DitParams, c: DitConfig, xt: tf.Tensor4D, t: tf.T
 
   const [shiftF, scaleF] = tf.split(tf.reshape(linear(params, 'final.ada', cond), [B, 1, 2 * D]), 2, 2) as [tf.Tensor, tf.Tensor]
   const out = unpatchify(linear(params, 'final', modulate(layerNorm(h), shiftF, scaleF)), B, H, W, C, c.patch)
-  if ((c.output ?? 'epsilon') === 'epsilon') return out
-  // eps = sigma_t x_t + alpha_t v, with alpha_t, sigma_t looked up per image (no gradient needed w.r.t. the tables)
-  const { alphas, sigmas } = scheduleTables(c.schedule!)
-  const index = tf.cast(t, 'int32')
-  const alpha = tf.reshape(tf.gather(tf.tensor1d(alphas), index), [B, 1, 1, 1])
-  const sigma = tf.reshape(tf.gather(tf.tensor1d(sigmas), index), [B, 1, 1, 1])
-  return tf.add(tf.mul(sigma, xt), tf.mul(alpha, out)) as tf.Tensor4D
-}
-
-const tableCache = new Map<string, { alphas: Float32Array; sigmas: Float32Array }>()
-
-function scheduleTables(config: ScheduleConfig): { alphas: Float32Array; sigmas: Float32Array } {
-  const key = JSON.stringify(config)
-  let tables = tableCache.get(key)
-  if (!tables) {
-    const s = new VpSchedule(config)
-    tables = { alphas: Float32Array.from(s.alphas), sigmas: Float32Array.from(s.sigmas) }
-    tableCache.set(key, tables)
-  }
-  return tables
+  return outputToEps(c, out, xt, t)
 }
