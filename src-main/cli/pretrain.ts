@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parsePromptText } from '../util/prompt-file.ts'
 import { initTf } from '../ml/backend/init.ts'
-import { loadEmojiDataset } from '../ml/data/emoji-dataset.ts'
+import { EMOJI_STYLES, loadEmojiDatasetWithInfo } from '../ml/data/emoji-dataset.ts'
 import { DEFAULT_PRETRAIN, Pretraining, formatDuration, type PretrainOptions } from '../ml/diffusion/pretrain-run.ts'
 
 const SHOWCASE_FILE = resolve(import.meta.dirname, '../../resources/prompts/showcase.txt')
@@ -100,7 +100,10 @@ async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2))
   const backend = await initTf()
   console.log(`backend: ${backend.name} (${backend.detail})`)
-  const { train } = await loadEmojiDataset({ imageSize: opts.imageSize })
+  const load = await loadEmojiDatasetWithInfo({ imageSize: opts.imageSize, ...(opts.styles ? { styles: opts.styles } : {}) })
+  const { train } = load
+  console.log(`data: ${train.items.length} training images of ${new Set(train.items.map((i) => i.key)).size} emoji in ${(opts.styles ?? EMOJI_STYLES).join(', ')}` +
+    (load.info.skipped.length > 0 ? ` (${load.info.skipped.length} drawings resvg cannot draw left out)` : ''))
   // Without the showcase file: 16 training captions spread over the data set.
   const step = Math.max(1, Math.floor(train.items.length / 16))
   const fallback = Array.from({ length: 16 }, (_, i) => train.items[(i * step) % train.items.length]!.canonicalCaption)

@@ -23,6 +23,7 @@ import type { TfBackendName } from '../backend/probe.ts'
 import { threadCpuMs } from '../backend/thread-cpu.ts'
 import { loadCheckpoint, saveCheckpoint, CheckpointError, type NamedTensor } from '../checkpoint/checkpoint.ts'
 import { sampleBatch, type EmojiSplit } from '../data/emoji-dataset.ts'
+import type { EmojiStyle } from '../data/captions.ts'
 import { Tokenizer, type TokenizerJson } from '../text/tokenizer.ts'
 import { Rng, hashString } from '../util/rng.ts'
 import { ditEps, ditParamShapes, countParams, disposeParams, type DitConfig } from './dit.ts'
@@ -51,6 +52,12 @@ export interface PretrainOptions {
   seed: number
   resume: boolean
   imageSize: number
+  /**
+   * Emoji drawing styles to train on (absent = the loader's default, the two PNG styles the first
+   * references used; ["twitter", "google", "fluent", ...] for the multi-style data). Saved with the
+   * state: a resumed run must train on the same styles.
+   */
+  styles?: EmojiStyle[]
   architecture: DitArchitecture
   schedule: ScheduleConfig
   hyper: Omit<TrainHyper, 'totalSteps'>
@@ -305,6 +312,7 @@ export class Pretraining {
     const o = this.opts
     const mismatch = (['batch', 'seed', 'imageSize'] as const).filter((k) => config.options[k] !== o[k])
     if (JSON.stringify(config.options.architecture) !== JSON.stringify(o.architecture)) mismatch.push('architecture' as never)
+    if (JSON.stringify(config.options.styles ?? null) !== JSON.stringify(o.styles ?? null)) mismatch.push('styles' as never)
     if (mismatch.length > 0) throw new Error(`--resume: the saved run differs in ${mismatch.join(', ')}; pass the same options (or a new --out)`)
     if (config.options.steps !== o.steps) this.log(`note: --steps changed from ${config.options.steps} to ${o.steps}; the learning-rate schedule follows the new total`)
     const shapes: Record<string, number[]> = {}
