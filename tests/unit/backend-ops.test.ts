@@ -5,7 +5,7 @@ import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import * as tf from '@tensorflow/tfjs-core'
 import { initTf } from '../../src-main/ml/backend/init.ts'
-import { attention, conv2d, dense, embedding, gelu, layerNorm, matMul2d, silu } from '../../src-main/ml/backend/ops.ts'
+import { attention, conv2d, dense, embedding, gelu, groupNorm, layerNorm, matMul2d, silu } from '../../src-main/ml/backend/ops.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 import { withStockWasmKernel } from '../../src-main/ml/backend/wasm-kernels.ts'
 import { withStockMatMulGradient } from '../../src-main/ml/backend/gradients.ts'
@@ -43,23 +43,46 @@ const refSilu = (x: Arr): Arr => x.map((v) => v / (1 + Math.exp(-v)))
 const refGelu = (x: Arr): Arr =>
   x.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))))
 
-function refAttention(q: Arr, k: Arr, v: Arr, batch: number, tokens: number, heads: number, dim: number): Arr {
+/** keyTokens defaults to tokens (self-attention); fewer or more keys is cross-attention. */
+function refAttention(q: Arr, k: Arr, v: Arr, batch: number, tokens: number, heads: number, dim: number, keyTokens = tokens): Arr {
   const dh = dim / heads
   const out = new Float64Array(q.length)
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       for (let i = 0; i < tokens; i++) {
-        const scores = new Float64Array(tokens)
-        for (let j = 0; j < tokens; j++) {
+        const scores = new Float64Array(keyTokens)
+        for (let j = 0; j < keyTokens; j++) {
           let s = 0
-          for (let c = 0; c < dh; c++) s += q[(b * tokens + i) * dim + h * dh + c] * k[(b * tokens + j) * dim + h * dh + c]
+          for (let c = 0; c < dh; c++) s += q[(b * tokens + i) * dim + h * dh + c] * k[(b * keyTokens + j) * dim + h * dh + c]
           scores[j] = s / Math.sqrt(dh)
         }
         const max = Math.max(...scores)
         const e = scores.map((s) => Math.exp(s - max))
         const z = e.reduce((a, c) => a + c, 0)
-        for (let j = 0; j < tokens; j++) {
-          for (let c = 0; c < dh; c++) out[(b * tokens + i) * dim + h * dh + c] += (e[j] / z) * v[(b * tokens + j) * dim + h * dh + c]
+        for (let j = 0; j < keyTokens; j++) {
+          for (let c = 0; c < dh; c++) out[(b * tokens + i) * dim + h * dh + c] += (e[j] / z) * v[(b * keyTokens + j) * dim + h * dh + c]
+        }
+      }
+    }
+  }
+  return out
+}
+
+/** GroupNorm of NHWC x [n, pixels, c] with `groups` contiguous channel groups. */
+function refGroupNorm(x: Arr, n: number, pixels: number, c: number, groups: number, eps: number, gamma?: Arr, beta?: Arr): Arr {
+  const out = new Float64Array(x.length)
+  const cg = c / groups
+  for (let b = 0; b < n; b++) {
+    for (let g = 0; g < groups; g++) {
+      const at = (p: number, j: number) => (b * pixels + p) * c + g * cg + j
+      let mean = 0
+      for (let p = 0; p < pixels; p++) for (let j = 0; j < cg; j++) mean += x[at(p, j)] / (pixels * cg)
+      let variance = 0
+      for (let p = 0; p < pixels; p++) for (let j = 0; j < cg; j++) variance += (x[at(p, j)] - mean) ** 2 / (pixels * cg)
+      for (let p = 0; p < pixels; p++) {
+        for (let j = 0; j < cg; j++) {
+          const ch = g * cg + j
+          out[at(p, j)] = ((x[at(p, j)] - mean) / Math.sqrt(variance + eps)) * (gamma ? gamma[ch] : 1) + (beta ? beta[ch] : 0)
         }
       }
     }
@@ -332,10 +355,27 @@ describe('attention', () => {
     grads.forEach((g, i) => assertClose(g, stock[i], 1e-4, `grad ${i} vs cpu`))
   })
 
+  it('attends to a different number of keys (cross-attention): finite differences and stock autodiff', async () => {
+    const rng = new Rng(31)
+    const [batch, tokens, keyTokens, heads, dim] = [2, 5, 3, 2, 4]
+    const inputs = [
+      { data: randomArray(rng, batch * tokens * dim), shape: [batch * tokens, dim] },
+      { data: randomArray(rng, batch * keyTokens * dim), shape: [batch * keyTokens, dim] },
+      { data: randomArray(rng, batch * keyTokens * dim), shape: [batch * keyTokens, dim] },
+    ]
+    const op = (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => attention(q as tf.Tensor2D, k as tf.Tensor2D, v as tf.Tensor2D, { batch, heads })
+    const seed = 32
+    const grads = await checkGradients({ rng: new Rng(seed), inputs, op, reference: (q, k, v) => refAttention(q, k, v, batch, tokens, heads, dim, keyTokens) })
+    const stock = await stockCpuGradients(inputs, op, seed)
+    grads.forEach((g, i) => assertClose(g, stock[i], 1e-4, `grad ${i} vs cpu`))
+  })
+
   it('refuses shapes that do not split into batch and heads', () => {
     tf.tidy(() => {
       const q = tf.zeros([6, 4]) as tf.Tensor2D
       assert.throws(() => attention(q, q, q, { batch: 4, heads: 2 }), /do not split into batch/)
+      assert.throws(() => attention(q, tf.zeros([5, 4]) as tf.Tensor2D, tf.zeros([5, 4]) as tf.Tensor2D, { batch: 2, heads: 2 }), /do not split into batch/)
+      assert.throws(() => attention(q, tf.zeros([4, 2]) as tf.Tensor2D, tf.zeros([4, 2]) as tf.Tensor2D, { batch: 2, heads: 2 }), /shapes differ/)
       assert.throws(() => attention(q, q, q, { batch: 2, heads: 3 }), /not divisible by 3 heads/)
       assert.throws(() => attention(q, q, tf.zeros([6, 2]) as tf.Tensor2D, { batch: 2, heads: 2 }), /shapes differ/)
     })
@@ -369,6 +409,49 @@ describe('layerNorm', () => {
     tf.tidy(() => {
       assert.throws(() => layerNorm(tf.zeros([2, 4]), { gamma: tf.ones([3]) as tf.Tensor1D }), /gamma must be \[4\]/)
       assert.throws(() => layerNorm(tf.zeros([2, 4]), { eps: 0 }), /eps/)
+    })
+  })
+})
+
+describe('groupNorm', () => {
+  it('matches finite differences with and without affine parameters, and stock moments autodiff', async () => {
+    const rng = new Rng(41)
+    const [n, h, w, c, groups] = [2, 3, 2, 8, 4]
+    const eps = 1e-5
+    const x = { data: randomArray(rng, n * h * w * c, 2), shape: [n, h, w, c] }
+    await checkGradients({ rng, inputs: [x], op: (t) => groupNorm(t as tf.Tensor4D, groups, { eps }), reference: (a) => refGroupNorm(a, n, h * w, c, groups, eps) })
+    const affine = [x, { data: randomArray(rng, c), shape: [c] }, { data: randomArray(rng, c), shape: [c] }]
+    const seed = 42
+    const op = (t: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => groupNorm(t as tf.Tensor4D, groups, { gamma: g as tf.Tensor1D, beta: b as tf.Tensor1D, eps })
+    const grads = await checkGradients({ rng: new Rng(seed), inputs: affine, op, reference: (a, g, b) => refGroupNorm(a, n, h * w, c, groups, eps, g, b) })
+    const stockGroupNorm = (t: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const grouped = tf.reshape(t, [n, h * w, groups, c / groups])
+      const { mean, variance } = tf.moments(grouped, [1, 3], true)
+      const normed = tf.reshape(tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, eps))), [n, h, w, c])
+      return tf.add(tf.mul(normed, g), b)
+    }
+    const stock = await stockCpuGradients(affine, stockGroupNorm, seed)
+    grads.forEach((g, i) => assertClose(g, stock[i], 1e-4, `grad ${i} vs stock`))
+  })
+
+  it('with one group per channel is instance norm, with one group is layer norm over the whole image', () => {
+    tf.tidy(() => {
+      const x = tf.randomNormal([2, 4, 4, 6], 0, 3, 'float32', 5) as tf.Tensor4D
+      const perChannel = groupNorm(x, 6)
+      const { mean, variance } = tf.moments(x, [1, 2], true)
+      assertClose(perChannel.dataSync(), tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))).dataSync(), 1e-5, 'instance norm')
+      const whole = groupNorm(x, 1, { eps: 1e-6 })
+      assertClose(whole.dataSync(), layerNorm(tf.reshape(x, [2, 96])).dataSync(), 1e-5, 'layer norm')
+    })
+  })
+
+  it('refuses channels that do not split into the groups and bad parameters', () => {
+    tf.tidy(() => {
+      const x = tf.zeros([1, 2, 2, 6]) as tf.Tensor4D
+      assert.throws(() => groupNorm(x, 4), /6 channels do not split into 4 groups/)
+      assert.throws(() => groupNorm(tf.zeros([2, 6]) as unknown as tf.Tensor4D, 2), /rank 4/)
+      assert.throws(() => groupNorm(x, 2, { gamma: tf.ones([3]) as tf.Tensor1D }), /gamma must be \[6\]/)
+      assert.throws(() => groupNorm(x, 2, { eps: 0 }), /eps/)
     })
   })
 })
@@ -435,6 +518,22 @@ describe('conv2d gradients through the wasm kernels', () => {
       const onCpu = run()
       await tf.setBackend('wasm')
       assertClose(onWasm, onCpu, 1e-5, `conv2dTranspose pad ${pad}`)
+    }
+    // strided (the zero-spread path): even and odd outputs, 'same' pads bottom/right only for even sizes
+    for (const [stride, pad, out, kernel] of [[2, 'same', 8, 3], [2, 'same', 7, 3], [2, 'valid', 9, 3], [3, 'same', 7, 3], [2, 'same', 6, 4], [2, 1, 7, 3]] as const) {
+      const outShape: [number, number, number, number] = [2, out, out, 3]
+      const info = tf.backend_util.computeConv2DInfo(outShape, [kernel, kernel, 3, 4], stride, 1, pad)
+      const dyShape: [number, number, number, number] = [2, info.outHeight, info.outWidth, 4]
+      const dyValues = Array.from(randomArray(rng, dyShape.reduce((a, b) => a * b)))
+      const wValues = Array.from(randomArray(rng, kernel * kernel * 3 * 4))
+      const run = () => tf.tidy(() => tf.conv2dTranspose(tf.tensor4d(dyValues, dyShape), tf.tensor4d(wValues, [kernel, kernel, 3, 4]), outShape, stride, pad).dataSync())
+      const onWasm = run()
+      const stockWasm = withStockWasmKernel('Conv2DBackpropInput', run)
+      await tf.setBackend('cpu')
+      const onCpu = run()
+      await tf.setBackend('wasm')
+      assertClose(onWasm, onCpu, 1e-5, `conv2dTranspose stride ${stride} pad ${pad} size ${out} kernel ${kernel}`)
+      assertClose(stockWasm, onCpu, 1e-5, `stock wasm, stride ${stride} pad ${pad} size ${out}`)
     }
   })
 
