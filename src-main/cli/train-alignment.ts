@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path'
 import { cpus } from 'node:os'
 import * as tf from '@tensorflow/tfjs-core'
 import { initTf, type TfBackendName } from '../ml/backend/init.ts'
-import { loadEmojiDataset, type EmojiSplit } from '../ml/data/emoji-dataset.ts'
+import { loadEmojiDataset, ALL_STYLES, HELD_OUT_STYLE, TRAINING_STYLES, type EmojiSplit } from '../ml/data/emoji-dataset.ts'
 import { Tokenizer } from '../ml/text/tokenizer.ts'
 import { Rng } from '../ml/util/rng.ts'
 import { AlignmentModel, ALIGNMENT_SCORE_SCALE, type AlignmentArchitecture, type AlignmentTrainingSummary } from '../ml/rewards/alignment-model.ts'
@@ -35,6 +35,11 @@ interface Options {
   out: string
   /** load the model in --out and only evaluate it (rewrites its metrics and model card) */
   evalOnly: boolean
+  /**
+   * 'png': the two emoji-datasource styles (the first shipped model's data); 'training': every
+   * style but the held-out one (the multi-style data), with retrieval on the held-out style reported.
+   */
+  styles: 'png' | 'training'
   backend?: TfBackendName
   /** architecture overrides given on the command line (the rest are the defaults) */
   architecture: Partial<AlignmentArchitecture>
@@ -78,6 +83,7 @@ function parseOptions(argv: string[]): Options {
       backend: { type: 'string' },
       'eval-only': { type: 'boolean', default: false },
       'word-backoff': { type: 'string' },
+      styles: { type: 'string', default: 'png' },
       ...Object.fromEntries(Object.keys(ARCHITECTURE_FLAGS).map((flag) => [flag, { type: 'string' as const }])),
       help: { type: 'boolean', default: false },
     },
@@ -112,6 +118,7 @@ function parseOptions(argv: string[]): Options {
   if (backoffFlag !== undefined && backoffFlag !== 'wordnet' && backoffFlag !== 'none') {
     throw new Error(`--word-backoff must be 'wordnet' or 'none', got '${backoffFlag}'`)
   }
+  if (values.styles !== 'png' && values.styles !== 'training') throw new Error(`--styles must be 'png' or 'training', got '${values.styles}'`)
   const embedInitStd = Number(values['embed-init-std'])
   if (!(embedInitStd > 0 && embedInitStd <= 10)) throw new Error(`--embed-init-std must be a number in (0, 10], got '${values['embed-init-std']}'`)
   return {
@@ -127,6 +134,7 @@ function parseOptions(argv: string[]): Options {
     evalEvery: int('eval-every', values['eval-every'], 1),
     out: resolve(values.out),
     evalOnly: values['eval-only'],
+    styles: values.styles,
     ...(values.backend ? { backend: values.backend as TfBackendName } : {}),
   }
 }
@@ -137,6 +145,7 @@ function trainingCommand(opts: Options, architecture: AlignmentArchitecture): st
   // The text features and their initialisation always, so the command stays exact if defaults change.
   flags.push(`--ngram-buckets ${architecture.ngramBuckets}`, `--embed-init-std ${opts.embedInitStd}`)
   if (opts.wordBackoff === null) flags.push('--word-backoff none')
+  if (opts.styles !== 'png') flags.push(`--styles ${opts.styles}`)
   for (const [flag, field] of Object.entries(ARCHITECTURE_FLAGS)) {
     const v = opts.architecture[field]
     if (v !== undefined && field !== 'ngramBuckets') flags.push(`--${flag} ${v}`)
@@ -179,6 +188,52 @@ function pairwiseCheck(model: AlignmentModel, split: EmojiSplit, seed: number): 
     mismatched += sOther * ALIGNMENT_SCORE_SCALE
   }
   return { accuracy: wins / n, matched: matched / n, mismatched: mismatched / n }
+}
+
+/** The images of a split that pass `keep`, as a split of their own. */
+function filterSplit(split: EmojiSplit, keep: (item: EmojiSplit['items'][number]) => boolean): EmojiSplit {
+  const floats = split.imageSize * split.imageSize * 3
+  const picked = split.items.map((it, i) => ({ it, i })).filter(({ it }) => keep(it))
+  const images = new Float32Array(picked.length * floats)
+  picked.forEach(({ i }, j) => images.set(split.images.subarray(i * floats, (i + 1) * floats), j * floats))
+  return { imageSize: split.imageSize, images, items: picked.map(({ it }) => it) }
+}
+
+interface NameRetrieval {
+  images: number
+  candidates: number
+  top1: number
+  top5: number
+}
+
+/**
+ * Style-free retrieval: each image against the bare names of every emoji in the split ("red apple",
+ * no style words), so a style the model never saw costs nothing in the caption. What a reward needs
+ * on a new drawing: the right emoji's name ranked first.
+ */
+function nameRetrieval(model: AlignmentModel, split: EmojiSplit): NameRetrieval {
+  const names = [...new Set(split.items.map((it) => it.name))]
+  const index = new Map(names.map((n, i) => [n, i]))
+  const E = model.architecture.embedDim
+  const img = embedSplitImages(model, split)
+  const txt = embedTextsChunked(model, names)
+  let top1 = 0
+  let top5 = 0
+  for (let i = 0; i < split.items.length; i++) {
+    const own = index.get(split.items[i]!.name)!
+    const score = (c: number) => {
+      let s = 0
+      for (let e = 0; e < E; e++) s += img[i * E + e]! * txt[c * E + e]!
+      return s
+    }
+    const ownScore = score(own)
+    let better = 0
+    for (let c = 0; c < names.length; c++) if (c !== own && score(c) > ownScore) better++
+    if (better === 0) top1++
+    if (better < 5) top5++
+  }
+  const n = split.items.length
+  return { images: n, candidates: names.length, top1: n ? top1 / n : 0, top5: n ? top5 / n : 0 }
 }
 
 /** The images of `count` randomly chosen emoji (all their styles), as a split of its own. */
@@ -290,7 +345,15 @@ async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2))
   const backend = await initTf(opts.backend ? { prefer: opts.backend } : {})
   console.log(`backend: ${backend.name} (${backend.detail})`)
-  const { train: trainSplit, validation } = await loadEmojiDataset({ imageSize: 32 })
+  const data = await loadEmojiDataset({ imageSize: 32, ...(opts.styles === 'training' ? { styles: ALL_STYLES } : {}) })
+  const isTrainingStyle = (style: string) => opts.styles === 'png' || TRAINING_STYLES.includes(style as never)
+  const trainSplit = filterSplit(data.train, (it) => isTrainingStyle(it.style))
+  const validation = filterSplit(data.validation, (it) => isTrainingStyle(it.style))
+  // The held-out style's drawings: "a known emoji drawn in a new way" (training emoji) and unseen emoji.
+  const heldOut = opts.styles === 'png' ? null : {
+    train: filterSplit(data.train, (it) => it.style === HELD_OUT_STYLE),
+    validation: filterSplit(data.validation, (it) => it.style === HELD_OUT_STYLE),
+  }
 
   let model: AlignmentModel
   let summary: AlignmentTrainingSummary
@@ -321,9 +384,18 @@ async function main(): Promise<void> {
   console.log('evaluating...')
   const val = captionRetrieval(model, validation)
   const trn = captionRetrieval(model, trainSplit)
-  const trnSmall = captionRetrieval(model, emojiSubset(trainSplit, validation.items.length / 2, 11))
+  const trnSmall = captionRetrieval(model, emojiSubset(trainSplit, new Set(validation.items.map((it) => it.key)).size, 11))
   const valPairs = pairwiseCheck(model, validation, 7)
   const groups = retrievalByCaptionGroup(model, validation, val)
+  const styleRows = heldOut ? [
+    { label: `${HELD_OUT_STYLE} (held-out style), training emoji`, ...nameRetrieval(model, heldOut.train) },
+    { label: `${HELD_OUT_STYLE} (held-out style), validation emoji`, ...nameRetrieval(model, heldOut.validation) },
+    { label: 'training styles, validation emoji', ...nameRetrieval(model, validation) },
+  ] : []
+  for (const [i, key] of ['HeldOutStyleTrainEmoji', 'HeldOutStyleValidationEmoji', 'NamesValidationEmoji'].entries()) {
+    const r = styleRows[i]
+    if (r) Object.assign(summary.metrics, { [`top1${key}`]: r.top1, [`top5${key}`]: r.top5, [`candidates${key}`]: r.candidates })
+  }
   // The same weights reading unseen words as hashed buckets: what the WordNet backoff adds.
   const bucketsModel = model.wordBackoff ? model.withWordBackoff(undefined) : null
   const valBuckets = bucketsModel ? captionRetrieval(bucketsModel, validation) : null
@@ -356,7 +428,7 @@ async function main(): Promise<void> {
     validationMismatchedScore: valPairs.mismatched,
   })
   await model.save(opts.out, summary)
-  await atomicWriteFile(join(opts.out, 'MODEL_CARD.md'), modelCard(model, summary, val, trn, trnSmall, valPairs, groups, trainSplit, validation, valBuckets, groupsBuckets))
+  await atomicWriteFile(join(opts.out, 'MODEL_CARD.md'), modelCard(model, summary, val, trn, trnSmall, valPairs, groups, trainSplit, validation, valBuckets, groupsBuckets, styleRows))
   console.log(
     `done: ${summary.steps} steps in ${formatDuration(summary.wallTimeSeconds)}, final loss ${summary.finalLoss.toFixed(3)}; ` +
       `validation top-1 ${pct(val.top1)} (any style ${pct(val.top1AnyStyle)}), top-5 ${pct(val.top5)} of ${val.candidates}; ` +
@@ -377,6 +449,7 @@ function modelCard(
   validation: EmojiSplit,
   valBuckets: RetrievalResult | null,
   groupsBuckets: CaptionGroupResult[] | null,
+  styleRows: (NameRetrieval & { label: string })[] = [],
 ): string {
   const a = model.architecture
   const T = (a.imageSize / a.patchSize) ** 2
@@ -402,11 +475,15 @@ Its normalised image embedding (\`alignmentImageFeatures\`) is the feature space
 and for the preference model.
 
 ## Data
-- emoji-datasource-twitter (Twemoji, CC-BY-4.0) and emoji-datasource-google (Noto Emoji, Apache-2.0) 16.0.0,
-  base emoji without skin tones, 32x32 RGB on white, split by emoji (the data module's deterministic split).
+${styleRows.length > 0 ? `- Six drawing styles: emoji-datasource-twitter (Twemoji, CC-BY-4.0) and emoji-datasource-google (Noto Emoji,
+  Apache-2.0) 16.0.0; from the npm @iconify-json sets, Fluent Emoji and Fluent Emoji Flat (Microsoft, MIT), Noto Emoji v1
+  (Google, Apache-2.0) and Firefox OS Emoji (Mozilla, Apache-2.0). ${HELD_OUT_STYLE === 'emojione' ? 'Emoji One (CC-BY-4.0)' : HELD_OUT_STYLE} is held out for evaluation.
+  Base emoji without skin tones, 32x32 RGB on white (SVGs rasterised at 64 px, then downsampled like the PNGs),
+  split by emoji (the data module's deterministic split).` : `- emoji-datasource-twitter (Twemoji, CC-BY-4.0) and emoji-datasource-google (Noto Emoji, Apache-2.0) 16.0.0,
+  base emoji without skin tones, 32x32 RGB on white, split by emoji (the data module's deterministic split).`}
 - Training: ${train.items.length} images; each step draws ${s.batchSize} distinct images and one random caption
   variant per image (canonical "name, style style", bare name, name with category or subcategory, short names).
-- Validation: ${validation.items.length} images (${validation.items.length / 2} emoji never seen in training, each in both styles).
+- Validation: ${validation.items.length} images of ${new Set(validation.items.map((it) => it.key)).size} emoji never seen in training, in every style that draws them.
 - Its own word tokenizer, built from all training captions: ${model.tokenizer.vocabSize} ids (pad, ${model.tokenizer.oovBuckets} hashed buckets
   for unknown words, then the words), at most ${model.tokenizer.maxLength} words per prompt.
 
@@ -452,7 +529,7 @@ Every image's caption is ranked by score among all distinct canonical captions (
 |---|---|---|---|---|---|---|---|
 | **Validation** (unseen emoji) | ${val.images} | ${val.candidates} | **${pct(val.top1)}** | **${pct(val.top5)}** | ${val.meanRank.toFixed(1)} | ${pct(val.top1AnyStyle)} | ${pct(val.top5AnyStyle)} |
 | Training (for context) | ${trn.images} | ${trn.candidates} | ${pct(trn.top1)} | ${pct(trn.top5)} | ${trn.meanRank.toFixed(1)} | ${pct(trn.top1AnyStyle)} | ${pct(trn.top5AnyStyle)} |
-| Training, ${trnSmall.candidates} captions (${trnSmall.images / 2} random training emoji) | ${trnSmall.images} | ${trnSmall.candidates} | ${pct(trnSmall.top1)} | ${pct(trnSmall.top5)} | ${trnSmall.meanRank.toFixed(1)} | ${pct(trnSmall.top1AnyStyle)} | ${pct(trnSmall.top5AnyStyle)} |
+| Training, ${trnSmall.candidates} captions (as many random training emoji as validation has) | ${trnSmall.images} | ${trnSmall.candidates} | ${pct(trnSmall.top1)} | ${pct(trnSmall.top5)} | ${trnSmall.meanRank.toFixed(1)} | ${pct(trnSmall.top1AnyStyle)} | ${pct(trnSmall.top5AnyStyle)} |
 
 Validation by caption (same ranking among all ${val.candidates} captions)${
     groupsBuckets ? ', and with unseen words read as hashed buckets instead of through WordNet (same weights)' : ''
@@ -481,7 +558,15 @@ by this model (top-1 ${pct(val.top1)} among ${val.candidates} captions); pairwis
 These are the numbers of one training run (seed ${s.seed}). The seed alone moves validation top-1 by several points
 either way (docs/experiments/alignment-unseen-words.md §9 measures it), so compare recipes over seeds, not single runs.
 
-## Files
+${styleRows.length > 0 ? `## Results: a new drawing style (${HELD_OUT_STYLE}, never trained on)
+Each image against the bare names ("red apple", no style words) of every emoji in its group, so the unseen style costs
+nothing in the caption. The first row is what a reward needs: a known emoji drawn in a new way, its name ranked first.
+
+| Images | images | candidate names | top-1 | top-5 |
+|---|---|---|---|---|
+${styleRows.map((r) => `| ${r.label} | ${r.images} | ${r.candidates} | ${pct(r.top1)} | ${pct(r.top5)} |`).join('\n')}
+
+` : ''}## Files
 - \`model.safetensors\` + \`config.json\`: the checkpoint (src-main/ml/checkpoint), whose config holds the
   architecture, the tokenizer and this run's summary and metrics.
 - \`training-curve.json\`: the loss curve.
