@@ -68,12 +68,19 @@ export interface PretrainOptions {
   checkpointEverySteps: number
   /** sample grid every this many steps (0 = only at the end) */
   sampleEvery: number
+  /** run data.evaluate every this many steps (0 or absent = only at the end, if given) */
+  evalEvery?: number
   sampleSteps: number
   sampler: SamplerKind
   guidance: number
   logEvery: number
   /** stop (with a checkpoint) after this step even if `steps` is larger; for tests and time boxes */
   stopAtStep?: number
+  /**
+   * Stop (with a checkpoint) once the steps have used this much CPU time, summed over threads. A time
+   * box that other work on a shared machine does not shrink, as it shrinks a wall-time box.
+   */
+  stopAtCpuSeconds?: number
   /** worker threads besides the main one (data-parallel steps); 0 = single-thread. Not saved with the state. */
   workers: number
   /**
@@ -107,6 +114,11 @@ export interface PretrainData {
   train: EmojiSplit
   /** prompts for the sample grids */
   showcasePrompts: string[]
+  /**
+   * Scores the EMA model every `evalEvery` steps and at the end (e.g. the emoji judge on its samples);
+   * the numbers go to eval.jsonl with the step and the training time so far, for "score against hours".
+   */
+  evaluate?: (model: DiffusionModel) => Promise<Record<string, number>>
 }
 
 export interface PretrainProgress {
@@ -125,18 +137,20 @@ export interface PretrainResult {
   smoothedLoss: number
   /** wall time spent training across all sessions of this run */
   trainSeconds: number
-  stopped: 'finished' | 'stop-requested' | 'stop-at-step'
+  stopped: 'finished' | 'stop-requested' | 'stop-at-step' | 'cpu-budget'
 }
 
 interface StateConfig {
   kind: 'di-studio-pretrain-state'
-  options: Omit<PretrainOptions, 'outDir' | 'resume' | 'stopAtStep' | 'workers'>
+  options: Omit<PretrainOptions, 'outDir' | 'resume' | 'stopAtStep' | 'stopAtCpuSeconds' | 'workers'>
   dit: DitConfig
   tokenizer: TokenizerJson
   step: number
   smoothedLoss: number
   lossWeight: number
   trainSeconds: number
+  /** CPU time of the steps, summed over threads (absent in states saved before it was counted) */
+  trainCpuSeconds?: number
 }
 
 const stepRng = (seed: number, step: number) => new Rng(hashString(`pretrain:${seed}:${step}`))
@@ -225,12 +239,13 @@ export class Pretraining {
       (p, x, t, cond) => ditEps(p, dit, x, t, cond as tf.Tensor2D), model.params, model.schedule, hyper,
       (b) => [b, tokenizer.maxLength],
     )
-    let smoothedLoss = 0, lossWeight = 0, trainSeconds = 0
+    let smoothedLoss = 0, lossWeight = 0, trainSeconds = 0, trainCpuSeconds = 0
     if (restored) {
       const state: Record<string, Float32Array> = {}
       for (const [k, t] of Object.entries(restored.tensors)) state[k] = t.data as Float32Array
       trainer.importState(state, restored.config.step)
       ;({ smoothedLoss, lossWeight, trainSeconds } = restored.config)
+      trainCpuSeconds = restored.config.trainCpuSeconds ?? 0 // absent in states saved before it was counted
       this.log(`resumed from ${stateDir} at step ${trainer.step}`)
     } else {
       this.log(`new run: ${countParams(dit).toLocaleString('en')} parameters, vocab ${tokenizer.vocabSize}, ${this.data.train.items.length} training images`)
@@ -248,13 +263,14 @@ export class Pretraining {
     const cpuMsByThread: number[] = new Array<number>(dp?.threads ?? 1).fill(0)
     let sessionSteps = 0
     const save = async () => {
-      await this.writeState(stateDir, trainer, dit, tokenizer, { smoothedLoss, lossWeight, trainSeconds })
+      await this.writeState(stateDir, trainer, dit, tokenizer, { smoothedLoss, lossWeight, trainSeconds, trainCpuSeconds })
       await this.writeEmaModel(model, trainer, smoothedLoss, trainSeconds)
       lastCheckpoint = performance.now()
     }
 
     try {
-      while (trainer.step < endStep && !this.stopRequested) {
+      const cpuBudgetLeft = () => o.stopAtCpuSeconds === undefined || trainCpuSeconds < o.stopAtCpuSeconds
+      while (trainer.step < endStep && !this.stopRequested && cpuBudgetLeft()) {
         const step = trainer.step
         const rng = stepRng(o.seed, step)
         const batch = sampleBatch(this.data.train, rng, o.batch, { captionDropout: o.hyper.captionDropout })
@@ -266,6 +282,8 @@ export class Pretraining {
         // the main thread's whole step (incl. the update), then each worker's gradient work
         const cpuMs = [threadCpuMs() - cpuStarted, ...(r.cpuMs?.slice(1) ?? [])]
         cpuMs.forEach((ms, i) => { cpuMsByThread[i]! += ms })
+        const stepCpu = cpuMs.reduce((a, b) => a + b, 0) / 1000
+        if (Number.isFinite(stepCpu)) trainCpuSeconds += stepCpu
         sessionSteps++
         if (!Number.isFinite(r.loss)) throw new Error(`pretraining diverged: loss ${r.loss} at step ${step + 1} (last checkpoint is intact)`)
         const seconds = (performance.now() - started) / 1000
@@ -281,7 +299,7 @@ export class Pretraining {
         if (trainer.step % o.logEvery === 0 || trainer.step === endStep) {
           this.log(`step ${trainer.step}/${o.steps}  loss ${r.loss.toFixed(4)}  smoothed ${progress.smoothedLoss.toFixed(4)}  ` +
             `|g| ${r.gradNorm.toFixed(2)}  lr ${r.lr.toExponential(1)}  ${stepSecondsAvg.toFixed(2)} s/step  ETA ${formatDuration(progress.etaSeconds)}`)
-          await appendFile(join(o.outDir, 'metrics.jsonl'), JSON.stringify({ ...progress, time: new Date().toISOString() }) + '\n')
+          await appendFile(join(o.outDir, 'metrics.jsonl'), JSON.stringify({ ...progress, trainSeconds, trainCpuSeconds, time: new Date().toISOString() }) + '\n')
         }
         const byTime = performance.now() - lastCheckpoint > o.checkpointEveryMinutes * 60_000
         const bySteps = o.checkpointEverySteps > 0 && trainer.step % o.checkpointEverySteps === 0
@@ -290,14 +308,16 @@ export class Pretraining {
           this.log(`checkpoint at step ${trainer.step} -> ${stateDir}`)
         }
         if (o.sampleEvery > 0 && trainer.step % o.sampleEvery === 0) await this.writeSamples(model, trainer)
+        if ((o.evalEvery ?? 0) > 0 && trainer.step % o.evalEvery! === 0) await this.evaluate(model, trainer, trainSeconds, trainCpuSeconds)
       }
       await save()
       if (trainer.step >= o.steps && (o.sampleEvery === 0 || trainer.step % o.sampleEvery !== 0)) await this.writeSamples(model, trainer)
+      if (sessionSteps > 0 && ((o.evalEvery ?? 0) === 0 || trainer.step % o.evalEvery! !== 0)) await this.evaluate(model, trainer, trainSeconds, trainCpuSeconds)
       if (sessionSteps > 0 && cpuMsByThread.every(Number.isFinite)) {
         const perStep = cpuMsByThread.map((ms) => `${(ms / sessionSteps / 1000).toFixed(2)} s`)
         this.log(`CPU per step by thread (main first): ${perStep.join(', ')} (mean of ${sessionSteps} steps)`)
       }
-      const stopped = trainer.step >= o.steps ? 'finished' : this.stopRequested ? 'stop-requested' : 'stop-at-step'
+      const stopped = trainer.step >= o.steps ? 'finished' : this.stopRequested ? 'stop-requested' : cpuBudgetLeft() ? 'stop-at-step' : 'cpu-budget'
       this.log(`${stopped} at step ${trainer.step}; state in ${stateDir}, EMA model in ${join(o.outDir, 'model')}`)
       return { step: trainer.step, smoothedLoss: lossWeight > 0 ? smoothedLoss / lossWeight : NaN, trainSeconds, stopped }
     } finally {
@@ -323,8 +343,8 @@ export class Pretraining {
   }
 
   private async writeState(stateDir: string, trainer: DenoisingTrainer, dit: DitConfig, tokenizer: Tokenizer,
-    stats: { smoothedLoss: number; lossWeight: number; trainSeconds: number }): Promise<void> {
-    const { outDir: _o, resume: _r, stopAtStep: _s, workers: _w, ...options } = this.opts
+    stats: { smoothedLoss: number; lossWeight: number; trainSeconds: number; trainCpuSeconds: number }): Promise<void> {
+    const { outDir: _o, resume: _r, stopAtStep: _s, stopAtCpuSeconds: _c, workers: _w, ...options } = this.opts
     const config: StateConfig = { kind: 'di-studio-pretrain-state', options, dit, tokenizer: tokenizer.toJSON(), step: trainer.step, ...stats }
     const tensors: Record<string, NamedTensor> = {}
     const shapes = ditParamShapes(dit)
@@ -338,11 +358,23 @@ export class Pretraining {
     const emaModel = new DiffusionModel(model.dit, model.schedule.config, model.tokenizer, trainer.ema, {
       steps: trainer.step, batch: this.opts.batch, seed: this.opts.seed, emaDecay: this.opts.hyper.emaDecay,
       smoothedLoss, trainSeconds: Math.round(trainSeconds), backend: tf.getBackend(),
-      data: `emoji-datasource-twitter + emoji-datasource-google 16.0.0, ${this.data.train.items.length} training images`,
+      data: `${this.opts.styles ? `emoji styles ${this.opts.styles.join(', ')}` : 'emoji-datasource-twitter + emoji-datasource-google 16.0.0'}, ${this.data.train.items.length} training images`,
+      // the drawing styles it learnt (the studio's emoji browser lists what a model knows from them)
+      styles: this.opts.styles ?? ['twitter', 'google'],
       // where the word embeddings started (the model card's recipe needs it)
       ...(this.opts.textInit ? { textInit: this.opts.textInit } : {}),
     })
     await emaModel.save(join(this.opts.outDir, 'model'))
+  }
+
+  private async evaluate(model: DiffusionModel, trainer: DenoisingTrainer, trainSeconds: number, trainCpuSeconds: number): Promise<void> {
+    if (!this.data.evaluate) return
+    const started = performance.now()
+    const ema = new DiffusionModel(model.dit, model.schedule.config, model.tokenizer, trainer.ema)
+    const scores = await this.data.evaluate(ema) // not disposed: the EMA params belong to the trainer
+    const line = { step: trainer.step, trainSeconds: Math.round(trainSeconds), trainCpuSeconds: Math.round(trainCpuSeconds), ...scores, time: new Date().toISOString() }
+    await appendFile(join(this.opts.outDir, 'eval.jsonl'), JSON.stringify(line) + '\n')
+    this.log(`eval at step ${trainer.step}: ${Object.entries(scores).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(', ')} (${((performance.now() - started) / 1000).toFixed(1)} s)`)
   }
 
   private async writeSamples(model: DiffusionModel, trainer: DenoisingTrainer): Promise<void> {
