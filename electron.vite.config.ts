@@ -35,6 +35,8 @@ export default defineConfig({
           index: resolve(root, 'src-main/electron/main.ts'),
           // Runs in worker_threads; the job manager finds it beside itself as job-worker.js.
           'job-worker': resolve(root, 'src-main/core/jobs/worker-entry.ts'),
+          // Builds the emoji lists of prompts.emoji off the core's thread (core/known-emoji.ts finds it beside itself).
+          'known-emoji-worker': resolve(root, 'src-main/core/known-emoji-worker.ts'),
           // Gradient workers of ml/backend/data-parallel.ts, which looks for it beside itself too.
           'data-parallel-worker': resolve(root, 'src-main/ml/backend/data-parallel-worker.ts'),
           // The DI* step model those workers import (core/runs/run-networks.ts finds it beside itself).

@@ -24,6 +24,7 @@ export const REQUEST_VERBS = {
   'preferences.status': 'getPreferenceStatus',
   'models.list': 'listModels',
   'prompts.check': 'checkPrompts',
+  'prompts.emoji': 'listKnownEmoji',
 } as const
 
 export type RequestChannel = keyof typeof REQUEST_VERBS

@@ -9,7 +9,7 @@ import { BackendReport, WorkspaceInfo } from './reports.ts'
 import { SettingsReport, SettingsUpdate } from './settings.ts'
 import {
   GalleryDeleteParams, GalleryEntry, GalleryExportParams, GalleryExportResult, GalleryFacets, GalleryGetParams, GalleryListParams,
-  GalleryPage, ModelInfo, PreferenceChoiceParams, PromptCheck, PromptCheckParams, PreferencePair, PreferenceStatus, RunDetail, RunId, RunSummary,
+  GalleryPage, KnownEmoji, KnownEmojiParams, ModelInfo, PreferenceChoiceParams, PromptCheck, PromptCheckParams, PreferencePair, PreferenceStatus, RunDetail, RunId, RunSummary,
 } from './studio-data.ts'
 
 export * from './channels.ts'
@@ -52,6 +52,8 @@ export const requestContract = {
   'models.list': { params: NoParams, result: z.array(ModelInfo) },
   /** Unknown words (with suggestions) and over-long prompts for a model; loads no network. */
   'prompts.check': { params: PromptCheckParams, result: PromptCheck },
+  /** The emoji a model was trained on (training split of its styles), by category; built once per style set. */
+  'prompts.emoji': { params: KnownEmojiParams, result: KnownEmoji },
 } as const satisfies Record<RequestChannel, { params: z.ZodType; result: z.ZodType }>
 
 const Level = z.enum(['info', 'warn', 'error'])

@@ -137,10 +137,12 @@ export const ModelInfo = z.object({
 })
 export type ModelInfo = z.output<typeof ModelInfo>
 
+/** A model choice as models.list names it: 'reference', 'one-step-init' or a workspace-relative folder. */
+export const ModelChoice = z.string().min(1).max(1024).refine((p) => !p.includes('\0'), 'path must not contain NUL characters')
+
 /** Which words of some prompts a model cannot read, asked before generating or training. */
 export const PromptCheckParams = z.strictObject({
-  /** a model choice as models.list names it: 'reference', 'one-step-init' or a workspace-relative folder */
-  model: z.string().min(1).max(1024).refine((p) => !p.includes('\0'), 'path must not contain NUL characters'),
+  model: ModelChoice,
   prompts: z.array(z.string().max(1000)).max(1000),
 })
 export type PromptCheckParams = z.output<typeof PromptCheckParams>
@@ -159,5 +161,38 @@ export const PromptCheck = z.object({
   notice: z.string().nullable(),
 })
 export type PromptCheck = z.output<typeof PromptCheck>
+
+/** The emoji a model was trained on, for the prompt helper ("Browse emoji" beside the prompt boxes). */
+export const KnownEmojiParams = z.strictObject({ model: ModelChoice })
+export type KnownEmojiParams = z.output<typeof KnownEmojiParams>
+
+export const KnownEmoji = z.object({
+  /** false when the studio has no record of the model's training data (an ONNX package): no list then */
+  known: z.boolean(),
+  /** one sentence for the user: what the list is, or why there is none */
+  detail: z.string(),
+  /**
+   * The drawing styles of its training data, in the catalogue's order (e.g. twitter, google). An emoji's
+   * prompt in one style is its prompt + the style's suffix ("red apple" + ", twitter style"), the canonical caption.
+   */
+  styles: z.array(z.object({ style: z.string(), suffix: z.string() })),
+  /** emoji in all categories */
+  count: z.int().min(0),
+  /** Unicode's emoji order (Smileys & Emotion, People & Body, ..., Flags), emoji in that order inside each */
+  categories: z.array(z.object({
+    name: z.string(),
+    emoji: z.array(z.object({
+      /** code points, e.g. '1f34e' */
+      key: z.string(),
+      /** e.g. 'red apple' */
+      name: z.string(),
+      /** what "Browse emoji" inserts: its name, a caption it was trained on in every style */
+      prompt: z.string(),
+      /** the styles it is drawn in, when not every one of `styles` */
+      styles: z.array(z.string()).optional(),
+    })),
+  })),
+})
+export type KnownEmoji = z.output<typeof KnownEmoji>
 
 export { RunConfig, RunId }

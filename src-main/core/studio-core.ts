@@ -13,7 +13,8 @@ import { collectBackendReport } from './backend-report.ts'
 import { JobManager, jobKindList } from './jobs/job-manager.ts'
 import { createLogger } from './logger.ts'
 import type { Logger } from './logger.ts'
-import { StudioData, referenceModelMissingMessage, referenceModelPresent } from './studio-data.ts'
+import { KnownEmojiLists } from './known-emoji.ts'
+import { StudioData, referenceModelDir, referenceModelMissingMessage, referenceModelPresent } from './studio-data.ts'
 import { SETTINGS_FILE, SettingsStore, prepareWorkspaceFolder } from './settings.ts'
 import { Workspace } from './workspace.ts'
 import { EMBEDDED_GENERATOR_INIT } from './runs/run-config.ts'
@@ -49,6 +50,11 @@ export class StudioCore {
   private scope!: WorkspaceScope
   /** A workspace switch in progress: other switches wait for it. */
   private switching: Promise<unknown> = Promise.resolve()
+  /** prompts.emoji: one list per style set, kept across workspace switches (it does not depend on the workspace) */
+  private readonly knownEmoji = new KnownEmojiLists({
+    referenceDir: referenceModelDir,
+    referenceMissing: () => (referenceModelPresent() ? null : referenceModelMissingMessage()),
+  })
 
   private constructor(
     private readonly options: StudioCoreOptions,
@@ -97,6 +103,7 @@ export class StudioCore {
       'preferences.status': () => this.scope.data.preferenceStatus(),
       'models.list': () => this.scope.data.listModels(),
       'prompts.check': (params) => this.scope.data.prompts.check(params),
+      'prompts.emoji': (params) => this.knownEmoji.list(params, this.scope.workspace),
     }
   }
 

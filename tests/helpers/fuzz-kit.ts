@@ -346,6 +346,7 @@ export function validTemplates(world: FuzzWorld): Partial<Record<RequestChannel,
     'preferences.status': [{}],
     'models.list': [{}],
     'prompts.check': [{ model: 'reference', prompts: ['a red apple', 'kangaroo'] }],
+    'prompts.emoji': [{ model: 'reference' }, { model: 'models/none' }],
   }
 }
 

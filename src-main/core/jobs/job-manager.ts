@@ -308,11 +308,11 @@ export function defaultWorkerEntry(): string {
 }
 
 /**
- * A worker for the entry script. A TypeScript entry (tests, running from source) needs tsx's loader
+ * A worker for an entry script (the job worker; also known-emoji.ts's). A TypeScript entry (tests, running from source) needs tsx's loader
  * registered inside the new thread: on Node 20 `execArgv: ['--import', 'tsx']` does not reach
  * worker threads, so a two-line bootstrap registers it and then imports the entry.
  */
-function createWorker(entry: string, workerData: JobWorkerData): Worker {
+export function createWorker(entry: string, workerData: unknown): Worker {
   if (!entry.endsWith('.ts')) return new Worker(pathToFileURL(entry), { workerData })
   const tsxApi = JSON.stringify(import.meta.resolve('tsx/esm/api'))
   const entryUrl = JSON.stringify(pathToFileURL(entry).href)

@@ -101,6 +101,9 @@ export class ContractClient implements StudioClient {
   checkPrompts(params: RequestParams<'prompts.check'>) {
     return this.call('prompts.check', params)
   }
+  listKnownEmoji(params: RequestParams<'prompts.emoji'>) {
+    return this.call('prompts.emoji', params)
+  }
 
   onEvent(listener: (event: StudioEvent) => void): () => void {
     return this.transport.onEvent((channel, payload) => {
