@@ -1,15 +1,18 @@
 // Diffusion benchmarks: the reference DiT's training step (batch 16 and 64) and its samplers' time
-// per image at 1, 4, 25 and 50 steps with classifier-free guidance, plus peak memory.
+// per image at 1, 4, 25 and 50 steps with classifier-free guidance, U-Net candidates against the DiT
+// (forward and training step at batch 16), plus peak memory.
 // Weights are freshly initialised: speed does not depend on their values.
 import * as tf from '@tensorflow/tfjs-core'
+import { readFileSync } from 'node:fs'
+import { threadCpuMs } from '../ml/backend/thread-cpu.ts'
 import { ditEps, initDitParams, disposeParams, countParams, type DitConfig } from '../ml/diffusion/dit.ts'
-import { DEFAULT_ARCHITECTURE } from '../ml/diffusion/pretrain-run.ts'
+import { DEFAULT_ARCHITECTURE, type DitArchitecture } from '../ml/diffusion/pretrain-run.ts'
 import { sample, withGuidance } from '../ml/diffusion/samplers.ts'
 import { DEFAULT_SCHEDULE, VpSchedule } from '../ml/diffusion/schedule.ts'
 import { DenoisingTrainer, DEFAULT_TRAIN_HYPER, drawNoise } from '../ml/diffusion/training.ts'
 import { Rng } from '../ml/util/rng.ts'
 import type { BenchContext, BenchEntry, BenchRow } from './harness/registry.ts'
-import { spread, summarise } from './harness/timing.ts'
+import { spread, summarise, timeIt } from './harness/timing.ts'
 
 /** The shipped reference network (vocabulary size as built from the emoji training captions). */
 const REFERENCE_DIT: DitConfig = { ...DEFAULT_ARCHITECTURE, imageSize: 32, vocabSize: 2235, textLength: 16, schedule: DEFAULT_SCHEDULE }
@@ -56,6 +59,82 @@ function trainingStepEntry(batch: number): BenchEntry {
       }
     },
   }
+}
+
+/** The shipped U-Net pretraining config's architecture (resources/configs/pretrain-unet.json). */
+function defaultUnetArchitecture(): Partial<DitArchitecture> {
+  const file = new URL('../../resources/configs/pretrain-unet.json', import.meta.url)
+  return (JSON.parse(readFileSync(file, 'utf8')) as { architecture: Partial<DitArchitecture> }).architecture
+}
+
+const UNET_BASE: Partial<DitConfig> = { arch: 'unet', patch: 1, mlpRatio: 1, width: 32, depth: 1, heads: 4 }
+
+/**
+ * U-Net sizes next to the reference DiT, B16, one thread: forward, and a training step (forward,
+ * backward, Adam, EMA), with each one's ratio to the DiT's step. 'default' is what
+ * resources/configs/pretrain-unet.json trains. Also reports the step's CPU time (this thread), which
+ * other jobs on the machine inflate less than wall time.
+ */
+const unetEntry: BenchEntry = {
+  name: 'diffusion: U-Net vs DiT, batch 16',
+  async run(ctx: BenchContext): Promise<BenchRow[]> {
+    const batch = 16
+    const candidates: [string, DitConfig][] = [
+      ['DiT (reference)', REFERENCE_DIT],
+      ['U-Net small', { ...REFERENCE_DIT, ...UNET_BASE, channelMults: [1, 2, 2] }],
+      ['U-Net medium', { ...REFERENCE_DIT, ...UNET_BASE, channelMults: [1, 2, 2, 4], attentionLevels: [2, 3] }],
+      ['U-Net default', { ...REFERENCE_DIT, ...defaultUnetArchitecture() }],
+      ['U-Net large', { ...REFERENCE_DIT, ...UNET_BASE, channelMults: [1, 2, 4, 4], attentionLevels: [2, 3] }],
+    ]
+    const repeats = ctx.quick ? 1 : Math.min(ctx.repeats, 5)
+    const rows: BenchRow[] = []
+    let ditStepMs = NaN
+    let ditCpuMs = NaN
+    for (const [name, c] of ctx.quick ? candidates.slice(0, 2) : candidates) {
+      const params = initDitParams(c, 1)
+      const trainer = new DenoisingTrainer((p, x, t, cond) => ditEps(p, c, x, t, cond as tf.Tensor2D), params, schedule, DEFAULT_TRAIN_HYPER, (b) => [b, c.textLength])
+      const rng = new Rng(7)
+      const pixels = c.imageSize * c.imageSize * 3
+      const x0 = Float32Array.from(rng.normals(batch * pixels), Math.tanh)
+      const xt = tf.tensor4d(rng.normals(batch * pixels), [batch, c.imageSize, c.imageSize, 3])
+      const t = tf.tensor1d(Array.from({ length: batch }, () => rng.int(0, 999)), 'float32')
+      const tokens = tf.tensor2d(randomTokens(rng, batch, c), [batch, c.textLength], 'int32')
+      try {
+        ctx.log(`${name}: forward and training step, batch ${batch}`)
+        const forward = await timeIt(() => tf.tidy(() => ditEps(params, c, xt, t, tokens)), { repeats })
+        const step = async () => {
+          const { t: steps, noise } = drawNoise(rng, schedule, batch, pixels)
+          const started = performance.now()
+          const cpuStarted = threadCpuMs()
+          await trainer.trainStep({ x0, t: steps, noise, cond: randomTokens(rng, batch, c) }, [c.imageSize, c.imageSize, 3])
+          return [performance.now() - started, threadCpuMs() - cpuStarted] as const
+        }
+        await step() // warm-up
+        const wall: number[] = [], cpu: number[] = []
+        for (let i = 0; i < repeats; i++) {
+          const [w, cp] = await step()
+          wall.push(w)
+          cpu.push(cp)
+        }
+        const timing = summarise(wall)
+        const cpuMs = summarise(cpu).medianMs
+        if (Number.isNaN(ditStepMs)) [ditStepMs, ditCpuMs] = [timing.medianMs, cpuMs]
+        const what = c.arch === 'unet'
+          ? `width ${c.width}, depth ${c.depth}, mults [${c.channelMults ?? [1, 2, 2]}], attention at [${c.attentionLevels ?? 'lowest'}]`
+          : `patch ${c.patch}, width ${c.width}, depth ${c.depth}`
+        rows.push(
+          { name: `${name} forward B${batch}`, value: forward.medianMs, unit: 'ms', notes: `${(countParams(c) / 1e6).toFixed(2)}M params, ${what}; ${spread(forward)}` },
+          { name: `${name} train step B${batch}`, value: timing.medianMs, unit: 'ms', notes: `fwd+bwd+Adam+EMA; CPU ${cpuMs.toFixed(0)} ms; ${spread(timing)}` },
+          { name: `${name} step / DiT step`, value: timing.medianMs / ditStepMs, unit: 'x', notes: `wall time; in CPU time ${(cpuMs / ditCpuMs).toFixed(2)}x` },
+        )
+      } finally {
+        trainer.dispose()
+        disposeParams(params)
+        tf.dispose([xt, t, tokens])
+      }
+    }
+    return rows
+  },
 }
 
 const samplingEntry: BenchEntry = {
@@ -119,4 +198,4 @@ const memoryEntry: BenchEntry = {
   },
 }
 
-export const benches: BenchEntry[] = [trainingStepEntry(16), trainingStepEntry(64), samplingEntry, memoryEntry]
+export const benches: BenchEntry[] = [trainingStepEntry(16), trainingStepEntry(64), unetEntry, samplingEntry, memoryEntry]
