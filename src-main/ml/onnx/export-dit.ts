@@ -35,33 +35,13 @@ export function exportDitToOnnx(config: DitConfig, values: Record<string, Float3
   const linear = (prefix: string, x: OnnxValue) => g.op1('Add', [g.op1('MatMul', [x, w(prefix + '.w')]), w(prefix + '.b')])
   const linearNamed = (prefix: string, i: number, x: OnnxValue) =>
     g.op1('Add', [g.op1('MatMul', [x, w(`${prefix}.w${i}`)]), w(`${prefix}.b${i}`)])
-  const silu = (x: OnnxValue) => g.op1('Mul', [x, g.op1('Sigmoid', [x])])
   const ones = g.weight('const.ln_scale', [D], new Float32Array(D).fill(1))
   const layerNorm = (x: OnnxValue) => g.op1('LayerNormalization', [x, ones], { axis: -1, epsilon: { float: LAYER_NORM_EPS } })
   const one = g.scalar(1, 'one')
   const modulate = (x: OnnxValue, shift: OnnxValue, scale: OnnxValue) => g.op1('Add', [g.op1('Mul', [x, g.op1('Add', [scale, one])]), shift])
 
   const x = what.kind === 'eps' ? g.input('xt', 'float32', ['batch', S, S, C]) : g.input('z', 'float32', ['batch', S, S, C])
-  const tokens = g.input('tokens', 'int32', ['batch', L])
-
-  // timestep embedding: [B or 1, D]; the generator's t is the constant t_init, broadcast later
-  const half = D / 2
-  const freqs = new Float32Array(half)
-  for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(10000) * i) / half)
-  const tInput = what.kind === 'eps' ? g.input('t', 'float32', ['batch']) : null
-  const tColumn = what.kind === 'eps' ? reshape(tInput!, [-1, 1]) : g.weight('const.t_init', [1, 1], new Float32Array([what.tInit]))
-  const args = g.op1('Mul', [tColumn, g.weight('const.freqs', [1, half], freqs)])
-  const tEmb = g.op1('Concat', [g.op1('Sin', [args]), g.op1('Cos', [args])], { axis: 1 })
-  const timeEmb = linearNamed('time', 2, silu(linearNamed('time', 1, tEmb)))
-
-  // text encoder: embeddings + positions, mean over non-pad tokens, MLP
-  const emb = g.op1('Add', [g.op1('Gather', [w('text.embed'), tokens], { axis: 0 }), w('text.pos')]) // [B, L, tw]
-  const notPad = g.op1('Not', [g.op1('Equal', [tokens, g.op1('Cast', [g.int64s([0], 'zero')], { to: 6 })])])
-  const mask = g.op1('Unsqueeze', [g.op1('Cast', [notPad], { to: 1 }), g.int64s([2], 'axes')]) // [B, L, 1]
-  const count = g.op1('Max', [g.op1('ReduceSum', [mask, g.int64s([1], 'axes')], { keepdims: 0 }), one])
-  const pooled = g.op1('Div', [g.op1('ReduceSum', [g.op1('Mul', [emb, mask]), g.int64s([1], 'axes')], { keepdims: 0 }), count])
-  const textEmb = linearNamed('text', 2, silu(linearNamed('text', 1, pooled)))
-  const cond = silu(g.op1('Add', [timeEmb, textEmb])) // [B, D]
+  const { tInput, cond, emb } = conditioningGraph(g, config, w, what) // cond [B, D], emb [B, L, tw]
 
   // patchify: [B,H,W,C] -> [B*T, p*p*C] -> tokens [B, T, D]
   const rows = reshape(x, [-1, p, S / p, p * C])
@@ -86,7 +66,7 @@ export function exportDitToOnnx(config: DitConfig, values: Record<string, Float3
     const mixed = g.op1('MatMul', [g.op1('Softmax', [scores], { axis: -1 }), v])
     const merged = reshape(g.op1('Transpose', [mixed], { perm: [0, 2, 1, 3] }), [-1, D])
     h = g.op1('Add', [h, g.op1('Mul', [gateA, reshape(linear(pre + 'o', merged), [-1, N, D])])])
-    const hidden = silu(linearNamed(pre + 'mlp', 1, modulate(layerNorm(h), shiftM, scaleM)))
+    const hidden = siluGraph(g, linearNamed(pre + 'mlp', 1, modulate(layerNorm(h), shiftM, scaleM)))
     h = g.op1('Add', [h, g.op1('Mul', [gateM, linearNamed(pre + 'mlp', 2, hidden)])])
   }
   if (config.textTokens) h = g.op1('Slice', [h, g.int64s([0], 'starts'), g.int64s([T], 'ends'), g.int64s([1], 'axes')])
@@ -99,11 +79,51 @@ export function exportDitToOnnx(config: DitConfig, values: Record<string, Float3
   if (what.kind === 'eps') {
     g.output(eps, 'eps', 'float32', ['batch', S, S, C])
   } else {
-    if (!(what.alpha > 0)) throw new Error(`ONNX export: generator alpha_tinit must be > 0, got ${what.alpha}`)
-    const x0 = g.op1('Div', [g.op1('Sub', [x, g.op1('Mul', [eps, g.scalar(what.sigma, 'sigma_tinit')])]), g.scalar(what.alpha, 'alpha_tinit')])
-    g.output(x0, 'x0', 'float32', ['batch', S, S, C])
+    g.output(generatorOutput(g, x, eps, what), 'x0', 'float32', ['batch', S, S, C])
   }
   return g.encode(docString)
+}
+
+export const siluGraph = (g: OnnxGraphBuilder, x: OnnxValue) => g.op1('Mul', [x, g.op1('Sigmoid', [x])])
+
+/**
+ * The inputs 'tokens' (and 't' for the eps graph) and the conditioning both denoisers share
+ * (conditioning.ts): c = silu(timeMLP(sinusoidal t) + textMLP(masked mean of word embeddings)), [B, width]
+ * for the DiT, [B, 4 width] for the U-Net; also the word embeddings + positions, [B, L, textWidth].
+ * The generator's t is the constant t_init, so its time embedding is [1, .] and broadcasts.
+ */
+export function conditioningGraph(
+  g: OnnxGraphBuilder, config: DitConfig, w: (name: string) => OnnxValue, what: DitExportKind,
+): { tInput: OnnxValue | null; cond: OnnxValue; emb: OnnxValue } {
+  const linearNamed = (prefix: string, i: number, x: OnnxValue) =>
+    g.op1('Add', [g.op1('MatMul', [x, w(`${prefix}.w${i}`)]), w(`${prefix}.b${i}`)])
+  const silu = (x: OnnxValue) => siluGraph(g, x)
+  const tokens = g.input('tokens', 'int32', ['batch', config.textLength])
+
+  // timestep embedding: [B or 1, width]
+  const half = config.width / 2
+  const freqs = new Float32Array(half)
+  for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(10000) * i) / half)
+  const tInput = what.kind === 'eps' ? g.input('t', 'float32', ['batch']) : null
+  const tColumn = what.kind === 'eps' ? g.op1('Reshape', [tInput!, g.int64s([-1, 1], 'shape')]) : g.weight('const.t_init', [1, 1], new Float32Array([what.tInit]))
+  const args = g.op1('Mul', [tColumn, g.weight('const.freqs', [1, half], freqs)])
+  const tEmb = g.op1('Concat', [g.op1('Sin', [args]), g.op1('Cos', [args])], { axis: 1 })
+  const timeEmb = linearNamed('time', 2, silu(linearNamed('time', 1, tEmb)))
+
+  // text encoder: embeddings + positions, mean over non-pad tokens, MLP
+  const emb = g.op1('Add', [g.op1('Gather', [w('text.embed'), tokens], { axis: 0 }), w('text.pos')]) // [B, L, tw]
+  const notPad = g.op1('Not', [g.op1('Equal', [tokens, g.op1('Cast', [g.int64s([0], 'zero')], { to: 6 })])])
+  const mask = g.op1('Unsqueeze', [g.op1('Cast', [notPad], { to: 1 }), g.int64s([2], 'axes')]) // [B, L, 1]
+  const count = g.op1('Max', [g.op1('ReduceSum', [mask, g.int64s([1], 'axes')], { keepdims: 0 }), g.scalar(1, 'one')])
+  const pooled = g.op1('Div', [g.op1('ReduceSum', [g.op1('Mul', [emb, mask]), g.int64s([1], 'axes')], { keepdims: 0 }), count])
+  const textEmb = linearNamed('text', 2, silu(linearNamed('text', 1, pooled)))
+  return { tInput, cond: silu(g.op1('Add', [timeEmb, textEmb])), emb }
+}
+
+/** x0 = (z - sigma_tinit eps) / alpha_tinit, the one-step generator's output. */
+export function generatorOutput(g: OnnxGraphBuilder, z: OnnxValue, eps: OnnxValue, what: DitExportKind & { kind: 'generator' }): OnnxValue {
+  if (!(what.alpha > 0)) throw new Error(`ONNX export: generator alpha_tinit must be > 0, got ${what.alpha}`)
+  return g.op1('Div', [g.op1('Sub', [z, g.op1('Mul', [eps, g.scalar(what.sigma, 'sigma_tinit')])]), g.scalar(what.alpha, 'alpha_tinit')])
 }
 
 /**
@@ -111,7 +131,7 @@ export function exportDitToOnnx(config: DitConfig, values: Record<string, Float3
  * looking alpha_t and sigma_t up in float32 tables by the integer timestep. The eps graph gathers them
  * by t; the generator's t_init is fixed, so there they are constants.
  */
-function vToEps(g: OnnxGraphBuilder, config: DitConfig, v: OnnxValue, x: OnnxValue, t: OnnxValue | null, what: DitExportKind): OnnxValue {
+export function vToEps(g: OnnxGraphBuilder, config: DitConfig, v: OnnxValue, x: OnnxValue, t: OnnxValue | null, what: DitExportKind): OnnxValue {
   if (!config.schedule) throw new Error("ONNX export: a v-output DiT needs config.schedule to convert v to eps")
   const schedule = new VpSchedule(config.schedule)
   const alphas = Float32Array.from(schedule.alphas)

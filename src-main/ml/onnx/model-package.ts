@@ -16,7 +16,8 @@ import { ditParamShapes, type DitConfig } from '../diffusion/dit.ts'
 import { parseModelConfig, type DiffusionModel } from '../diffusion/model.ts'
 import { VpSchedule, type ScheduleConfig } from '../diffusion/schedule.ts'
 import { Tokenizer, type TokenizerJson } from '../text/tokenizer.ts'
-import { exportDitToOnnx } from './export-dit.ts'
+import { exportDitToOnnx, type DitExportKind } from './export-dit.ts'
+import { exportUnetToOnnx } from './export-unet.ts'
 import { checkGeneratorSignature, type GeneratorSignature } from './signature.ts'
 
 export const PACKAGE_FORMAT = 'di-studio-onnx-model'
@@ -116,9 +117,14 @@ export async function loadDitSource(dir: string): Promise<DitSource> {
   return { dit: config.dit, schedule: new VpSchedule(config.schedule), tokenizer, values, training: config.training ?? {} }
 }
 
+/** The ONNX graph of either denoiser: the DiT, or the U-Net for arch 'unet' (same inputs and outputs). */
+function exportNetworkToOnnx(dit: DitConfig, values: Record<string, Float32Array>, what: DitExportKind, docString: string): Uint8Array {
+  return dit.arch === 'unet' ? exportUnetToOnnx(dit, values, what, docString) : exportDitToOnnx(dit, values, what, docString)
+}
+
 /** The reference network as an 'eps' graph; sampling (DDIM, DPM-Solver++, CFG) stays in TypeScript. */
 export async function exportDiffusionModel(src: DitSource, outDir: string, info: { name: string; checkpoint: string; step?: number }): Promise<OnnxModelManifest> {
-  const onnx = exportDitToOnnx(src.dit, src.values, { kind: 'eps' }, `eps network of ${info.name}`)
+  const onnx = exportNetworkToOnnx(src.dit, src.values, { kind: 'eps' }, `eps network of ${info.name}`)
   return writePackage(outDir, onnx, {
     kind: 'eps', name: info.name, imageSize: src.dit.imageSize, channels: src.dit.channels,
     tokenizer: src.tokenizer.toJSON(), schedule: src.schedule.config,
@@ -139,7 +145,7 @@ export interface GeneratorExport {
 export async function exportGenerator(g: GeneratorExport, outDir: string): Promise<OnnxModelManifest> {
   const { schedule, dit } = g.source
   if (!Number.isInteger(g.tInit) || g.tInit < 0 || g.tInit >= schedule.T) throw new OnnxPackageError(`generator export: t_init must be an integer in [0, ${schedule.T - 1}], got ${g.tInit}`)
-  const onnx = exportDitToOnnx(dit, g.source.values, {
+  const onnx = exportNetworkToOnnx(dit, g.source.values, {
     kind: 'generator', tInit: g.tInit, alpha: schedule.alpha(g.tInit), sigma: schedule.sigma(g.tInit),
   }, `one-step generator ${g.name} (t_init ${g.tInit})`)
   return writePackage(outDir, onnx, {
