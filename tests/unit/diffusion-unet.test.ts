@@ -1,6 +1,7 @@
 // The U-Net denoiser (arch 'unet', src-main/ml/diffusion/unet.ts) behind the DiT entry points: shapes,
 // seeded init, v/eps output, no mixing across the batch, gradients against finite differences and the
-// cpu backend, DiffusionModel save/load, and the data-parallel denoising step against the single-thread one.
+// cpu backend, DiffusionModel save/load, the data-parallel denoising step against the single-thread one,
+// and the other users of the entry points (a DI* step, a regression-distillation step).
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import * as tf from '@tensorflow/tfjs-core'
@@ -17,6 +18,11 @@ import { DiffusionModel } from '../../src-main/ml/diffusion/model.ts'
 import { DEFAULT_SCHEDULE, VpSchedule } from '../../src-main/ml/diffusion/schedule.ts'
 import { DenoisingTrainer, DEFAULT_TRAIN_HYPER, drawNoise, type NoisedBatch } from '../../src-main/ml/diffusion/training.ts'
 import { upsampleNearest2x } from '../../src-main/ml/diffusion/unet.ts'
+import { RegressionDistiller } from '../../src-main/ml/distill/regression.ts'
+import { DEFAULT_CONTROLS } from '../../src-main/ml/distar/controls.ts'
+import { cloneParams } from '../../src-main/ml/distar/toy-models.ts'
+import { DiStarTrainer } from '../../src-main/ml/distar/trainer.ts'
+import type { EpsFn, Reward } from '../../src-main/ml/distar/types.ts'
 import { Tokenizer } from '../../src-main/ml/text/tokenizer.ts'
 import { Rng } from '../../src-main/ml/util/rng.ts'
 import { perturbParams } from '../helpers/dit-params.ts'
@@ -257,6 +263,67 @@ describe('U-Net as a DiffusionModel', () => {
     tf.dispose([a, b])
     model.dispose()
     loaded.dispose()
+  })
+})
+
+describe('U-Net in DI* and in regression distillation', () => {
+  before(async () => { await initTf({ prefer: 'wasm' }) })
+
+  it('DI* steps with U-Net generator, fake score and reference (score and KL regularisers); the reference stays frozen', () => {
+    const eps: EpsFn = (params, xt, t, cond) => ditEps(params, vConfig, xt, t, cond as tf.Tensor2D)
+    const reference = initDitParams(vConfig, 1, false)
+    perturbParams(reference, 5) // trained-looking: zero-initialised layers would stay out of the first gradients
+    const frozen = reference['mid.xattn.k.w']!.dataSync().slice()
+    const redness: Reward = { name: 'redness', score: (x) => tf.tidy(() => tf.mean(tf.slice(x, [0, 0, 0, 0], [-1, -1, -1, 1]), [1, 2, 3]) as tf.Tensor1D) }
+    for (const [regulariser, cfgPlacement] of [['score', 'in'], ['kl', 'out']] as const) {
+      const generator = cloneParams(reference, true)
+      const fake = cloneParams(reference, true)
+      const trainer = new DiStarTrainer({
+        generator: { eps, params: generator }, fake: { eps, params: fake }, reference: { eps, params: reference },
+        schedule, tInit: 800, batchSize: 2, imageShape: [8, 8, 3],
+        conditioning: (rng, B) => ({
+          prompts: new Array<string>(B).fill('red apple'),
+          cond: tf.tensor2d(Int32Array.from({ length: B * 5 }, () => rng.int(1, 11)), [B, 5], 'int32'),
+          nullCond: tf.zeros([B, 5], 'int32'),
+        }),
+        rewards: [redness], seed: 9,
+        controls: { ...DEFAULT_CONTROLS, regulariser, cfgPlacement, cfgScale: 3, generatorLr: 1e-3, fakeLr: 1e-3, fakeStepsPerGeneratorStep: 1 },
+      })
+      trainer.step()
+      const count = tf.memory().numTensors
+      const res = trainer.step()
+      assert.equal(res.status, 'ok', res.reason)
+      assert.equal(tf.memory().numTensors, count, `${regulariser}/${cfgPlacement}: tensors leaked`)
+      assert.ok(res.gradNorms.regulariser > 0 && Number.isFinite(res.losses.fakeScore))
+      for (const name of ['out.w', 'down.0.0.conv1.w', 'mid.xattn.k.w']) {
+        assert.notDeepEqual(generator[name]!.dataSync(), reference[name]!.dataSync(), `${regulariser}/${cfgPlacement}: ${name} trains`)
+      }
+      trainer.dispose()
+      disposeParams(generator)
+      disposeParams(fake)
+    }
+    assert.deepEqual(reference['mid.xattn.k.w']!.dataSync(), frozen)
+    disposeParams(reference)
+  })
+
+  it('regression distillation fits a one-step U-Net generator to reference pairs (the loss falls)', () => {
+    const tokenizer = Tokenizer.build(['red apple', 'dog face', 'rocket'], { maxLength: 5 })
+    const { vocabSize: _v, textLength: _l, schedule: _s, ...arch } = vConfig
+    const reference = DiffusionModel.create(arch, DEFAULT_SCHEDULE, tokenizer, 2)
+    perturbParams(reference.params, 3)
+    const rng = new Rng(4)
+    const count = 4
+    const pairs = {
+      spec: { count, seed: 1, sampler: 'ddim' as const, steps: 4, guidance: 2, referenceSha256: 'test' },
+      prompts: ['red apple', 'dog face', 'rocket', ''], seeds: [0, 1, 2, 3],
+      targets: Float32Array.from(rng.normals(count * 8 * 8 * 3), Math.tanh),
+    }
+    const distiller = new RegressionDistiller(reference, pairs, { tInit: 800, batch: 4, lr: 3e-3, seed: 1 })
+    const losses = Array.from({ length: 8 }, () => distiller.trainStep())
+    assert.ok(losses.every(Number.isFinite))
+    assert.ok(losses[losses.length - 1]! < losses[0]!, `regression loss ${losses[0]} -> ${losses[losses.length - 1]}`)
+    distiller.dispose()
+    reference.dispose()
   })
 })
 
