@@ -2,8 +2,9 @@
 //              [--quick] [--write-docs] [--cfg 4.5] [--sampler ddim] [--ref-steps 25,50] [--repeats 3] ...
 // The paper's headline in miniature: the reference's multi-step sampler (25 and 50 steps, CFG) against
 // the one-step generator at initialisation, after DI* and after KL with the same training budget, on the
-// held-out validation captions with fixed seeds. Writes results.md, results.json, figure.png and sample
-// sheets into the output folder; trained generators are kept there, so a re-run only re-scores.
+// held-out validation captions with fixed seeds. The judge (an emoji classifier no model trains against)
+// also scores every model on those and on prompts of training emoji. Writes results.md, results.json,
+// figure.png and sample sheets into the output folder; trained generators are kept there, so a re-run only re-scores.
 import { readFile } from 'node:fs/promises'
 import { join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -22,6 +23,8 @@ import { copyFile, mkdir } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { jobTrainingThreads } from '../core/jobs/job-engines.ts'
 import type { RegulariserChoice } from '../eval/training.ts'
+import { buildCatalog, ALL_STYLES } from '../ml/data/emoji-catalog.ts'
+import { captionKeyMap, TRAINING_EMOJI_PROMPT_FILE } from '../ml/judge/prompts.ts'
 
 const USAGE = `usage: npm run eval -- [options]
   --out <dir>           output folder (default eval-out, or eval-out-quick with --quick)
@@ -40,14 +43,18 @@ const USAGE = `usage: npm run eval -- [options]
   --threads <N>         onnxruntime intra-op threads (default: onnxruntime's choice)
   --training-threads <N>  threads each training step's gradients use (data-parallel; default: every core on wasm/cpu)
   --retrain             train the DI* and KL generators again even if cached
-  --quick               smoke run: 8 prompts, 2 seeds, 4 training steps at batch 4
+  --quick               smoke run: 8 prompts (+ 8 training-emoji prompts), 2 seeds, 4 training steps at batch 4
   --write-docs          also refresh docs/results.md (the generated part between its markers)
   --docs-only           only refresh docs/results.md from the results.json already in --out
   --reference <dir>     reference model folder (default resources/models/reference)
   --alignment <dir>     alignment model folder (default resources/models/alignment)
+  --judge <dir>         judge (emoji classifier) folder (default resources/models/judge; missing: no judge columns)
+  --train-prompts <N>   training-emoji prompts generated and scored by the judge, spread evenly over
+                        resources/prompts/judge-training-emoji.txt (default: all 150; --quick 8; 0: none)
   --backend <name>      TensorFlow.js backend: tensorflow-gpu, tensorflow, wasm or cpu`
 const BACKENDS: TfBackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']
 const PROMPT_FILE = resourcePath('resources', 'prompts', 'validation-captions.txt')
+const TRAINING_PROMPT_FILE = resourcePath('resources', 'prompts', TRAINING_EMOJI_PROMPT_FILE)
 const DEFAULT_RUN_CONFIG = resourcePath('resources', 'configs', 'default-run.json')
 const DOCS_PATH = resourcePath('docs', 'results.md')
 
@@ -87,6 +94,8 @@ function parse() {
       'docs-only': { type: 'boolean', default: false },
       reference: { type: 'string' },
       alignment: { type: 'string' },
+      judge: { type: 'string' },
+      'train-prompts': { type: 'string' },
       backend: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -120,6 +129,10 @@ async function refreshDocs(outDir: string): Promise<void> {
   await copyFile(join(outDir, OUTPUT_FILES.figurePng), join(assetsDir, OUTPUT_FILES.figurePng))
   for (const m of results.models) await copyFile(join(outDir, m.sampleSheet), join(assetsDir, m.sampleSheet))
   await copyFile(join(outDir, OUTPUT_FILES.samples, 'all-models.png'), join(assetsDir, OUTPUT_FILES.samples, 'all-models.png'))
+  if (results.settings.trainingPrompts) {
+    const sheet = join(OUTPUT_FILES.samples, OUTPUT_FILES.trainingEmojiSheet)
+    await copyFile(join(outDir, sheet), join(assetsDir, sheet))
+  }
   await writeDocsResults(DOCS_PATH, results, 'results/')
   console.error(`eval: refreshed ${relative(process.cwd(), DOCS_PATH)} and ${relative(process.cwd(), assetsDir)}/`)
 }
@@ -139,6 +152,7 @@ async function main(): Promise<void> {
   if (args['docs-only']) return refreshDocs(outDir)
 
   const allPrompts = readPromptFile(PROMPT_FILE)
+  const allTrainingPrompts = readPromptFile(TRAINING_PROMPT_FILE)
   const runConfigPath = resolve(args['run-config'] ?? DEFAULT_RUN_CONFIG)
   let baseRunConfig: Record<string, unknown>
   try {
@@ -152,6 +166,7 @@ async function main(): Promise<void> {
   try {
     settings = {
       prompts: promptSubset(allPrompts, int(args.prompts, 'prompts', args.quick ? 8 : allPrompts.length, 1)),
+      trainingPrompts: promptSubset(allTrainingPrompts, int(args['train-prompts'], 'train-prompts', args.quick ? 8 : allTrainingPrompts.length, 0)),
       seeds: parseSeeds(args.seeds ?? (args.quick ? '0-1' : '0-3')),
       budget: {
         steps: int(args['train-steps'], 'train-steps', args.quick ? 4 : Number(baseRunConfig.steps ?? 300), 1),
@@ -167,7 +182,10 @@ async function main(): Promise<void> {
   }
   const backend = await initTf(args.backend ? { prefer: args.backend } : {})
   console.error(`eval: backend ${backend.name} (${backend.package}); output ${outDir}`)
-  console.error(`eval: ${settings.prompts.length} prompts x ${settings.seeds.length} seeds; training ${settings.budget.steps} steps x batch ${settings.budget.batchSize} for ${args.regularisers.map((r) => (r === 'score' ? 'DI*' : 'KL')).join(' and ')} from ${relative(process.cwd(), runConfigPath)}`)
+  console.error(`eval: ${settings.prompts.length} prompts${settings.trainingPrompts.length ? ` (+ ${settings.trainingPrompts.length} training-emoji prompts for the judge)` : ''} x ${settings.seeds.length} seeds; training ${settings.budget.steps} steps x batch ${settings.budget.batchSize} for ${args.regularisers.map((r) => (r === 'score' ? 'DI*' : 'KL')).join(' and ')} from ${relative(process.cwd(), runConfigPath)}`)
+
+  // which emoji each prompt asks for, from the canonical captions of every style (for the judge)
+  const promptKeys = captionKeyMap(buildCatalog({ styles: ALL_STYLES }).map((e) => e.item))
 
   const tty = process.stderr.isTTY === true
   const started = Date.now()
@@ -192,6 +210,11 @@ async function main(): Promise<void> {
     prompts: settings.prompts,
     promptsAvailable: allPrompts.length,
     promptFile: relative(resourcePath(), PROMPT_FILE),
+    trainingPrompts: settings.trainingPrompts,
+    trainingPromptsAvailable: allTrainingPrompts.length,
+    trainingPromptFile: relative(resourcePath(), TRAINING_PROMPT_FILE),
+    judgeDir: resolve(args.judge ?? resourcePath('resources', 'models', 'judge')),
+    promptKeys,
     seeds: settings.seeds,
     sampler: args.sampler,
     cfg: args.cfg ?? baseControls.cfgScale ?? 4.5,

@@ -22,6 +22,8 @@ import { EvalResults, finiteOrNull, RESULTS_FORMAT, RESULTS_VERSION, type ModelR
 import { resultsMarkdown } from './report.ts'
 import { figureSvg, renderSvgToPng } from './figure.ts'
 import { modelSheet, sideBySideSheet } from './sheets.ts'
+import { JudgeModel } from '../ml/judge/classifier.ts'
+import { judgeAvailable, judgeGenerated } from './judging.ts'
 import type { SamplerKind } from '../ml/diffusion/samplers.ts'
 
 export const OUTPUT_FILES = {
@@ -30,6 +32,8 @@ export const OUTPUT_FILES = {
   figurePng: 'figure.png',
   figureSvg: 'figure.svg',
   samples: 'samples',
+  /** every model side by side on the training-emoji prompts, in samples/ */
+  trainingEmojiSheet: 'all-models-training-emoji.png',
   models: '.models',
 } as const
 
@@ -48,6 +52,18 @@ export interface EvalOptions {
   prompts: string[]
   promptsAvailable: number
   promptFile: string
+  /**
+   * Prompts of training-split emoji (already the chosen subset), generated with the same seeds and
+   * scored by the judge only, so its verdict on emoji the generators trained on and on held-out ones
+   * can be told apart. Empty or absent: none.
+   */
+  trainingPrompts?: string[]
+  trainingPromptsAvailable?: number
+  trainingPromptFile?: string
+  /** the judge's folder; absent or missing on disk: no judge columns (the log says so) */
+  judgeDir?: string
+  /** the emoji key each prompt asks for (canonical caption -> key; null: ambiguous) */
+  promptKeys?: ReadonlyMap<string, string | null>
   seeds: number[]
   sampler: SamplerKind
   cfg: number
@@ -139,7 +155,17 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalOutcome> {
   // 2. the real images' features
   const alignment = await AlignmentModel.load(opts.alignmentDir)
   const inference = new OnnxInference(opts.threads !== undefined ? { threads: opts.threads } : {})
+  let judge: JudgeModel | null = null
   try {
+    if (judgeAvailable(opts.judgeDir)) {
+      judge = await JudgeModel.load(opts.judgeDir)
+      log(`judge: ${judge.classes.length} emoji classes from ${opts.judgeDir}`)
+    } else {
+      log(`no judge${opts.judgeDir ? ` at ${opts.judgeDir}` : ''} (npm run train-judge makes one): the judge's top-1/top-5 columns are left out`)
+    }
+    const trainingPrompts = opts.trainingPrompts ?? []
+    const trainingPlan = imagePlan(trainingPrompts, opts.seeds)
+    const keyOf = (prompt: string): string | null => opts.promptKeys?.get(prompt) ?? null
     log('embedding the real images')
     const real = await opts.loadRealImages(alignment.architecture.imageSize)
     const realFeatures = await embedImages(alignment, real.validation)
@@ -153,6 +179,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalOutcome> {
     const specs = modelSpecs(opts, tInit, runs)
     const models: ModelResult[] = []
     const sets: ImageBatch[] = []
+    const trainingSets: ImageBatch[] = []
     const sheets: string[] = []
     for (const spec of specs) {
       log(`${spec.label}: exporting / loading its ONNX model`)
@@ -165,10 +192,25 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalOutcome> {
       const tfjsMsPerImage = opts.tfjsTiming && spec.kind !== 'reference'
         ? await timeTfjsGenerator(spec, opts.referenceDir, tInit, opts.prompts, Math.max(1, opts.timingRepeats))
         : undefined
+      let trainingImages: ImageBatch | null = null
+      if (trainingPrompts.length > 0) {
+        log(`${spec.label}: generating ${trainingPlan.prompts.length} images of training emoji`)
+        trainingImages = (await generateSet(inference, pkg, spec, {
+          prompts: trainingPrompts, seeds: opts.seeds, timingRepeats: 0,
+          onProgress: (done, total) => opts.onGenerationProgress?.(`${spec.label} (training emoji)`, done, total),
+        })).images
+        trainingSets.push(trainingImages)
+      }
       log(`${spec.label}: scoring`)
       const scored = await scoreImages(alignment, generated.images, plan.prompts)
+      const judged = judge
+        ? {
+            validation: await judgeGenerated(judge, generated.images, plan.prompts, keyOf),
+            trainingEmoji: trainingImages ? await judgeGenerated(judge, trainingImages, trainingPlan.prompts, keyOf) : null,
+          }
+        : undefined
       const sheet = join(OUTPUT_FILES.samples, `${spec.id}.png`)
-      await atomicWriteFile(join(outDir, sheet), modelSheet(generated.images, opts.seeds.length))
+      await atomicWriteFile(join(outDir, sheet), modelSheet(generated.images, opts.seeds.length, opts.prompts))
       sheets.push(join(outDir, sheet))
       sets.push(generated.images)
       models.push({
@@ -192,15 +234,25 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalOutcome> {
           fractionOfBaseline: null,
         },
         sampleSheet: sheet,
+        ...(judged ? { judge: judged } : {}),
       })
       const m = models[models.length - 1]!
-      log(`${spec.label}: alignment ${m.alignment.mean.toFixed(2)} ± ${m.alignment.sd.toFixed(2)}, FD ${m.frechet.toFixed(3)}, ${m.time.ortMsPerImage.toFixed(2)} ms/image`)
+      const judgeText = (j: { top1: number | null; top5: number | null } | null | undefined) => (j && j.top1 !== null && j.top5 !== null ? `${(100 * j.top1).toFixed(1)}% / ${(100 * j.top5).toFixed(1)}%` : '–')
+      log(
+        `${spec.label}: alignment ${m.alignment.mean.toFixed(2)} ± ${m.alignment.sd.toFixed(2)}, FD ${m.frechet.toFixed(3)}, ${m.time.ortMsPerImage.toFixed(2)} ms/image` +
+          (judged ? `; judge top-1 / top-5: training emoji ${judgeText(judged.trainingEmoji)}, validation ${judgeText(judged.validation)}` : ''),
+      )
     }
     const baseline = models.find((m) => m.kind === 'reference') ?? models[0]!
     for (const m of models) m.time.fractionOfBaseline = finiteOrNull(m.time.ortMsPerImage / baseline.time.ortMsPerImage)
     const allSheet = join(outDir, OUTPUT_FILES.samples, 'all-models.png')
-    await atomicWriteFile(allSheet, sideBySideSheet(sets, opts.seeds.length))
+    await atomicWriteFile(allSheet, sideBySideSheet(sets, opts.seeds.length, opts.prompts, specs.map((s) => s.label)))
     sheets.push(allSheet)
+    if (trainingSets.length > 0) {
+      const trainingSheet = join(outDir, OUTPUT_FILES.samples, OUTPUT_FILES.trainingEmojiSheet)
+      await atomicWriteFile(trainingSheet, sideBySideSheet(trainingSets, opts.seeds.length, trainingPrompts, specs.map((s) => s.label)))
+      sheets.push(trainingSheet)
+    }
 
     // 4. the files
     const { controls } = (JSON.parse(await fs.readFile(join(runs[0]!.dir, 'config.json'), 'utf8')) as { controls: Record<string, unknown> })
@@ -210,6 +262,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalOutcome> {
       settings: {
         prompts: opts.prompts.length, promptsAvailable: opts.promptsAvailable, promptFile: opts.promptFile, seeds: opts.seeds,
         sampler: opts.sampler, cfg: opts.cfg, referenceSteps: opts.referenceSteps, tInit, timingRepeats: opts.timingRepeats,
+        ...(trainingPrompts.length > 0 ? { trainingPrompts: trainingPrompts.length, trainingPromptsAvailable: opts.trainingPromptsAvailable ?? trainingPrompts.length, ...(opts.trainingPromptFile ? { trainingPromptFile: opts.trainingPromptFile } : {}) } : {}),
         training: { ...opts.budget, controls },
       },
       machine: { ...machine }, machineLines: formatMachine(machine), loadAverageAfter: os.loadavg(),
@@ -217,6 +270,7 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalOutcome> {
       training: runs.map(({ id, regulariser, reused, trainingMs, steps }) => ({ id, regulariser, reused, trainingMs, steps })),
       timeBaseline: baseline.id,
       models,
+      ...(judge ? { judge: judgeInfo(judge, opts.judgeDir!) } : {}),
     })
     const files = {
       json: join(outDir, OUTPUT_FILES.json), markdown: join(outDir, OUTPUT_FILES.markdown),
@@ -230,7 +284,21 @@ export async function runEvaluation(opts: EvalOptions): Promise<EvalOutcome> {
     return { results, files }
   } finally {
     alignment.dispose()
+    judge?.dispose()
     await inference.dispose()
+  }
+}
+
+/** The judge's identity and real-image ceiling (measured by npm run train-judge, kept in its config). */
+function judgeInfo(judge: JudgeModel, dir: string): NonNullable<EvalResults['judge']> {
+  const m = judge.training?.metrics ?? {}
+  const ceiling: Record<string, number> = {}
+  for (const k of ['heldOutTop1', 'heldOutTop5', 'heldOutTrainSplitTop1', 'heldOutTrainSplitTop5', 'heldOutValidationSplitTop1', 'heldOutValidationSplitTop5']) {
+    if (typeof m[k] === 'number') ceiling[k] = m[k]
+  }
+  return {
+    dir, fingerprint: judge.fingerprint, classes: judge.classes.length,
+    trainingStyles: judge.training?.trainingStyles ?? [], heldOutStyle: judge.training?.heldOutStyle ?? null, ceiling,
   }
 }
 

@@ -29,6 +29,62 @@ export function modelTable(r: EvalResults): string {
   return lines.map((cells) => `| ${cells.join(' | ')} |`).join('\n')
 }
 
+const pct = (x: number | null | undefined): string => (x === null || x === undefined || !Number.isFinite(x) ? '–' : `${(100 * x).toFixed(1)}%`)
+
+/** Judge columns per model: top-1 / top-5 of the asked-for emoji on training-emoji and validation prompts. */
+export function judgeTable(r: EvalResults): string | null {
+  if (!r.models.some((m) => m.judge)) return null
+  const header = ['Model', 'Steps', 'Judge top-1, training emoji ↑', 'top-5, training emoji ↑', 'Judge top-1, validation ↑', 'top-5, validation ↑', 'mean rank, training / validation ↓']
+  const rank = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(0))
+  const row = (m: ModelResult) => {
+    const t = m.judge?.trainingEmoji
+    const v = m.judge?.validation
+    return [m.label, String(m.inferenceSteps), pct(t?.top1), pct(t?.top5), pct(v?.top1), pct(v?.top5), `${rank(t?.meanRank)} / ${rank(v?.meanRank)}`]
+  }
+  const lines = [header, header.map((_, i) => (i <= 1 ? '---' : '---:')), ...r.models.map(row)]
+  return lines.map((cells) => `| ${cells.join(' | ')} |`).join('\n')
+}
+
+/** Judge top-1 by the asked-for emoji's category: rows are categories, cells "training / validation" per model. */
+export function judgeCategoryTable(r: EvalResults): string | null {
+  const judged = r.models.filter((m) => m.judge)
+  if (judged.length === 0) return null
+  const categories: string[] = []
+  for (const m of judged) {
+    for (const set of [m.judge!.trainingEmoji, m.judge!.validation]) for (const c of Object.keys(set?.byCategory ?? {})) if (!categories.includes(c)) categories.push(c)
+  }
+  const first = judged[0]!.judge!
+  const count = (c: string) => `${first.trainingEmoji?.byCategory[c]?.images ?? 0} / ${first.validation.byCategory[c]?.images ?? 0}`
+  const header = ['Category', 'images (training / validation)', ...judged.map((m) => m.label)]
+  const rows = categories.map((c) => [c, count(c), ...judged.map((m) => `${pct(m.judge!.trainingEmoji?.byCategory[c]?.top1)} / ${pct(m.judge!.validation.byCategory[c]?.top1)}`)])
+  const lines = [header, header.map((_, i) => (i === 0 ? '---' : '---:')), ...rows]
+  return lines.map((cells) => `| ${cells.join(' | ')} |`).join('\n')
+}
+
+function judgeNotes(r: EvalResults): string[] {
+  const table = judgeTable(r)
+  if (!table || !r.judge) return []
+  const j = r.judge
+  const c = j.ceiling
+  const s = r.settings
+  const unscored = r.models[0]!.judge!
+  const left = unscored.validation.unscored + (unscored.trainingEmoji?.unscored ?? 0)
+  return [
+    '',
+    '### The judge: is the asked-for emoji recognisable?',
+    '',
+    table,
+    '',
+    `- **Judge**: an emoji classifier over ${j.classes} emoji (\`${j.dir.split('/').slice(-3).join('/')}\`, weights ${j.fingerprint}), trained on real emoji of ${j.trainingStyles.length ? j.trainingStyles.join(', ') : 'its training styles'} and **never used as a training reward**, unlike the alignment score. Top-1: the emoji the prompt asked for is its first choice among all ${j.classes}; top-5: among its first five (chance ${pct(1 / j.classes)} / ${pct(5 / j.classes)}).`,
+    `- **Training emoji**: ${s.trainingPrompts ?? 0} prompts${s.trainingPromptFile ? ` (\`${s.trainingPromptFile}\`)` : ''} of emoji the generators trained on, with the same seeds; **validation**: the ${s.prompts} held-out captions above. The judge knows both sets of emoji (it trained on other drawings of them).`,
+    `- **Ceiling**: on real images of a style it never saw${j.heldOutStyle ? ` (${j.heldOutStyle})` : ''}, the judge's top-1 / top-5 is ${pct(c.heldOutTop1)} / ${pct(c.heldOutTop5)} (training-split emoji ${pct(c.heldOutTrainSplitTop1)} / ${pct(c.heldOutTrainSplitTop5)}, validation-split emoji ${pct(c.heldOutValidationSplitTop1)} / ${pct(c.heldOutValidationSplitTop5)}; its MODEL_CARD.md). A generator's numbers are read against these.${left > 0 ? ` ${left} images per model asked for no single emoji the judge knows and are left out.` : ''}`,
+    '',
+    'Judge top-1 by category (training emoji / validation):',
+    '',
+    judgeCategoryTable(r)!,
+  ]
+}
+
 function minutes(ms: number): string {
   const s = Math.round(ms / 1000)
   return `${Math.floor(s / 60)} min ${s % 60} s`
@@ -41,7 +97,7 @@ export function resultsBody(r: EvalResults, assets: string): string {
   const trainLines = r.training.map((x) => `- \`${x.id}\` (${x.regulariser === 'score' ? 'DI*, score-based regulariser' : 'KL regulariser'}): ${x.steps} steps, ${x.reused ? `reused from an earlier eval (trained in ${minutes(x.trainingMs)})` : `trained in ${minutes(x.trainingMs)}`}`)
   const controls = Object.entries(t.controls).filter(([k]) => k !== 'regulariser').map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')
   return [
-    `${r.quick ? '**Quick smoke run (tiny budget): not a result.** ' : ''}Evaluated ${r.createdAt} in ${minutes(r.wallMs)} on ${s.prompts} of the ${s.promptsAvailable} held-out validation captions (\`${s.promptFile}\`) x seeds ${s.seeds.join(', ')} = ${r.models[0]!.images} images per model.`,
+    `${r.quick ? '**Quick smoke run (tiny budget): not a result.** ' : ''}Evaluated ${r.createdAt} in ${minutes(r.wallMs)} on ${s.prompts} of the ${s.promptsAvailable} held-out validation captions (\`${s.promptFile}\`) x seeds ${s.seeds.join(', ')} = ${r.models[0]!.images} images per model${s.trainingPrompts ? `, plus ${s.trainingPrompts} prompts of training emoji x the same seeds for the judge` : ''}.`,
     '',
     modelTable(r),
     '',
@@ -51,12 +107,14 @@ export function resultsBody(r: EvalResults, assets: string): string {
     '- **Diversity**: mean pairwise distance between image embeddings (unit vectors, so 0 to 2): over all images; between the seeds of one prompt (low: one prompt gives one image); between the prompts drawn from one seed (low: the prompt changes little, the noise decides).',
     `- **Time**: onnxruntime-node on the CPU, batches of 16 as the gallery generates (the reference's ${s.sampler.toUpperCase()} sampler steps in TypeScript around its ONNX eps network, with CFG: two network rows per image per step); one-step generators also in TensorFlow.js on the training backend. One-step times are the median of ${s.timingRepeats} passes; the reference's are one pass over every image.`,
     '',
+    ...judgeNotes(r),
+    '',
     `Training (same budget for both): ${t.steps} steps, batch ${t.batchSize}, seed ${t.seed}, alignment reward; ${controls}.`,
     ...trainLines,
     '',
     `![alignment and FD against time per image](${assets}figure.png)`,
     '',
-    `Sample sheets (rows: prompts, columns: seeds): ${r.models.map((m) => `[${m.label}](${assets}${m.sampleSheet})`).join(', ')}; all models side by side (columns in the table's order, first seed): [${assets}samples/all-models.png](${assets}samples/all-models.png).`,
+    `Sample sheets (rows: prompts, columns: seeds): ${r.models.map((m) => `[${m.label}](${assets}${m.sampleSheet})`).join(', ')}; all models side by side (columns in the table's order, first seed): [${assets}samples/all-models.png](${assets}samples/all-models.png)${s.trainingPrompts ? `; the same on the training-emoji prompts: [${assets}samples/all-models-training-emoji.png](${assets}samples/all-models-training-emoji.png)` : ''}.`,
     '',
     '### Command',
     '',

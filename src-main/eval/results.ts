@@ -8,6 +8,16 @@ export const RESULTS_VERSION = 1
 const summary = z.strictObject({ mean: z.number(), sd: z.number(), n: z.int().min(1), min: z.number(), max: z.number() })
 const maybeNumber = z.number().nullable()
 
+/** The judge's rates over one prompt set (rates are null when no image could be scored). */
+const judgeRates = z.strictObject({ images: z.int().min(0), top1: maybeNumber, top5: maybeNumber, meanRank: maybeNumber })
+export const JudgeSetResult = judgeRates.extend({
+  /** images whose prompt names no emoji the judge knows (left out of the rates) */
+  unscored: z.int().min(0),
+  /** by the asked-for emoji's category */
+  byCategory: z.record(z.string(), judgeRates),
+})
+export type JudgeSetResult = z.infer<typeof JudgeSetResult>
+
 export const ModelResult = z.strictObject({
   id: z.string().min(1),
   label: z.string().min(1),
@@ -34,6 +44,12 @@ export const ModelResult = z.strictObject({
   }),
   /** relative to the output folder */
   sampleSheet: z.string(),
+  /**
+   * The judge (an emoji classifier no model trains against): is the asked-for emoji its first choice?
+   * On the validation captions (the images every other column is measured on) and, separately, on
+   * images made for the training-emoji prompts. Absent when the eval ran without a judge.
+   */
+  judge: z.strictObject({ validation: JudgeSetResult, trainingEmoji: JudgeSetResult.nullable() }).optional(),
 })
 export type ModelResult = z.infer<typeof ModelResult>
 
@@ -63,6 +79,10 @@ export const EvalResults = z.strictObject({
     referenceSteps: z.array(z.int()),
     tInit: z.int(),
     timingRepeats: z.int(),
+    /** the training-emoji prompts scored by the judge (absent in evals from before the judge) */
+    trainingPrompts: z.int().min(0).optional(),
+    trainingPromptsAvailable: z.int().min(0).optional(),
+    trainingPromptFile: z.string().optional(),
     training: z.strictObject({ steps: z.int(), batchSize: z.int(), seed: z.int(), controls: z.record(z.string(), z.unknown()) }),
   }),
   machine: z.record(z.string(), z.unknown()),
@@ -77,6 +97,16 @@ export const EvalResults = z.strictObject({
   /** id of the model the time fractions are relative to (the reference with the most steps) */
   timeBaseline: z.string(),
   models: z.array(ModelResult).min(1),
+  /** which judge scored the images, and its real-image ceiling from its own card */
+  judge: z.strictObject({
+    dir: z.string(),
+    fingerprint: z.string(),
+    classes: z.int(),
+    trainingStyles: z.array(z.string()),
+    heldOutStyle: z.string().nullable(),
+    /** top-1 / top-5 on real images of the held-out style: all, training-split and validation-split emoji */
+    ceiling: z.record(z.string(), z.number()),
+  }).optional(),
 })
 export type EvalResults = z.infer<typeof EvalResults>
 

@@ -20,9 +20,21 @@ import { ensureTrainedRun, evalRunConfig, PENDING_KEY_FILE, trainingKey } from '
 import { DiStarRun } from '../../src-main/core/runs/run-engine.ts'
 import { checkpointPath } from '../../src-main/core/runs/run-files.ts'
 import { loadCheckpoint } from '../../src-main/ml/checkpoint/checkpoint.ts'
+import { JudgeModel } from '../../src-main/ml/judge/classifier.ts'
+import { sheetLayout } from '../../src-main/eval/sheets.ts'
 
 const PROMPTS = ['red apple', 'black cat', 'yellow star']
+/** prompts of "training emoji" for the judge; 'star' names no emoji the toy judge knows */
+const TRAINING_PROMPTS = ['black cat', 'red apple', 'star']
 const SIZE = 8
+/** which emoji each toy prompt asks for, and the toy judge's classes */
+const PROMPT_KEYS = new Map<string, string | null>([['red apple', '1f34e'], ['black cat', '1f408-200d-2b1b'], ['yellow star', '2b50']])
+const JUDGE_CLASSES = [
+  { key: '1f34e', name: 'red apple', category: 'Food & Drink', split: 'train' as const },
+  { key: '1f408-200d-2b1b', name: 'black cat', category: 'Animals & Nature', split: 'train' as const },
+  { key: '2b50', name: 'star', category: 'Travel & Places', split: 'validation' as const },
+  { key: '1f600', name: 'grinning face', category: 'Smileys & Emotion', split: 'train' as const },
+]
 
 let root: string
 let backend: TfBackendInfo
@@ -51,11 +63,16 @@ before(async () => {
   })
   await alignment.save(join(root, 'alignment'))
   alignment.dispose()
+  const judge = JudgeModel.create(JUDGE_CLASSES, 5, { imageSize: SIZE, stemStride: 1, widths: [4, 8], blocksPerStage: 0 })
+  await judge.save(join(root, 'judge'), { steps: 0, batchSize: 1, wallTimeSeconds: 0, finalLoss: 0, backend: 'test', seed: 5, trainingStyles: ['twitter'], heldOutStyle: 'google', metrics: { heldOutTop1: 0.25, heldOutTop5: 1 } })
+  judge.dispose()
   options = {
     outDir: join(root, 'out'),
     referenceDir: join(root, 'reference'),
     alignmentDir: join(root, 'alignment'),
     prompts: PROMPTS, promptsAvailable: 10, promptFile: 'prompts.txt',
+    trainingPrompts: TRAINING_PROMPTS, trainingPromptsAvailable: 150, trainingPromptFile: 'training.txt',
+    judgeDir: join(root, 'judge'), promptKeys: PROMPT_KEYS,
     seeds: [0, 1],
     sampler: 'ddim', cfg: 2, referenceSteps: [2, 4],
     baseRunConfig: { controls: { rewardWeight: 0.1, generatorLr: 1e-3, fakeLr: 1e-3, cfgScale: 2 }, tInit: 399, prompts: PROMPTS, samples: { every: 0, prompts: PROMPTS.slice(0, 2), columns: 2 } },
@@ -103,7 +120,10 @@ describe('eval pipeline (toy size)', () => {
 
   it('writes a Markdown table with one row per model, the command and the machine', async () => {
     const md = await readFile(first.files.markdown, 'utf8')
-    const rows = md.split('\n').filter((l) => l.startsWith('| ')).slice(2) // header and rule first
+    const lines = md.split('\n')
+    const start = lines.findIndex((l) => l.startsWith('| '))
+    const end = lines.findIndex((l, i) => i > start && !l.startsWith('| '))
+    const rows = lines.slice(start + 2, end) // the first table; header and rule first
     assert.equal(rows.length, first.results.models.length)
     first.results.models.forEach((m, i) => assert.ok(rows[i]!.startsWith(`| ${m.label} |`), rows[i]))
     assert.match(md, /npm run eval -- \(toy test\)/)
@@ -116,14 +136,49 @@ describe('eval pipeline (toy size)', () => {
     const fig = await decode(first.files.figurePng)
     assert.ok(fig.width > 500 && fig.height > 300)
     assert.match(await readFile(first.files.figureSvg, 'utf8'), /Reference 4 steps/)
-    assert.equal(first.files.sheets.length, MODEL_IDS.length + 1)
+    assert.equal(first.files.sheets.length, MODEL_IDS.length + 2, 'a sheet per model, all models, all models on the training-emoji prompts')
     for (const m of first.results.models) {
       const sheet = await decode(join(options.outDir, m.sampleSheet))
-      // 2 seeds across, 3 prompts down: 8 px tiles scaled 3x with 2 px gaps
-      assert.deepEqual([sheet.width, sheet.height], [2 * 24 + 3 * 2, 3 * 24 + 4 * 2], m.id)
+      // 2 seeds across, 3 prompts down: 8 px tiles scaled 3x with 2 px gaps, and a column of prompt labels
+      assert.deepEqual([sheet.width, sheet.height], [sheetLayout(SIZE, 3, 2, false).labelWidth + 2 * 24 + 3 * 2, 3 * 24 + 4 * 2], m.id)
     }
     const all = await decode(join(options.outDir, 'samples', 'all-models.png'))
-    assert.equal(all.width, MODEL_IDS.length * 24 + (MODEL_IDS.length + 1) * 2)
+    assert.equal(all.width, MODEL_IDS.length * 24 + (MODEL_IDS.length + 1) * 2 + sheetLayout(SIZE, 3, MODEL_IDS.length, true).labelWidth)
+    const training = await decode(join(options.outDir, 'samples', 'all-models-training-emoji.png'))
+    assert.deepEqual([training.width, training.height], [all.width, all.height], 'the training-emoji prompts side by side, laid out alike')
+  })
+
+  it('scores every model with the judge on validation and training-emoji prompts, by category', async () => {
+    const r = await readResults(options.outDir)
+    assert.deepEqual(r.settings.trainingPrompts, TRAINING_PROMPTS.length)
+    assert.equal(r.judge?.classes, JUDGE_CLASSES.length)
+    assert.deepEqual(r.judge?.ceiling, { heldOutTop1: 0.25, heldOutTop5: 1 })
+    for (const m of r.models) {
+      const j = m.judge!
+      assert.ok(j, m.id)
+      // every validation prompt names a known emoji; 'star' (training) names none
+      assert.deepEqual([j.validation.images, j.validation.unscored], [PROMPTS.length * 2, 0], m.id)
+      assert.deepEqual([j.trainingEmoji!.images, j.trainingEmoji!.unscored], [2 * 2, 2], m.id)
+      for (const set of [j.validation, j.trainingEmoji!]) {
+        assert.ok(set.top1! >= 0 && set.top1! <= set.top5! && set.top5! <= 1, m.id)
+        assert.ok(set.meanRank! >= 1 && set.meanRank! <= JUDGE_CLASSES.length, m.id)
+      }
+      assert.deepEqual(Object.keys(j.validation.byCategory).sort(), ['Animals & Nature', 'Food & Drink', 'Travel & Places'])
+      assert.equal(j.validation.byCategory['Food & Drink']!.images, 2)
+    }
+    const md = await readFile(first.files.markdown, 'utf8')
+    assert.match(md, /Judge top-1, training emoji/)
+    assert.match(md, /\| Food & Drink \| 2 \/ 2 \|/)
+    assert.match(md, /all-models-training-emoji\.png/)
+  })
+
+  it('runs without a judge when there is none, and says so', async () => {
+    const messages: string[] = []
+    const none = await runEvaluation({ ...options, outDir: join(root, 'out-no-judge'), judgeDir: join(root, 'no-judge-here'), trainingPrompts: [], regularisers: ['kl'], log: (m) => messages.push(m) })
+    assert.ok(none.results.models.every((m) => m.judge === undefined))
+    assert.equal(none.results.judge, undefined)
+    assert.ok(messages.some((m) => /no judge at/.test(m)))
+    assert.doesNotMatch(await readFile(none.files.markdown, 'utf8'), /Judge top-1/)
   })
 
   it('reuses the trained generators on a second run and reproduces their scores', async () => {
@@ -134,6 +189,7 @@ describe('eval pipeline (toy size)', () => {
     for (const [i, m] of again.results.models.entries()) {
       assert.equal(m.alignment.mean, first.results.models[i]!.alignment.mean, `${m.id}: same images, same score`)
       assert.equal(m.frechet, first.results.models[i]!.frechet, m.id)
+      assert.deepEqual(m.judge, first.results.models[i]!.judge, `${m.id}: same images, same judge verdict`)
     }
   })
 

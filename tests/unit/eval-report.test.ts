@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { PNG } from 'pngjs'
 import { promptSubset } from '../../src-main/eval/pipeline.ts'
 import { evalRunConfig } from '../../src-main/eval/training.ts'
-import { modelTable } from '../../src-main/eval/report.ts'
+import { judgeCategoryTable, judgeTable, modelTable, resultsMarkdown } from '../../src-main/eval/report.ts'
 import { figureSvg, linearTicks, renderSvgToPng } from '../../src-main/eval/figure.ts'
 import { EvalResults, RESULTS_FORMAT, RESULTS_VERSION, type ModelResult } from '../../src-main/eval/results.ts'
 import { describeMachine, formatMachine, packageVersion } from '../../src-main/bench/harness/machine.ts'
@@ -82,6 +82,44 @@ describe('eval report pieces', () => {
     let dark = 0
     for (let i = 0; i < png.data.length; i += 4) if (png.data[i]! < 100) dark++
     assert.ok(dark > 500, `${dark} dark pixels`)
+  })
+})
+
+describe('judge columns in the report', () => {
+  const set = (top1: number | null, top5: number | null, byCategory: Record<string, number>) => ({
+    images: 4, unscored: 0, top1, top5, meanRank: top1 === null ? null : 3.5,
+    byCategory: Object.fromEntries(Object.entries(byCategory).map(([c, t]) => [c, { images: 2, top1: t, top5: 1, meanRank: 2 }])),
+  })
+
+  it('leaves the judge out of evals made without one (older results.json files still read)', () => {
+    const r = results()
+    assert.equal(judgeTable(r), null)
+    assert.equal(judgeCategoryTable(r), null)
+    assert.doesNotMatch(resultsMarkdown(r), /judge/i)
+  })
+
+  it('prints top-1/top-5 on training-emoji and validation prompts per model, and top-1 by category', () => {
+    const base = results()
+    const r = EvalResults.parse({
+      ...base,
+      settings: { ...base.settings, trainingPrompts: 150, trainingPromptsAvailable: 150, trainingPromptFile: 'resources/prompts/judge-training-emoji.txt' },
+      models: [
+        { ...base.models[0]!, judge: { validation: set(0.25, 0.5, { Flags: 0.5 }), trainingEmoji: set(0.75, 1, { 'Food & Drink': 1, Flags: 0 }) } },
+        { ...base.models[1]!, judge: { validation: set(0, 0.125, { Flags: 0 }), trainingEmoji: null } },
+      ],
+      judge: { dir: '/x/resources/models/judge', fingerprint: 'abcd', classes: 1911, trainingStyles: ['twitter', 'google'], heldOutStyle: 'emojione', ceiling: { heldOutTop1: 0.4, heldOutTop5: 0.6 } },
+    })
+    const lines = judgeTable(r)!.split('\n')
+    assert.equal(lines.length, 4)
+    assert.match(lines[0]!, /Judge top-1, training emoji/)
+    assert.equal(lines[2], '| ref | 50 | 75.0% | 100.0% | 25.0% | 50.0% | 4 / 4 |')
+    assert.equal(lines[3], '| distar | 1 | – | – | 0.0% | 12.5% | – / 4 |')
+    const cats = judgeCategoryTable(r)!.split('\n')
+    assert.deepEqual(cats.slice(2), ['| Food & Drink | 2 / 0 | 100.0% / – | – / – |', '| Flags | 2 / 2 | 0.0% / 50.0% | – / 0.0% |'])
+    const md = resultsMarkdown(r)
+    assert.match(md, /never used as a training reward/)
+    assert.match(md, /40\.0% \/ 60\.0%/)
+    assert.match(md, /plus 150 prompts of training emoji/)
   })
 })
 
