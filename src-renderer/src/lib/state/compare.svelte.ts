@@ -5,6 +5,7 @@ import type { GalleryEntry, ModelInfo, ScoreImagesResult, StudioEvent } from '..
 import { isDiffusionModel } from '../models.ts'
 import type { StudioClient } from '../client/studio-client.ts'
 import type { JobsState } from './jobs.svelte.ts'
+import { KnownEmojiState } from './known-emoji.svelte.ts'
 import { PromptCheckState } from './prompt-check.svelte.ts'
 
 export interface CompareSetup {
@@ -45,12 +46,15 @@ export class CompareState {
 
   /** what the one-step generator makes of the prompts being typed */
   readonly promptCheck: PromptCheckState
+  /** the emoji the one-step generator knows (Browse emoji beside the prompts) */
+  readonly emoji: KnownEmojiState
 
   constructor(
     private readonly client: StudioClient,
     private readonly jobs: JobsState,
   ) {
     this.promptCheck = new PromptCheckState(client)
+    this.emoji = new KnownEmojiState(client)
     client.onEvent((event) => this.onEvent(event))
   }
 

@@ -2,6 +2,7 @@
 // as the virtual grid scrolls, the facets for the filter menus, and the selected image.
 import type { GalleryEntry, RequestParams, StudioEvent } from '../../../../src-main/contract/index.ts'
 import type { StudioClient } from '../client/studio-client.ts'
+import { KnownEmojiState } from './known-emoji.svelte.ts'
 import { PromptCheckState } from './prompt-check.svelte.ts'
 
 export const PAGE_SIZE = 200
@@ -26,12 +27,15 @@ export class GalleryState {
   notice = $state<string | null>(null)
   /** what the chosen model makes of the prompts being typed (unknown words, over-long prompts) */
   readonly promptCheck: PromptCheckState
+  /** the emoji the chosen model knows (Browse emoji beside the prompts) */
+  readonly emoji: KnownEmojiState
   /** bumped on every new query, so late pages of an old query are dropped */
   private generation = 0
   private loading = new Set<number>()
 
   constructor(private readonly client: StudioClient) {
     this.promptCheck = new PromptCheckState(client)
+    this.emoji = new KnownEmojiState(client)
     client.onEvent((event) => this.onEvent(event))
   }
 

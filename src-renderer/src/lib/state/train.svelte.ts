@@ -5,6 +5,7 @@
 // and a run starting or ending re-reads the list (at most a few times a second, never by polling).
 import type { ModelInfo, PreferenceStatus, RunConfigInput, RunSummary, StudioEvent } from '../../../../src-main/contract/index.ts'
 import type { StudioClient } from '../client/studio-client.ts'
+import { KnownEmojiState } from './known-emoji.svelte.ts'
 import { PromptCheckState } from './prompt-check.svelte.ts'
 import type { MetricSeries } from '../chart-data.ts'
 
@@ -59,9 +60,12 @@ export class TrainState {
 
   /** what the chosen base model makes of the training prompts being typed */
   readonly promptCheck: PromptCheckState
+  /** the emoji the base model knows (Browse emoji beside the training prompts) */
+  readonly emoji: KnownEmojiState
 
   constructor(private readonly client: StudioClient) {
     this.promptCheck = new PromptCheckState(client)
+    this.emoji = new KnownEmojiState(client)
     client.onEvent((event) => this.apply(event))
     client.onConnectionState((state) => {
       if (state === 'open') void this.refresh()
