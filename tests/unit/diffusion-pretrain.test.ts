@@ -105,4 +105,40 @@ describe('pretraining run', () => {
     assert.throws(() => new Pretraining(options(join(dir, 'x'), { steps: 0 }), data, quiet), /--steps must be a positive integer/)
     assert.throws(() => new Pretraining(options(join(dir, 'x'), { imageSize: 16 }), data, quiet), /data is 8px/)
   })
+
+  it('a CPU-time budget stops and saves; the evaluate hook logs scores with step and time to eval.jsonl; the card is written from the records', async () => {
+    const out = join(dir, 'cpu-budget')
+    let calls = 0
+    const evaluate = async (model: DiffusionModel) => {
+      calls++
+      assert.equal(model.dit.width, 16, 'the hook gets the EMA model')
+      return { judgeTop1: 0.25, judgeTop5: 0.5, judgeImages: 4 }
+    }
+    // a budget the first step alone uses up: the run stops after one step and saves
+    const r = await new Pretraining(options(out, { stopAtCpuSeconds: 1e-6, evalEvery: 2 }), { ...data, evaluate }, quiet).run()
+    assert.equal(r.stopped, 'cpu-budget')
+    assert.equal(r.step, 1)
+    const state = await loadCheckpoint(join(out, 'state'))
+    assert.ok(((state.config as { trainCpuSeconds?: number }).trainCpuSeconds ?? 0) > 0, 'CPU time is saved with the state')
+    assert.equal(calls, 1, 'evaluated once at the end')
+    // resume without the budget: evaluations at steps 2, 4, 6 (6 is also the end: once)
+    const r2 = await new Pretraining(options(out, { resume: true, evalEvery: 2 }), { ...data, evaluate }, quiet).run()
+    assert.equal(r2.step, 6)
+    assert.equal(calls, 4)
+    const lines = (await readFile(join(out, 'eval.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>)
+    assert.deepEqual(lines.map((l) => l.step), [1, 2, 4, 6])
+    for (const l of lines) {
+      assert.equal(l.judgeTop1, 0.25)
+      assert.ok(l.trainCpuSeconds! >= 0 && l.trainSeconds! >= 0)
+    }
+    const { writePretrainCard } = await import('../../src-main/ml/diffusion/pretrain-card.ts')
+    const rec = await writePretrainCard(out, join(out, 'model'), { title: 'Tiny', command: 'npm run pretrain -- ...', judgeCeilingTop1: 0.6 })
+    assert.equal(rec.evals.length, 4)
+    const card = await readFile(join(out, 'model', 'MODEL_CARD.md'), 'utf8')
+    assert.match(card, /\*\*6 of 6 steps\*\*/)
+    assert.match(card, /top-1 \*\*25\.0%\*\*/)
+    assert.match(card, /half the ceiling\) is 30\.0%: \*\*not met\*\*/)
+    assert.match(card, /twitter: Twemoji/)
+    assert.ok((await readdir(join(out, 'model'))).includes('curves.png'))
+  })
 })
