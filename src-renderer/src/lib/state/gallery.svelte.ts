@@ -37,6 +37,10 @@ export class GalleryState {
     this.promptCheck = new PromptCheckState(client)
     this.emoji = new KnownEmojiState(client)
     client.onEvent((event) => this.onEvent(event))
+    // a page opened on the Gallery asks before the connection is up: ask again once it is (as TrainState does)
+    client.onConnectionState((state) => {
+      if (state === 'open') void this.reload()
+    })
   }
 
   private query(offset: number): RequestParams<'gallery.list'> {
