@@ -55,7 +55,9 @@ export class KnownEmojiLists {
     if (!list) {
       list = this.build(styles)
       this.lists.set(key, list)
-      list.catch(() => this.lists.delete(key))
+      list.catch(() => {
+        if (this.lists.get(key) === list) this.lists.delete(key)
+      })
     }
     return list
   }

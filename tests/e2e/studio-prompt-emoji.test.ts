@@ -97,6 +97,12 @@ describe('the prompt helper (Browse emoji) in Chromium', { timeout: 180_000 }, (
     await page.keyboard.press('Escape')
     await list.waitFor({ state: 'detached' })
     assert.equal((await focused(page)).testId, 'gallery-prompts-browse')
+    // opened again (its list already loaded), the filter box has the focus at once
+    await page.keyboard.press('Enter')
+    await filter.waitFor()
+    assert.equal((await focused(page)).testId, 'gallery-prompts-emoji-filter')
+    await page.keyboard.press('Escape')
+    await list.waitFor({ state: 'detached' })
   })
 
   it('Gallery: an imported ONNX generator says it has no list', { skip }, async () => {
