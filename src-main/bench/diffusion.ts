@@ -82,9 +82,9 @@ const unetEntry: BenchEntry = {
     const candidates: [string, DitConfig][] = [
       ['DiT (reference)', REFERENCE_DIT],
       ['U-Net small', { ...REFERENCE_DIT, ...UNET_BASE, channelMults: [1, 2, 2] }],
-      ['U-Net medium', { ...REFERENCE_DIT, ...UNET_BASE, channelMults: [1, 2, 2, 4], attentionLevels: [2, 3] }],
       ['U-Net default', { ...REFERENCE_DIT, ...defaultUnetArchitecture() }],
-      ['U-Net large', { ...REFERENCE_DIT, ...UNET_BASE, channelMults: [1, 2, 4, 4], attentionLevels: [2, 3] }],
+      ['U-Net [1,2,3,4]', { ...REFERENCE_DIT, ...UNET_BASE, channelMults: [1, 2, 3, 4], attentionLevels: [2, 3] }],
+      ['U-Net [1,2,4,4]', { ...REFERENCE_DIT, ...UNET_BASE, channelMults: [1, 2, 4, 4], attentionLevels: [2, 3] }],
     ]
     const repeats = ctx.quick ? 1 : Math.min(ctx.repeats, 5)
     const rows: BenchRow[] = []

@@ -12,7 +12,7 @@
 // become 1x1 Convs. GroupNormalization is not in opset 17 (and was redefined later): it is a Reshape to
 // [B, groups, -1], a LayerNormalization over the last axis, a Reshape back, then the per-channel affine.
 // Speed (onnxruntime-node CPU, 1 thread, loaded 2-core machine): the pretrain-unet.json U-Net's eps
-// pass takes ~160 ms at batch 16 and ~300 ms at 32 (min of 7), the reference DiT's 30 and 66 ms.
+// pass takes ~100 ms at batch 16 and ~215 ms at 32 (median of 7), the reference DiT's 29 and 67 ms.
 import type { DitConfig } from '../diffusion/dit.ts'
 import { ditParamShapes } from '../diffusion/dit.ts'
 import { GROUP_NORM_EPS, unetLayout } from '../diffusion/unet.ts'
