@@ -24,6 +24,8 @@
 // pixels, then cross-attention to the caption's word embeddings, each pre-layer-normed and residual.
 // The last conv of each ResBlock, the attention output projections and the output conv start at zero,
 // so every block starts as the identity and the network as the zero function.
+// Lighter than ADM's, for the CPU budget: depth (not depth + 1) blocks per level on the way up, one skip
+// per block, and no conv after the upsampling (the next ResBlock's conv follows at once).
 //
 // Shapes are chosen for the wasm backend: every dense layer is a flag-free 2-D matMul on [rows, C]
 // (ops.dense), attention uses ops.attention (rank-4 transposes only), the upsampling is built from
@@ -191,10 +193,10 @@ function conv(params: DitParams, prefix: string, x: tf.Tensor4D, stride = 1): tf
 
 function resBlock(params: DitParams, p: string, x: tf.Tensor4D, cout: number, cond: tf.Tensor2D, groups: number): tf.Tensor4D {
   const [B, H, W, cin] = x.shape
-  let h = conv(params, p + 'conv1', silu(groupNorm(x, groups, { gamma: param1d(params, p + 'norm1.g'), beta: param1d(params, p + 'norm1.b') })) as tf.Tensor4D)
+  let h = conv(params, p + 'conv1', silu(groupNorm(x, groups, { gamma: param1d(params, p + 'norm1.g'), beta: param1d(params, p + 'norm1.b'), eps: GROUP_NORM_EPS })) as tf.Tensor4D)
   // FiLM: per-image, per-channel scale and shift from the conditioning vector
   const [scale, shift] = tf.split(tf.reshape(linear(params, p + 'film', cond), [B, 1, 1, 2 * cout]), 2, 3) as [tf.Tensor, tf.Tensor]
-  h = tf.add(tf.mul(groupNorm(h, groups), tf.add(scale, 1)), shift)
+  h = tf.add(tf.mul(groupNorm(h, groups, { eps: GROUP_NORM_EPS }), tf.add(scale, 1)), shift)
   h = conv(params, p + 'conv2', silu(h) as tf.Tensor4D)
   const skip = cin === cout ? x : tf.reshape(linear(params, p + 'skip', tf.reshape(x, [B * H * W, cin])), [B, H, W, cout])
   return tf.add(skip, h)
@@ -259,7 +261,7 @@ export function unetEps(params: DitParams, c: DitConfig, xt: tf.Tensor4D, t: tf.
     }
     if (l > 0) h = upsampleNearest2x(h)
   }
-  const normed = groupNorm(h, groups, { gamma: param1d(params, 'out.norm.g'), beta: param1d(params, 'out.norm.b') })
+  const normed = groupNorm(h, groups, { gamma: param1d(params, 'out.norm.g'), beta: param1d(params, 'out.norm.b'), eps: GROUP_NORM_EPS })
   const out = conv(params, 'out', silu(normed) as tf.Tensor4D)
   return outputToEps(c, out, xt, t)
 }
