@@ -19,14 +19,17 @@ import { styleCredit } from '../ml/judge/credits.ts'
 import { atomicWriteFile } from '../util/atomic-write.ts'
 import { resourcePath } from '../util/resource-path.ts'
 
-const USAGE = `usage: npm run train-judge -- [--minutes M | --steps N] [--batch B] [--lr LR] [--warmup N] [--seed S]
+const USAGE = `usage: npm run train-judge -- [--minutes M | --cpu-minutes M | --steps N] [--batch B] [--lr LR] [--warmup N] [--seed S]
                                  [--label-smoothing E] [--widths 32,64,128] [--blocks N] [--stem-stride 1|2] [--norm layer|none]
                                  [--styles a,b,...] [--held-out STYLE] [--eval-every N] [--out DIR] [--backend NAME]
        npm run train-judge -- --eval-only [--out DIR]   (re-measure a trained judge, rewrite its card)`
 
 interface Options {
   steps: number
+  /** wall-time budget: after warm-up, steps = what fits at the warm-up's pace */
   minutes?: number
+  /** the same counted in this thread's CPU time, which other work on a shared machine does not stretch */
+  cpuMinutes?: number
   batch: number
   lr: number
   warmup: number
@@ -52,8 +55,9 @@ function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
     options: {
-      steps: { type: 'string', default: '1000' },
+      steps: { type: 'string', default: '1200' },
       minutes: { type: 'string' },
+      'cpu-minutes': { type: 'string' },
       batch: { type: 'string', default: '128' },
       lr: { type: 'string', default: '0.002' },
       warmup: { type: 'string', default: '50' },
@@ -99,13 +103,15 @@ function parseOptions(argv: string[]): Options {
     architecture.norm = values.norm
   }
   let minutes: number | undefined
-  if (values.minutes !== undefined) {
-    minutes = num('minutes', values.minutes, (n) => n > 0, 'a positive number')
-    if (Number(values.warmup) < 5) throw new Error('--minutes needs --warmup >= 5: the warm-up steps measure the pace')
-  }
+  let cpuMinutes: number | undefined
+  if (values.minutes !== undefined && values['cpu-minutes'] !== undefined) throw new Error('give --minutes or --cpu-minutes, not both')
+  if (values.minutes !== undefined) minutes = num('minutes', values.minutes, (n) => n > 0, 'a positive number')
+  if (values['cpu-minutes'] !== undefined) cpuMinutes = num('cpu-minutes', values['cpu-minutes'], (n) => n > 0, 'a positive number')
+  if ((minutes !== undefined || cpuMinutes !== undefined) && Number(values.warmup) < 5) throw new Error('a time budget needs --warmup >= 5: the warm-up steps measure the pace')
   return {
     steps: int('steps', values.steps, 1),
     ...(minutes !== undefined ? { minutes } : {}),
+    ...(cpuMinutes !== undefined ? { cpuMinutes } : {}),
     batch: int('batch', values.batch, 2),
     lr: num('lr', values.lr, (n) => n > 0 && n < 1, 'in (0, 1)'),
     warmup: int('warmup', values.warmup, 0),
@@ -212,11 +218,13 @@ async function train(opts: Options, judge: JudgeModel, data: JudgeData, probe: E
     curve.push(point)
     const trainSeconds = point.seconds - evalSeconds
     const perStep = trainSeconds / (step + 1)
-    if (opts.minutes !== undefined && step + 1 === opts.warmup) {
+    if ((opts.minutes !== undefined || opts.cpuMinutes !== undefined) && step + 1 === opts.warmup) {
       // The budget covers training; the final evaluation takes about a minute more.
-      opts.steps = Math.max(opts.warmup + 1, Math.floor((opts.minutes * 60) / perStep))
+      const cpuPerStep = ((threadCpuMs() - cpuStarted) / 1000 - evalCpuSeconds) / (step + 1)
+      const [budget, pace, flag] = opts.cpuMinutes !== undefined ? [opts.cpuMinutes, cpuPerStep, '--cpu-minutes'] : [opts.minutes!, perStep, '--minutes']
+      opts.steps = Math.max(opts.warmup + 1, Math.floor((budget * 60) / pace))
       trainer.setTotalSteps(opts.steps)
-      console.log(`  --minutes ${opts.minutes}: ${perStep.toFixed(2)} s/step during warm-up, so ${opts.steps} steps in total`)
+      console.log(`  ${flag} ${budget}: ${pace.toFixed(2)} s/step during warm-up, so ${opts.steps} steps in total`)
     }
     if ((step + 1) % 10 === 0 || step + 1 === opts.steps || step < 3) {
       process.stdout.write(
@@ -307,6 +315,7 @@ async function main(): Promise<void> {
       metrics: {
         learningRate: opts.lr, warmupSteps: opts.warmup, labelSmoothing: opts.labelSmoothing, epochs: run.epochs, cpuSeconds: run.cpuSeconds, trainingImages: trainData.count,
         ...(opts.minutes !== undefined ? { minutesBudget: opts.minutes } : {}),
+        ...(opts.cpuMinutes !== undefined ? { cpuMinutesBudget: opts.cpuMinutes } : {}),
         augmentMaxShift: DEFAULT_AUGMENT.maxShift, augmentScaleJitter: DEFAULT_AUGMENT.scaleJitter, augmentBrightness: DEFAULT_AUGMENT.brightness, augmentContrast: DEFAULT_AUGMENT.contrast,
       },
     }
@@ -393,7 +402,7 @@ residual conv3x3 block(s) per stage; global average pool, LayerNorm, linear to $
 
 ## Training
 - Cross-entropy with label smoothing ${s.metrics.labelSmoothing ?? '?'}; Adam, peak learning rate ${s.metrics.learningRate ?? '?'}, ${s.metrics.warmupSteps ?? '?'} warm-up steps, cosine decay to 5%;
-  batch ${s.batchSize}, each epoch a fresh shuffle; seed ${s.seed}.${s.metrics.minutesBudget !== undefined ? `\n  The step count was chosen by \`--minutes ${s.metrics.minutesBudget}\` from the warm-up's pace; the command above, with that count, is the same run.` : ''}
+  batch ${s.batchSize}, each epoch a fresh shuffle; seed ${s.seed}.${s.metrics.minutesBudget !== undefined ? `\n  The step count was chosen by \`--minutes ${s.metrics.minutesBudget}\` from the warm-up's pace; the command above, with that count, is the same run.` : ''}${s.metrics.cpuMinutesBudget !== undefined ? `\n  The step count was chosen by \`--cpu-minutes ${s.metrics.cpuMinutesBudget}\` from the warm-up's CPU time per step; the command above, with that count, is the same run.` : ''}
 - ${s.steps} steps (${(s.metrics.epochs ?? Number.NaN).toFixed(1)} epochs) in **${(s.wallTimeSeconds / 60).toFixed(1)} minutes** of training (periodic checks excluded; ${((s.metrics.cpuSeconds ?? Number.NaN) / 60).toFixed(1)} minutes of CPU time on its thread) on the
   \`${s.backend}\` backend, one thread, on a ${cpus().length}-core machine (${cpus()[0]?.model ?? 'unknown CPU'}) shared with other work at the time;
   measuring the tables below took ${measureSeconds.toFixed(0)} s more.
