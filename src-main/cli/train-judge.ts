@@ -247,22 +247,21 @@ interface Measured {
   overall: JudgeSummary
   byCategory: { group: string; summary: JudgeSummary }[]
   byStyle: { group: string; summary: JudgeSummary }[]
-  confusions: { wanted: string; predicted: string; count: number }[]
+  /** the classes the judge answers most often when it is wrong, with how often, and a few emoji it took for them */
+  attractors: { predicted: string; count: number; examples: string[] }[]
 }
 
 async function measure(judge: JudgeModel, set: EvalSet): Promise<Measured> {
   const scores = await score(judge, set)
-  const pairs = new Map<string, number>()
+  const wrong = new Map<string, string[]>()
   scores.predicted.forEach((p, i) => {
     if (p === set.keys[i]) return
-    const k = `${set.keys[i]}→${p}`
-    pairs.set(k, (pairs.get(k) ?? 0) + 1)
+    const list = wrong.get(p) ?? []
+    list.push(set.keys[i]!)
+    wrong.set(p, list)
   })
-  const confusions = [...pairs].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([k, count]) => {
-    const [wanted, predicted] = k.split('→') as [string, string]
-    return { wanted, predicted, count }
-  })
-  return { set, overall: summarizeJudge(scores), byCategory: summarizeByGroup(scores, set.categories), byStyle: summarizeByGroup(scores, set.styles), confusions }
+  const attractors = [...wrong].sort((a, b) => b[1].length - a[1].length).slice(0, 8).map(([predicted, asked]) => ({ predicted, count: asked.length, examples: asked.slice(0, 3) }))
+  return { set, overall: summarizeJudge(scores), byCategory: summarizeByGroup(scores, set.categories), byStyle: summarizeByGroup(scores, set.styles), attractors }
 }
 
 async function main(): Promise<void> {
@@ -403,10 +402,11 @@ residual conv3x3 block(s) per stage; global average pool, LayerNorm, linear to $
 ## Training
 - Cross-entropy with label smoothing ${s.metrics.labelSmoothing ?? '?'}; Adam, peak learning rate ${s.metrics.learningRate ?? '?'}, ${s.metrics.warmupSteps ?? '?'} warm-up steps, cosine decay to 5%;
   batch ${s.batchSize}, each epoch a fresh shuffle; seed ${s.seed}.${s.metrics.minutesBudget !== undefined ? `\n  The step count was chosen by \`--minutes ${s.metrics.minutesBudget}\` from the warm-up's pace; the command above, with that count, is the same run.` : ''}${s.metrics.cpuMinutesBudget !== undefined ? `\n  The step count was chosen by \`--cpu-minutes ${s.metrics.cpuMinutesBudget}\` from the warm-up's CPU time per step; the command above, with that count, is the same run.` : ''}
-- ${s.steps} steps (${(s.metrics.epochs ?? Number.NaN).toFixed(1)} epochs) in **${(s.wallTimeSeconds / 60).toFixed(1)} minutes** of training (periodic checks excluded; ${((s.metrics.cpuSeconds ?? Number.NaN) / 60).toFixed(1)} minutes of CPU time on its thread) on the
+- ${s.steps} steps (${(s.metrics.epochs ?? Number.NaN).toFixed(1)} epochs) in **${(s.wallTimeSeconds / 60).toFixed(1)} minutes** of training (periodic checks excluded${s.metrics.cpuSeconds !== undefined ? `; ${(s.metrics.cpuSeconds / 60).toFixed(1)} minutes of CPU time on its thread` : ''}) on the
   \`${s.backend}\` backend, one thread, on a ${cpus().length}-core machine (${cpus()[0]?.model ?? 'unknown CPU'}) shared with other work at the time;
   measuring the tables below took ${measureSeconds.toFixed(0)} s more.
 - Final loss (mean of the last 20 steps): ${s.finalLoss.toFixed(3)} (uniform guess: ln ${C} = ${Math.log(C).toFixed(2)}). Per step: \`training-curve.json\`.
+- How this recipe was chosen (short runs comparing the architecture, batch, learning rate and norm): \`docs/experiments/judge-recipe.md\`.
 
 ## The real-image ceiling: held-out style \`${held}\`
 How often the judge names an emoji drawn by an artist it has never seen, among all ${C} classes. A generator
@@ -439,8 +439,8 @@ Training styles one by one (images it learned from):
 |---|---|---|---|
 ${m.fit.byStyle.map((g) => `| ${g.group} | ${g.summary.images} | ${pct(g.summary.top1)} | ${pct(g.summary.top5)} |`).join('\n')}
 
-Most frequent mistakes on the held-out style (asked for → judged as, count):
-${m.heldAll.confusions.map((c) => `${name(c.wanted)} → ${name(c.predicted)} (${c.count})`).join('; ')}.
+When wrong on the held-out style, the answers it gives most often (how many held-out images it gave it for; some of the emoji they showed):
+${m.heldAll.attractors.map((a) => `- ${name(a.predicted)}: ${a.count} (${a.examples.map(name).join(', ')})`).join('\n')}
 
 ## Use
 \`\`\`ts
