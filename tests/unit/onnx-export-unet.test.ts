@@ -24,13 +24,17 @@ const config: DitConfig = {
   output: 'v', schedule: DEFAULT_SCHEDULE,
 }
 
-/** Random values everywhere (the real init zeroes the last convs and attention outputs, which would hide mistakes). */
+/**
+ * Random values everywhere (the real init zeroes the last convs and attention outputs, which would hide
+ * mistakes), scaled by fan-in so activations stay O(1): the head has no normalisation.
+ */
 function randomValues(seed: number, c: DitConfig = config): Record<string, Float32Array> {
   const rng = new Rng(seed)
   const out: Record<string, Float32Array> = {}
   for (const [name, shape] of Object.entries(ditParamShapes(c))) {
+    const std = shape.length === 1 ? 0.3 : 1 / Math.sqrt(shape.slice(0, -1).reduce((a, b) => a * b, 1))
     const v = rng.normals(shape.reduce((a, b) => a * b, 1))
-    for (let i = 0; i < v.length; i++) v[i]! *= 0.3
+    for (let i = 0; i < v.length; i++) v[i]! *= std
     out[name] = v
   }
   return out

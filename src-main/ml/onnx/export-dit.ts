@@ -89,19 +89,20 @@ export const siluGraph = (g: OnnxGraphBuilder, x: OnnxValue) => g.op1('Mul', [x,
 /**
  * The inputs 'tokens' (and 't' for the eps graph) and the conditioning both denoisers share
  * (conditioning.ts): c = silu(timeMLP(sinusoidal t) + textMLP(masked mean of word embeddings)), [B, width]
- * for the DiT, [B, 4 width] for the U-Net; also the word embeddings + positions, [B, L, textWidth].
+ * for the DiT, [B, 4 width] for the U-Net (timeDim: the sinusoid's width, 4 width for the U-Net); also the
+ * word embeddings + positions, [B, L, textWidth].
  * The generator's t is the constant t_init, so its time embedding is [1, .] and broadcasts.
  */
 export function conditioningGraph(
-  g: OnnxGraphBuilder, config: DitConfig, w: (name: string) => OnnxValue, what: DitExportKind,
+  g: OnnxGraphBuilder, config: DitConfig, w: (name: string) => OnnxValue, what: DitExportKind, timeDim = config.width,
 ): { tInput: OnnxValue | null; cond: OnnxValue; emb: OnnxValue } {
   const linearNamed = (prefix: string, i: number, x: OnnxValue) =>
     g.op1('Add', [g.op1('MatMul', [x, w(`${prefix}.w${i}`)]), w(`${prefix}.b${i}`)])
   const silu = (x: OnnxValue) => siluGraph(g, x)
   const tokens = g.input('tokens', 'int32', ['batch', config.textLength])
 
-  // timestep embedding: [B or 1, width]
-  const half = config.width / 2
+  // timestep embedding: [B or 1, timeDim]
+  const half = timeDim / 2
   const freqs = new Float32Array(half)
   for (let i = 0; i < half; i++) freqs[i] = Math.exp((-Math.log(10000) * i) / half)
   const tInput = what.kind === 'eps' ? g.input('t', 'float32', ['batch']) : null

@@ -83,10 +83,14 @@ export function exportUnetToOnnx(config: DitConfig, values: Record<string, Float
   }
   const one = g.scalar(1, 'one')
 
+  /** x * (1 + scale) + shift with scale, shift [B, C, 1, 1] from the conditioning vector. */
+  const film = (prefix: string, x: OnnxValue, ch: number, cond: OnnxValue) => {
+    const [scale, shift] = g.op('Split', [reshape(linear(prefix, cond), [-1, 2 * ch, 1, 1])], { axis: 1 }, 2) as [OnnxValue, OnnxValue]
+    return g.op1('Add', [g.op1('Mul', [x, g.op1('Add', [scale, one])]), shift])
+  }
   const resBlock = (p: string, x: OnnxValue, cin: number, cout: number, size: number, cond: OnnxValue) => {
     let h = conv(p + 'conv1', silu(groupNorm(x, cin, size, p + 'norm1')), size)
-    const [scale, shift] = g.op('Split', [reshape(linear(p + 'film', cond), [-1, 2 * cout, 1, 1])], { axis: 1 }, 2) as [OnnxValue, OnnxValue]
-    h = g.op1('Add', [g.op1('Mul', [groupNorm(h, cout, size), g.op1('Add', [scale, one])]), shift])
+    h = film(p + 'film', groupNorm(h, cout, size), cout, cond)
     h = conv(p + 'conv2', silu(h), size)
     if (cin === cout) return g.op1('Add', [x, h])
     const skipW = g.weight(p + 'skip.w', [cout, cin, 1, 1], toOihw(values[p + 'skip.w']!, [1, 1, cin, cout]))
@@ -120,7 +124,7 @@ export function exportUnetToOnnx(config: DitConfig, values: Record<string, Float
   }
 
   const x = what.kind === 'eps' ? g.input('xt', 'float32', ['batch', S, S, C]) : g.input('z', 'float32', ['batch', S, S, C])
-  const { tInput, cond, emb } = conditioningGraph(g, config, w, what) // cond [B, 4 width], emb [B, L, tw]
+  const { tInput, cond, emb } = conditioningGraph(g, config, w, what, 4 * config.width) // cond [B, 4 width], emb [B, L, tw]
   const words = layerNorm(emb, config.textWidth)
 
   let h = conv('in', g.op1('Transpose', [x], { perm: [0, 3, 1, 2] }), S)
@@ -148,7 +152,7 @@ export function exportUnetToOnnx(config: DitConfig, values: Record<string, Float
     }
     if (l > 0) h = upsample(h, ch, sizes[l]!)
   }
-  const outNchw = conv('out', silu(groupNorm(h, ch, S, 'out.norm')), S)
+  const outNchw = conv('out', silu(film('out.film', h, ch, cond)), S)
   const raw = g.op1('Transpose', [outNchw], { perm: [0, 2, 3, 1] }) // back to [B, H, W, C]
   const eps = (config.output ?? 'epsilon') === 'epsilon' ? raw : vToEps(g, config, raw, x, tInput, what)
 
