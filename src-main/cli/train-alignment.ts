@@ -15,6 +15,7 @@ import { AlignmentModel, ALIGNMENT_SCORE_SCALE, type AlignmentArchitecture, type
 import { AlignmentTrainer, captionRetrieval, sampleContrastiveBatch, type RetrievalResult } from '../ml/rewards/alignment-training.ts'
 import { embedSplitImages, embedTextsChunked } from '../ml/rewards/alignment-training.ts'
 import { atomicWriteFile } from '../util/atomic-write.ts'
+import { formatMinSec as formatDuration } from '../util/format-duration.ts'
 import { DEFAULT_WORD_BACKOFF, type WordBackoff } from '../ml/text/word-backoff.ts'
 
 const USAGE = `usage: npm run train-alignment -- [--steps N] [--batch B] [--lr LR] [--warmup N] [--seed S]
@@ -153,13 +154,6 @@ function trainingCommand(opts: Options, architecture: AlignmentArchitecture): st
   return `npm run train-alignment -- ${flags.join(' ')}`
 }
 
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?'
-  const total = Math.round(seconds)
-  const m = Math.floor(total / 60)
-  const s = total % 60
-  return m > 0 ? `${m}m${String(s).padStart(2, '0')}s` : `${s}s`
-}
 
 /**
  * Pairwise check the behaviour test also makes: for each image, does its own canonical caption
@@ -238,13 +232,8 @@ function nameRetrieval(model: AlignmentModel, split: EmojiSplit): NameRetrieval 
 
 /** The images of `count` randomly chosen emoji (all their styles), as a split of its own. */
 function emojiSubset(split: EmojiSplit, count: number, seed: number): EmojiSplit {
-  const keys = new Rng(seed).shuffle([...new Set(split.items.map((it) => it.key))]).slice(0, count)
-  const chosen = new Set(keys)
-  const floats = split.imageSize * split.imageSize * 3
-  const picked = split.items.map((it, i) => ({ it, i })).filter(({ it }) => chosen.has(it.key))
-  const images = new Float32Array(picked.length * floats)
-  picked.forEach(({ i }, j) => images.set(split.images.subarray(i * floats, (i + 1) * floats), j * floats))
-  return { imageSize: split.imageSize, images, items: picked.map(({ it }) => it) }
+  const chosen = new Set(new Rng(seed).shuffle([...new Set(split.items.map((it) => it.key))]).slice(0, count))
+  return filterSplit(split, (it) => chosen.has(it.key))
 }
 
 interface CaptionGroupResult {

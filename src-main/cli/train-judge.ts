@@ -17,6 +17,7 @@ import { DEFAULT_AUGMENT, EpochSampler, judgeClasses, JudgeTrainer, labelledImag
 import { scoreImages, summarizeByGroup, summarizeJudge, type JudgeScores, type JudgeSummary } from '../ml/judge/score.ts'
 import { styleCredit } from '../ml/judge/credits.ts'
 import { atomicWriteFile } from '../util/atomic-write.ts'
+import { formatMinSec as formatDuration } from '../util/format-duration.ts'
 import { resourcePath } from '../util/resource-path.ts'
 
 const USAGE = `usage: npm run train-judge -- [--minutes M | --cpu-minutes M | --steps N] [--batch B] [--lr LR] [--warmup N] [--seed S]
@@ -137,13 +138,6 @@ function trainingCommand(opts: Options, a: JudgeArchitecture): string {
   return `npm run train-judge -- ${flags.join(' ')}`
 }
 
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?'
-  const total = Math.round(seconds)
-  const m = Math.floor(total / 60)
-  const s = total % 60
-  return m > 0 ? `${m}m${String(s).padStart(2, '0')}s` : `${s}s`
-}
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '–')
 

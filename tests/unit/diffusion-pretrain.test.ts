@@ -114,26 +114,30 @@ describe('pretraining run', () => {
       assert.equal(model.dit.width, 16, 'the hook gets the EMA model')
       return { judgeTop1: 0.25, judgeTop5: 0.5, judgeImages: 4 }
     }
-    // a budget the first step alone uses up: the run stops after one step and saves
+    // a budget the first step alone uses up (the thread CPU clock may tick coarsely, so a step or two)
     const r = await new Pretraining(options(out, { stopAtCpuSeconds: 1e-6, evalEvery: 2 }), { ...data, evaluate }, quiet).run()
     assert.equal(r.stopped, 'cpu-budget')
-    assert.equal(r.step, 1)
+    assert.ok(r.step >= 1 && r.step < 6, `stopped at step ${r.step}`)
     const state = await loadCheckpoint(join(out, 'state'))
+    assert.equal((state.config as { step?: number }).step, r.step, 'the stop saved the state')
     assert.ok(((state.config as { trainCpuSeconds?: number }).trainCpuSeconds ?? 0) > 0, 'CPU time is saved with the state')
-    assert.equal(calls, 1, 'evaluated once at the end')
-    // resume without the budget: evaluations at steps 2, 4, 6 (6 is also the end: once)
+    const firstLines = (await readFile(join(out, 'eval.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>)
+    assert.equal(firstLines.length, calls)
+    assert.equal(firstLines.at(-1)!.step, r.step, 'the budget stop evaluates the model it saved')
+    // resume without the budget: every even step is evaluated, and the end (6) only once
     const r2 = await new Pretraining(options(out, { resume: true, evalEvery: 2 }), { ...data, evaluate }, quiet).run()
     assert.equal(r2.step, 6)
-    assert.equal(calls, 4)
     const lines = (await readFile(join(out, 'eval.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>)
-    assert.deepEqual(lines.map((l) => l.step), [1, 2, 4, 6])
+    assert.equal(lines.length, calls)
+    assert.deepEqual(lines.slice(-2).map((l) => l.step), [4, 6])
+    assert.ok(lines.every((l, i) => i === 0 || l.step! > lines[i - 1]!.step!), 'one line per evaluated step')
     for (const l of lines) {
       assert.equal(l.judgeTop1, 0.25)
       assert.ok(l.trainCpuSeconds! >= 0 && l.trainSeconds! >= 0)
     }
     const { writePretrainCard } = await import('../../src-main/ml/diffusion/pretrain-card.ts')
     const rec = await writePretrainCard(out, join(out, 'model'), { title: 'Tiny', command: 'npm run pretrain -- ...', judgeCeilingTop1: 0.6 })
-    assert.equal(rec.evals.length, 4)
+    assert.equal(rec.evals.length, lines.length)
     const card = await readFile(join(out, 'model', 'MODEL_CARD.md'), 'utf8')
     assert.match(card, /\*\*6 of 6 steps\*\*/)
     assert.match(card, /top-1 \*\*25\.0%\*\*/)

@@ -282,8 +282,10 @@ export class Pretraining {
         // the main thread's whole step (incl. the update), then each worker's gradient work
         const cpuMs = [threadCpuMs() - cpuStarted, ...(r.cpuMs?.slice(1) ?? [])]
         cpuMs.forEach((ms, i) => { cpuMsByThread[i]! += ms })
+        // Where the thread CPU clock is missing (not Linux), count the wall time of every thread instead,
+        // so a CPU budget still ends the run (later than a true CPU count would on a busy machine).
         const stepCpu = cpuMs.reduce((a, b) => a + b, 0) / 1000
-        if (Number.isFinite(stepCpu)) trainCpuSeconds += stepCpu
+        trainCpuSeconds += Number.isFinite(stepCpu) ? stepCpu : (performance.now() - started) / 1000 * cpuMs.length
         sessionSteps++
         if (!Number.isFinite(r.loss)) throw new Error(`pretraining diverged: loss ${r.loss} at step ${step + 1} (last checkpoint is intact)`)
         const seconds = (performance.now() - started) / 1000
