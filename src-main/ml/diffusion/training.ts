@@ -4,6 +4,7 @@
 // trainStepParallel computes the same gradient on several threads (denoising-parallel.ts); both
 // steps apply it with applyGradients (clip, Adam, EMA).
 import * as tf from '@tensorflow/tfjs-core'
+import { warmupCosineLr } from '../util/lr-schedule.ts'
 import type { VpSchedule } from './schedule.ts'
 import type { Rng } from '../util/rng.ts'
 import type { BatchArrays, DataParallelTrainer } from '../backend/data-parallel.ts'
@@ -136,10 +137,7 @@ export function denoisingLossFromTensors(
 }
 
 export function learningRateAt(h: TrainHyper, step: number): number {
-  if (step < h.warmupSteps) return (h.learningRate * (step + 1)) / h.warmupSteps
-  const progress = Math.min(1, (step - h.warmupSteps) / Math.max(1, h.totalSteps - h.warmupSteps))
-  const cosine = 0.5 * (1 + Math.cos(Math.PI * progress))
-  return h.learningRate * (h.minLrFraction + (1 - h.minLrFraction) * cosine)
+  return warmupCosineLr(h, step)
 }
 
 /** What one optimiser step reports. */

@@ -5,6 +5,7 @@
 // (so it can score validation prompts too), and never sees the held-out style, whose images measure
 // its "real-image ceiling": how often it names an emoji it has only seen drawn by other artists.
 import * as tf from '@tensorflow/tfjs-core'
+import { warmupCosineLr } from '../util/lr-schedule.ts'
 import type { EmojiItem } from '../data/emoji-catalog.ts'
 import type { Rng } from '../util/rng.ts'
 import { judgeLogits, type JudgeClass, type JudgeModel } from './classifier.ts'
@@ -231,10 +232,7 @@ export class JudgeTrainer {
 
   /** Linear warm-up, then cosine decay to 5% of the peak at totalSteps. */
   learningRateAt(step: number): number {
-    const { learningRate, warmupSteps, totalSteps } = this.opts
-    if (step < warmupSteps) return (learningRate * (step + 1)) / warmupSteps
-    const progress = Math.min(1, (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps))
-    return learningRate * (0.05 + 0.95 * 0.5 * (1 + Math.cos(Math.PI * progress)))
+    return warmupCosineLr({ ...this.opts, minLrFraction: 0.05 }, step)
   }
 
   /** One Adam step; returns the loss before the update. */

@@ -7,6 +7,7 @@
 // twitter and the google image), so the targets are soft: every slot with the same caption counts as
 // a positive, instead of punishing the model for matching a true pair.
 import * as tf from '@tensorflow/tfjs-core'
+import { warmupCosineLr } from '../util/lr-schedule.ts'
 import { matMul2d } from '../backend/ops.ts'
 import type { EmojiSplit } from '../data/emoji-dataset.ts'
 import type { Rng } from '../util/rng.ts'
@@ -115,11 +116,9 @@ export class AlignmentTrainer {
     this.opts = { ...this.opts, totalSteps }
   }
 
+  /** Linear warm-up, then cosine decay to 10% of the peak at totalSteps. */
   learningRateAt(step: number): number {
-    const { learningRate, warmupSteps, totalSteps } = this.opts
-    if (step < warmupSteps) return (learningRate * (step + 1)) / warmupSteps
-    const progress = Math.min(1, (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps))
-    return learningRate * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * progress)))
+    return warmupCosineLr({ ...this.opts, minLrFraction: 0.1 }, step)
   }
 
   /** One optimiser step on a batch; returns the loss before the update. */
