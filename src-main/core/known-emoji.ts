@@ -12,7 +12,7 @@ import type { EmojiStyle } from '../ml/data/captions.ts'
 import { createWorker } from './jobs/job-manager.ts'
 import type { KnownEmojiList } from './known-emoji-list.ts'
 import { EMBEDDED_ONE_STEP_MODEL, embeddedGeneratorInitPresent, embeddedGeneratorMissingMessage, isShippedModelName } from './runs/generator-init.ts'
-import { isRunFolder, runBaseModelDir, RUN_FILES } from './runs/run-files.ts'
+import { isRunFolder, readRunBaseModelField, runBaseModelDir } from './runs/run-files.ts'
 import type { Workspace } from './workspace.ts'
 
 /** What a model was trained on: the config.json that says so and its styles, or why nothing is known. */
@@ -81,12 +81,7 @@ export class KnownEmojiLists {
     }
     if (isRunFolder(dir)) {
       // a DI* run's generator knows what its base model knows
-      let baseModelDir: unknown
-      try {
-        baseModelDir = (JSON.parse(await readFile(join(dir, RUN_FILES.config), 'utf8')) as { baseModelDir?: unknown }).baseModelDir
-      } catch {
-        baseModelDir = undefined // an unreadable run config: the reference, as for a config naming no base model
-      }
+      const baseModelDir = await readRunBaseModelField(dir)
       const referenceDir = this.options.referenceDir()
       const baseDir = runBaseModelDir(baseModelDir, referenceDir, workspace.root)
       const base = baseDir === referenceDir ? 'the shipped reference' : typeof baseModelDir === 'string' ? baseModelDir : baseDir

@@ -9,7 +9,7 @@ import { StudioError, type PromptCheck, type PromptCheckParams } from '../contra
 import { PromptReader } from '../ml/text/prompt-reading.ts'
 import { Tokenizer } from '../ml/text/tokenizer.ts'
 import { isShippedModelName } from './runs/generator-init.ts'
-import { isRunFolder, runBaseModelDir, RUN_FILES } from './runs/run-files.ts'
+import { isRunFolder, readRunBaseModelField, runBaseModelDir } from './runs/run-files.ts'
 import type { Workspace } from './workspace.ts'
 
 const MAX_CACHED_TOKENIZERS = 16
@@ -75,12 +75,7 @@ export class PromptChecker {
     if (existsSync(join(dir, 'manifest.json'))) return join(dir, 'manifest.json')
     if (isRunFolder(dir)) {
       // a DI* run's generator reads prompts with its base model's tokenizer
-      let baseModelDir: unknown
-      try {
-        baseModelDir = (JSON.parse(await readFile(join(dir, RUN_FILES.config), 'utf8')) as { baseModelDir?: unknown }).baseModelDir
-      } catch {
-        baseModelDir = undefined // an unreadable run config: the reference, as for a config naming no base model
-      }
+      const baseModelDir = await readRunBaseModelField(dir)
       return join(runBaseModelDir(baseModelDir, this.referenceDir(), this.workspace.root), 'config.json')
     }
     return join(dir, 'config.json')

@@ -26,6 +26,18 @@ export function isRunFolder(dir: string): boolean {
  * The base model folder a run config names: its baseModelDir (relative ones from `baseDir`), or the
  * shipped reference when it names none (or names something that is not a string).
  */
+/**
+ * The `baseModelDir` field of a run folder's config.json as written (undefined when the config is
+ * unreadable: callers then fall back to the reference, as for a config naming no base model).
+ */
+export async function readRunBaseModelField(runDir: string): Promise<unknown> {
+  try {
+    return (JSON.parse(await fs.readFile(join(runDir, RUN_FILES.config), 'utf8')) as { baseModelDir?: unknown }).baseModelDir
+  } catch {
+    return undefined
+  }
+}
+
 export function runBaseModelDir(baseModelDir: unknown, referenceDir: string, baseDir: string): string {
   if (typeof baseModelDir !== 'string') return referenceDir
   return isAbsolute(baseModelDir) ? baseModelDir : resolve(baseDir, baseModelDir)
