@@ -26,6 +26,7 @@ import { sampleBatch, type EmojiSplit } from '../data/emoji-dataset.ts'
 import type { EmojiStyle } from '../data/captions.ts'
 import { Tokenizer, type TokenizerJson } from '../text/tokenizer.ts'
 import { Rng, hashString } from '../util/rng.ts'
+import { projectRelativePath } from '../../util/resource-path.ts'
 import { ditEps, ditParamShapes, countParams, disposeParams, type DitConfig } from './dit.ts'
 import { writeImageGrid } from './image-grid.ts'
 import { DiffusionModel } from './model.ts'
@@ -160,6 +161,15 @@ export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds))
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`
+}
+
+/** The state's options as recorded: files inside the project by project-relative path (see projectRelativePath). */
+function withRecordedPaths<T extends { textInit?: string; judge?: string }>(options: T): T {
+  return {
+    ...options,
+    ...(options.textInit ? { textInit: projectRelativePath(options.textInit) } : {}),
+    ...(options.judge ? { judge: projectRelativePath(options.judge) } : {}),
+  }
 }
 
 export class Pretraining {
@@ -347,7 +357,7 @@ export class Pretraining {
   private async writeState(stateDir: string, trainer: DenoisingTrainer, dit: DitConfig, tokenizer: Tokenizer,
     stats: { smoothedLoss: number; lossWeight: number; trainSeconds: number; trainCpuSeconds: number }): Promise<void> {
     const { outDir: _o, resume: _r, stopAtStep: _s, stopAtCpuSeconds: _c, workers: _w, ...options } = this.opts
-    const config: StateConfig = { kind: 'di-studio-pretrain-state', options, dit, tokenizer: tokenizer.toJSON(), step: trainer.step, ...stats }
+    const config: StateConfig = { kind: 'di-studio-pretrain-state', options: withRecordedPaths(options), dit, tokenizer: tokenizer.toJSON(), step: trainer.step, ...stats }
     const tensors: Record<string, NamedTensor> = {}
     const shapes = ditParamShapes(dit)
     for (const [key, data] of Object.entries(await trainer.exportState())) {
@@ -364,7 +374,7 @@ export class Pretraining {
       // the drawing styles it learnt (the studio's emoji browser lists what a model knows from them)
       styles: this.opts.styles ?? ['twitter', 'google'],
       // where the word embeddings started (the model card's recipe needs it)
-      ...(this.opts.textInit ? { textInit: this.opts.textInit } : {}),
+      ...(this.opts.textInit ? { textInit: projectRelativePath(this.opts.textInit) } : {}),
     })
     await emaModel.save(join(this.opts.outDir, 'model'))
   }

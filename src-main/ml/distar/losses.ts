@@ -1,4 +1,4 @@
-// Diff-Instruct* losses, to be read next to /work/shared/docs/di-star.md (the § numbers refer to it).
+// Diff-Instruct* losses, to be read next to docs/di-star.md (the § numbers refer to it).
 //
 // One canonical space: epsilon. x_t = alpha_t x0 + sigma_t eps, and a network's score is
 // s(x_t) = -eps_hat(x_t) / sigma_t. Every regulariser term carries the weighting
