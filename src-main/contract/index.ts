@@ -15,6 +15,7 @@ import {
 export * from './channels.ts'
 export * from './files.ts'
 export * from './jobs.ts'
+export * from './limits.ts'
 export * from './reports.ts'
 export * from './settings.ts'
 export * from './studio-data.ts'
@@ -171,9 +172,22 @@ export function parseEvent(channel: unknown, payload: unknown): StudioEvent | nu
 
 export function describeIssues(error: z.ZodError): string {
   return error.issues
+    .flatMap((i) => closestIssues(i))
     .slice(0, 5)
     .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
     .join('; ')
+}
+
+/**
+ * A union that matched no option ("Invalid input") is described by the option the value was meant
+ * for: the one whose keys it has (no unrecognised key at the union itself), then the one with the
+ * fewest problems, so a DI* run config with one bad field names that field.
+ */
+function closestIssues(issue: z.core.$ZodIssue): { path: PropertyKey[]; message: string }[] {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [issue]
+  const score = (branch: z.core.$ZodIssue[]) => (branch.some((i) => i.code === 'unrecognized_keys' && i.path.length === 0) ? 1_000 : 0) + branch.length
+  const best = issue.errors.reduce((a, b) => (score(b) < score(a) ? b : a))
+  return best.flatMap((i) => closestIssues(i)).map((i) => ({ path: [...issue.path, ...i.path], message: i.message }))
 }
 
 // ---- WebSocket wire format -------------------------------------------------------------------

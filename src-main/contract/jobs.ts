@@ -3,6 +3,7 @@
 // The DI* run config and the gallery job params are defined beside their engines (zod-only files,
 // so the contract stays browser-safe) and re-used here rather than copied.
 import { z } from 'zod'
+import { boundedNumber, CONTROL_LIMITS } from './limits.ts'
 import { DEFAULT_T_INIT, RunConfig, RunControls, RunId } from '../core/runs/run-config.ts'
 import { configPath } from '../ml/rewards/reward-spec.ts'
 import { GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams } from '../core/gallery/schemas.ts'
@@ -75,8 +76,6 @@ export interface JobKindInfo {
 export const ControlValue = z.union([z.number(), z.string().max(256), z.boolean()])
 export type ControlValue = z.output<typeof ControlValue>
 
-const finite = () => z.number().finite()
-
 /**
  * What a running DI* job accepts in a `set` control: the run's scalar controls by name, the t range as
  * tMin / tMax, one reward's relative weight as 'rewardMix.<reward>' (core/runs/live-controls.ts maps
@@ -93,7 +92,8 @@ const DistarScalarControls = RunControls.omit({ tRange: true, rewardMix: true })
 const DISTAR_SETTABLE_KEYS = new Set(Object.keys(DistarScalarControls.shape))
 
 export const DistarSettable = DistarScalarControls.strip()
-  .catchall(finite())
+  // the rewardMix.<reward> weights: a per-reward weight, as in the run config
+  .catchall(boundedNumber(CONTROL_LIMITS.rewardPartWeight))
   .superRefine((values, ctx) => {
     for (const key of Object.keys(values)) {
       if (DISTAR_SETTABLE_KEYS.has(key) || (key.startsWith('rewardMix.') && key.length > 'rewardMix.'.length)) continue
@@ -177,6 +177,8 @@ export const JobSummary = z.object({
   result: z.unknown().optional(),
   /** What the job computed on (its job.runtime event), once known. */
   runtime: JobRuntime.optional(),
+  /** Its warnings (job.log events of level 'warn'), each once, oldest first: a page keeps them in view. */
+  warnings: z.array(z.string()).optional(),
   /** Files the job announced (job.artifact events), oldest first. */
   artifacts: z
     .array(z.object({ kind: z.string(), path: z.string(), step: z.int().optional(), caption: z.string().optional() }))

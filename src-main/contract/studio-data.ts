@@ -157,6 +157,12 @@ export const PromptCheck = z.object({
   unknownWords: z.array(z.object({ word: z.string(), suggestion: z.string().nullable() })),
   /** prompts longer than maxLength words (the rest is ignored) */
   truncated: z.array(z.string()),
+  /** prompts with no word the model knows ("!!!", "lemon", an emoji whose name it never learnt): it cannot follow them */
+  noKnownWords: z.array(z.string()),
+  /** emoji in the prompts, each once, with the name the model reads instead ("🍎" -> "red apple") */
+  emoji: z.array(z.object({ emoji: z.string(), name: z.string() })),
+  /** prompts over PROMPT_MAX_CHARS characters, which the studio refuses (limits.ts PROMPT_TOO_LONG says why) */
+  tooLong: z.array(z.string()),
   /** one sentence for the user, or null when every word is read */
   notice: z.string().nullable(),
 })

@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { StudioError, type PromptCheck, type PromptCheckParams } from '../contract/index.ts'
+import { PROMPT_MAX_CHARS, StudioError, type PromptCheck, type PromptCheckParams } from '../contract/index.ts'
 import { PromptReader } from '../ml/text/prompt-reading.ts'
 import { Tokenizer } from '../ml/text/tokenizer.ts'
 import { isShippedModelName } from './runs/generator-init.ts'
@@ -25,8 +25,11 @@ export class PromptChecker {
 
   async check({ model, prompts }: PromptCheckParams): Promise<PromptCheck> {
     const reader = await this.readerFor(model, await this.tokenizerFile(model))
-    if (!reader) return { readsPrompts: false, vocabularySize: 0, maxLength: 0, unknownWords: [], truncated: [], notice: null }
-    const { unknown, truncated, notice } = reader.readAll(prompts)
+    // a prompt over the limit is refused whatever the model: said here as the refusal will say it
+    const tooLong = prompts.filter((p) => p.length > PROMPT_MAX_CHARS)
+    if (!reader) return { readsPrompts: false, vocabularySize: 0, maxLength: 0, unknownWords: [], truncated: [], noKnownWords: [], emoji: [], tooLong, notice: null }
+    const read = prompts.filter((p) => p.length <= PROMPT_MAX_CHARS)
+    const { unknown, truncated, noKnownWords, emoji, notice } = reader.readAll(read)
     const { tokenizer } = reader
     return {
       readsPrompts: true,
@@ -34,6 +37,9 @@ export class PromptChecker {
       maxLength: tokenizer.maxLength,
       unknownWords: unknown,
       truncated,
+      noKnownWords,
+      emoji,
+      tooLong,
       notice,
     }
   }

@@ -72,10 +72,19 @@ export function sessionCookie(token: string): string {
   return `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Strict`
 }
 
-/** What a browser without the token sees instead of a studio that cannot connect. */
-export const NEEDS_TOKEN_PAGE = `<!doctype html><meta charset="utf-8"><title>DI Studio: access token needed</title>
+/**
+ * What a browser without the token sees instead of a studio that cannot connect. `kept`: the token is
+ * the one kept in the settings folder (loadOrCreateAccessToken), the same at every launch.
+ */
+export function needsTokenPage(kept: boolean): string {
+  const lifetime = kept
+    ? `The token stays the same from one launch to the next: it is kept in the file <code>${TOKEN_FILE}</code>
+in the studio's settings folder, readable by you only (delete that file to get a new one).`
+    : 'This studio made a new token when it started, for this launch only.'
+  return `<!doctype html><meta charset="utf-8"><title>DI Studio: access token needed</title>
 <body>
 <h1>DI Studio needs its access token</h1>
 <p>Open the address that <code>npm start</code> (or <code>npm run serve</code>) printed when it started:
-it ends in <code>/?token=&hellip;</code>. The token changes with every launch and keeps other programs
-on this computer away from your workspace.</p></body>`
+it ends in <code>/?token=&hellip;</code>. The token keeps other programs on this computer away from your workspace.</p>
+<p>${lifetime}</p></body>`
+}

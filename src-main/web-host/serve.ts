@@ -28,7 +28,7 @@ export async function serveStudio(options: ServeOptions): Promise<{ core: Studio
   const staticDir = defaultRendererDir()
   let host: WebHost
   try {
-    host = await startWebHost(core, { port, staticDir, token: loadOrCreateAccessToken(configDir) })
+    host = await startWebHost(core, { port, staticDir, token: loadOrCreateAccessToken(configDir), tokenKept: true })
   } catch (err) {
     await core.close()
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {

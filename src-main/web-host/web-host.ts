@@ -18,7 +18,7 @@ import type { StudioCore } from '../core/studio-core.ts'
 import { findServableFile } from '../core/workspace-files.ts'
 import type { ServableFile } from '../core/workspace-files.ts'
 import { SECURITY_HEADERS } from './security-headers.ts'
-import { NEEDS_TOKEN_PAGE, TOKEN_QUERY, newAccessToken, requestAuthorised, requestTokens, sessionCookie, tokenMatches } from './access-token.ts'
+import { needsTokenPage, TOKEN_QUERY, newAccessToken, requestAuthorised, requestTokens, sessionCookie, tokenMatches } from './access-token.ts'
 
 export const WS_PATH = '/ws'
 /** Frames above this are dropped by ws itself (connection closed with 1009); smaller oversized ones get an error reply. */
@@ -45,6 +45,8 @@ export interface WebHostOptions {
   logger?: Logger
   /** the access token (access-token.ts); default: a new random one per launch */
   token?: string
+  /** the token is the one kept in the settings folder across launches (the page without it says so) */
+  tokenKept?: boolean
 }
 
 export interface WebHost {
@@ -66,11 +68,12 @@ export async function startWebHost(core: StudioCore, options: WebHostOptions): P
   let port = options.port
   const token = options.token ?? newAccessToken()
   if (token.length < 16) throw new Error('startWebHost: the access token must be at least 16 characters')
+  const tokenPage = needsTokenPage(options.tokenKept === true && options.token !== undefined)
   const allowedHosts = (): string[] => [`127.0.0.1:${port}`, `localhost:${port}`]
   const allowedOrigins = (): string[] => allowedHosts().map((h) => `http://${h}`)
 
   const server = createServer((req, res) => {
-    serveHttp(req, res, options.staticDir, allowedHosts(), token, (urlPath) => findServableFile(core.workspace, urlPath)).catch((err: Error) => {
+    serveHttp(req, res, options.staticDir, allowedHosts(), token, tokenPage, (urlPath) => findServableFile(core.workspace, urlPath)).catch((err: Error) => {
       // the path only: a first visit's query holds the access token
       log.error(`HTTP request ${new URL(req.url ?? '/', 'http://x').pathname} failed: ${err.message}`)
       if (!res.headersSent) res.writeHead(500, SECURITY_HEADERS)
@@ -185,6 +188,7 @@ async function serveHttp(
   root: string,
   allowedHosts: string[],
   token: string,
+  tokenPage: string,
   findFile: (urlPath: string) => Promise<ServableFile>,
 ): Promise<void> {
   if (!allowedHosts.includes(req.headers.host ?? '')) {
@@ -220,7 +224,7 @@ async function serveHttp(
       return serveStatic(req, res, root, rawPath)
     }
     res.writeHead(401, { ...SECURITY_HEADERS, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' })
-    res.end(req.method === 'HEAD' ? undefined : NEEDS_TOKEN_PAGE)
+    res.end(req.method === 'HEAD' ? undefined : tokenPage)
     return
   }
   return serveStatic(req, res, root, rawPath)

@@ -90,7 +90,8 @@ test('words the model does not know, and words past its prompt length, are repor
   assert.equal(result.entries.length, 6, 'the images are made all the same')
   assert.deepEqual(result.prompts.unknownWords.map((u) => u.word), ['kangaroo', 'qwzx'], 'each word once, across prompts and models')
   assert.deepEqual(result.prompts.truncated, [long])
-  assert.match(result.prompts.notice ?? '', /^not in the model's vocabulary, so read as unknown tokens: kangaroo, qwzx; 1 prompt is longer than 6 words/)
+  assert.deepEqual(result.prompts.noKnownWords, ['Kangaroo, qwzx!'], 'a prompt the model cannot follow at all')
+  assert.match(result.prompts.notice ?? '', /^no word the model knows in "Kangaroo, qwzx!", so it cannot follow that prompt; not in the model's vocabulary, so read as unknown tokens: kangaroo, qwzx; 1 prompt is longer than 6 words/)
   // the image keeps the prompt as typed
   assert.deepEqual(result.entries.map((e) => e.prompt).slice(0, 3), ['red kangaroo', 'Kangaroo, qwzx!', long])
 })

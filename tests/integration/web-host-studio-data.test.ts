@@ -142,7 +142,7 @@ describe('web host: prompts.check', () => {
     const check = async (model: string, prompts: string[]) => {
       const reply = await socket.request('prompts.check', { model, prompts })
       assert.ok(reply.ok, JSON.stringify(reply))
-      return reply.result as { readsPrompts: boolean; vocabularySize: number; maxLength: number; unknownWords: { word: string; suggestion: string | null }[]; truncated: string[]; notice: string | null }
+      return reply.result as { readsPrompts: boolean; vocabularySize: number; maxLength: number; unknownWords: { word: string; suggestion: string | null }[]; truncated: string[]; noKnownWords: string[]; emoji: { emoji: string; name: string }[]; tooLong: string[]; notice: string | null }
     }
     const reference = await check('reference', ['a red apple', 'grinning face, twitter style'])
     assert.deepEqual([reference.readsPrompts, reference.maxLength, reference.unknownWords, reference.notice], [true, 16, [], null])
@@ -156,7 +156,15 @@ describe('web host: prompts.check', () => {
     assert.equal(words.vocabularySize, 8)
     assert.match(words.notice ?? '', /lemon \(try "fruit"\).*longer than 5 words/)
     assert.deepEqual(await check('runs/r2', ['lemon dog', long, 'lemon']), words, "a run reads prompts with its base model's tokenizer")
-    assert.deepEqual(await check('models/free', ['anything at all']), { readsPrompts: false, vocabularySize: 0, maxLength: 0, unknownWords: [], truncated: [], notice: null })
+    assert.deepEqual(words.noKnownWords, ['lemon'], 'a prompt of unknown words only')
+    assert.deepEqual(await check('models/free', ['anything at all']), { readsPrompts: false, vocabularySize: 0, maxLength: 0, unknownWords: [], truncated: [], noKnownWords: [], emoji: [], tooLong: [], notice: null })
+    // emoji read as their names; no known word at all; over the prompt limit (said apart from the 16-word tail)
+    const tooLong = `red apple ${'x'.repeat(300)}`
+    const emoji = await check('reference', ['🍎', '!!!', tooLong])
+    assert.deepEqual(emoji.emoji, [{ emoji: '🍎', name: 'red apple' }])
+    assert.deepEqual(emoji.noKnownWords, ['!!!'])
+    assert.deepEqual(emoji.tooLong, [tooLong])
+    assert.deepEqual(emoji.truncated, [], 'a refused prompt is not also "read up to 16 words"')
 
     assert.equal(errorCode(await socket.request('prompts.check', { model: 'models/tiny', prompts: ['x'] })), 'invalid-params') // config.json without a tokenizer
     assert.equal(errorCode(await socket.request('prompts.check', { model: 'models/none', prompts: ['x'] })), 'not-found')

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import {
-  ClientMessage, EVENT_CHANNELS, REQUEST_CHANNELS, ServerMessage, eventContract, parseEvent, parseRequest, requestContract,
+  CONTROL_LIMITS, ClientMessage, EVENT_CHANNELS, JOB_KIND_INFO, PROMPT_MAX_CHARS, PROMPT_TOO_LONG, REQUEST_CHANNELS, ServerMessage, eventContract, parseEvent, parseRequest,
+  requestContract,
 } from '../../src-main/contract/index.ts'
 
 function refused(channel: unknown, params: unknown) {
@@ -103,5 +104,70 @@ describe('contract: WebSocket envelopes', () => {
     assert.equal(ServerMessage.safeParse({ type: 'response', id: 3, ok: false, error: { code: 'oops', message: 'x' } }).success, false)
     assert.ok(ServerMessage.safeParse({ type: 'event', channel: 'job.log', payload: {} }).success)
     assert.equal(ServerMessage.safeParse({ type: 'event', channel: 'job.unknown', payload: {} }).success, false)
+  })
+})
+
+describe('contract: the limits people type against (contract/limits.ts)', () => {
+  const startRun = (config: unknown) => parseRequest('jobs.start', { kind: 'distar-train', params: { config } })
+  const settable = JOB_KIND_INFO['distar-train'].settable
+
+  it('refuses what the issue found accepted: CFG -50, reward weight 1e9, learning rate 1e6, a negative per-reward weight', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ controls: { cfgScale: -50 } }, /params\.config\.controls\.cfgScale: must be between 0 and 10/],
+      [{ controls: { rewardWeight: 1e9 } }, /params\.config\.controls\.rewardWeight: must be between 0 and 10/],
+      [{ controls: { generatorLr: 1e6 } }, /params\.config\.controls\.generatorLr: must be between 0 and 0\.01/],
+      [{ controls: { fakeLr: 1e6 } }, /params\.config\.controls\.fakeLr: must be between 0 and 0\.01/],
+      [{ controls: { regulariserWeight: 11 } }, /params\.config\.controls\.regulariserWeight: must be between 0 and 10/],
+      [{ controls: { rewardMix: { brightness: -1 } } }, /must be between 0 and 10/],
+      [{ reward: { kind: 'sum', parts: [{ spec: { kind: 'alignment' }, weight: 1 }, { spec: { kind: 'brightness' }, weight: -1 }] } }, /params\.config\.reward\.parts\.1\.weight: must be between 0 and 10/],
+      [{ steps: 1.5 }, /params\.config\.steps: must be a whole number from 1 to 10,000,000/],
+    ]
+    for (const [config, message] of cases) {
+      const r = startRun(config)
+      assert.equal(r.ok, false, JSON.stringify(config))
+      assert.match(!r.ok ? r.error.message : '', message, JSON.stringify(config))
+    }
+  })
+
+  it('the run config and the live controls accept the same range, edges included, and refuse just past it', () => {
+    for (const [key, limit] of [
+      ['rewardWeight', CONTROL_LIMITS.rewardWeight], ['regulariserWeight', CONTROL_LIMITS.regulariserWeight],
+      ['cfgScale', CONTROL_LIMITS.cfgScale], ['generatorLr', CONTROL_LIMITS.generatorLr], ['fakeLr', CONTROL_LIMITS.fakeLr],
+    ] as const) {
+      for (const ok of [limit.min, limit.max]) {
+        assert.ok(startRun({ controls: { [key]: ok } }).ok, `${key} ${ok} starts`)
+        assert.ok(settable.safeParse({ [key]: ok }).success, `${key} ${ok} live`)
+      }
+      for (const bad of [limit.min - 1e-9, limit.max * 1.001]) {
+        assert.equal(startRun({ controls: { [key]: bad } }).ok, false, `${key} ${bad} starts`)
+        assert.equal(settable.safeParse({ [key]: bad }).success, false, `${key} ${bad} live`)
+      }
+    }
+    assert.equal(settable.safeParse({ 'rewardMix.brightness': -1 }).success, false, 'a per-reward weight is never negative live either')
+    assert.equal(settable.safeParse({ 'rewardMix.brightness': 11 }).success, false)
+    assert.ok(settable.safeParse({ 'rewardMix.brightness': 0 }).success)
+  })
+
+  it('one prompt limit, one message: the gallery job, the training prompts and the sample prompts', () => {
+    const long = 'a'.repeat(PROMPT_MAX_CHARS + 1)
+    const fits = 'a'.repeat(PROMPT_MAX_CHARS)
+    const gallery = (prompts: string[]) => parseRequest('jobs.start', { kind: 'generate-gallery', params: { models: [{ path: 'reference' }], prompts, seeds: [0] } })
+    assert.ok(gallery([fits]).ok)
+    const refused = gallery(['red apple', long])
+    assert.equal(refused.ok, false)
+    assert.match(!refused.ok ? refused.error.message : '', new RegExp(`params\\.prompts\\.1: ${PROMPT_TOO_LONG}`))
+    for (const config of [{ prompts: [long] }, { samples: { prompts: [long] } }]) {
+      const r = startRun(config)
+      assert.match(!r.ok ? r.error.message : '', new RegExp(PROMPT_TOO_LONG), JSON.stringify(Object.keys(config)))
+    }
+    assert.ok(startRun({ prompts: [fits] }).ok)
+  })
+
+  it('the gallery list filters by a list of seeds, as the generate form reads them', () => {
+    const r = parseRequest('gallery.list', { seeds: [0, 1] })
+    assert.ok(r.ok)
+    assert.deepEqual((r.params as { seeds: number[] }).seeds, [0, 1])
+    assert.equal(parseRequest('gallery.list', { seeds: [-5] }).ok, false)
+    assert.equal(parseRequest('gallery.list', { seeds: [] }).ok, false)
   })
 })

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
 import { parseRunConfig } from '../../src-main/core/runs/run-config.ts'
-import { buildRunConfig, defaultRunForm, REWARD_CHOICES, type RunForm } from '../../src-renderer/src/lib/run-form.ts'
+import { buildRunConfig, defaultRunForm, REWARD_CHOICES, runFormField, validateRunForm, type RunForm } from '../../src-renderer/src/lib/run-form.ts'
+import { plainError } from '../../src-renderer/src/lib/form-errors.ts'
+import { parseRequest } from '../../src-main/contract/index.ts'
 
 const defaultRun = JSON.parse(await readFile(new URL('../../resources/configs/default-run.json', import.meta.url), 'utf8')) as Record<string, unknown>
 
@@ -55,5 +57,33 @@ describe('Train form', () => {
   it('refuses a form with no reward', () => {
     const form = { ...untouchedForm(), rewards: untouchedForm().rewards.map((r) => ({ ...r, enabled: false })) }
     assert.throws(() => buildRunConfig(form), /at least one reward/)
+  })
+
+  it('says beside each field what the contract refuses, in the field\'s words', () => {
+    assert.ok(validateRunForm(untouchedForm()).ok, 'the default form is valid')
+    const errorsOf = (form: RunForm) => {
+      const v = validateRunForm(form)
+      assert.equal(v.ok, false)
+      return v.ok ? {} : v.errors
+    }
+    assert.deepEqual(errorsOf({ ...untouchedForm(), cfgScale: -50 }), { cfgScale: 'CFG scale must be between 0 and 10.' })
+    assert.deepEqual(errorsOf({ ...untouchedForm(), rewardWeight: 1e9 }), { rewardWeight: 'Reward weight must be between 0 and 10.' })
+    assert.deepEqual(errorsOf({ ...untouchedForm(), learningRate: 1e6, generatorStart: 'reference' }), { learningRate: 'Generator learning rate must be between 0 and 0.01.' })
+    // an emptied number box binds to null
+    assert.deepEqual(errorsOf({ ...untouchedForm(), steps: null as unknown as number }), { steps: 'Steps must be a number.' })
+    const twoRewards = untouchedForm().rewards.map((r) => (r.kind === 'brightness' ? { ...r, enabled: true, weight: -1 } : r))
+    assert.deepEqual(errorsOf({ ...untouchedForm(), rewards: twoRewards }), { 'reward-brightness': 'The Brightness weight must be between 0 and 10.' })
+    const lone = untouchedForm().rewards.map((r) => (r.kind === 'alignment' ? { ...r, weight: -1 } : r))
+    assert.deepEqual(errorsOf({ ...untouchedForm(), rewards: lone }), { 'reward-alignment': 'The Alignment (CLIP-score analogue) weight must be between 0 and 10.' })
+    assert.match(errorsOf({ ...untouchedForm(), prompts: `red apple\n${'a'.repeat(301)}` }).prompts ?? '', /^Training prompt 2: a prompt may have at most 300 characters\.$/)
+    assert.deepEqual(errorsOf({ ...untouchedForm(), rewards: untouchedForm().rewards.map((r) => ({ ...r, enabled: false })) }), { rewards: 'Choose at least one reward' })
+  })
+
+  it('words a refusal from the studio as the form does', () => {
+    const refused = parseRequest('jobs.start', { kind: 'distar-train', params: { config: { controls: { cfgScale: -50 }, steps: 0 } } })
+    assert.equal(refused.ok, false)
+    const message = refused.ok ? '' : refused.error.message
+    assert.equal(plainError(message, (path) => runFormField(path), 'params.config.'), 'CFG scale must be between 0 and 10; Steps must be a whole number from 1 to 10,000,000')
+    assert.equal(plainError('The reference model is not installed', (path) => runFormField(path)), 'The reference model is not installed', 'other messages are kept')
   })
 })

@@ -32,7 +32,7 @@ test('valid specs parse, including nested sums', () => {
     kind: 'sum',
     parts: [
       { spec: { kind: 'target-colour', rgb: [255, 0, 0] }, weight: 1 },
-      { spec: { kind: 'sum', parts: [{ spec: { kind: 'contrast' }, weight: -0.5 }] }, weight: 2 },
+      { spec: { kind: 'sum', parts: [{ spec: { kind: 'contrast' }, weight: 0.5 }] }, weight: 2 },
     ],
   }
   assert.deepEqual(parseRewardSpec(nested), nested)
@@ -47,6 +47,9 @@ test('bad specs are refused with errors that say what is wrong and where', () =>
     [{ kind: 'brightness', extra: 1 }, /extra/],
     [{ kind: 'sum', parts: [] }, /parts/],
     [{ kind: 'sum', parts: [{ spec: { kind: 'contrast' }, weight: 'heavy' }] }, /weight/],
+    // weights share the mix out, never negative, and within the sliders' range (contract/limits.ts)
+    [{ kind: 'sum', parts: [{ spec: { kind: 'contrast' }, weight: -0.5 }] }, /must be between 0 and 10[\s\S]*parts\[0\]\.weight/],
+    [{ kind: 'sum', parts: [{ spec: { kind: 'contrast' }, weight: 1e9 }] }, /must be between 0 and 10/],
     [{ kind: 'sum', parts: [{ spec: { kind: 'nope' }, weight: 1 }] }, /parts/],
   ]
   for (const [spec, message] of bad) {

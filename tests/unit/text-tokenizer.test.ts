@@ -25,14 +25,30 @@ test('vocabulary is built from caption words with pad id 0, deterministically', 
 
 test('unknown words map to OOV buckets, are reported, and never throw', () => {
   const tok = Tokenizer.build(captions)
-  const { ids, unknownWords } = tok.encode('purple apple 🦄 猫')
+  const { ids, unknownWords } = tok.encode('purple apple ⁂ 猫')
   assert.deepEqual(unknownWords, ['purple', '猫'])
   assert.ok(ids[0]! >= 1 && ids[0]! <= tok.oovBuckets, 'unknown word goes to an OOV bucket')
   assert.equal(tok.idToWord(ids[1]!), 'apple')
   assert.ok(ids[2]! >= 1 && ids[2]! <= tok.oovBuckets)
-  assert.equal(ids[3], 0, 'the emoji character is not a word')
+  assert.equal(ids[3], 0, 'a punctuation character is not a word')
   assert.deepEqual(tok.encode('purple').ids, tok.encode('purple').ids, 'the same unknown word always lands in the same bucket')
   assert.throws(() => tok.encode(42 as unknown as string), /prompt must be a string/)
+})
+
+test('emoji characters are read as their names (ZWJ-free, flags, keycaps, skin tones), so "🍎" encodes as "red apple"', () => {
+  assert.deepEqual(splitWords('🍎'), ['red', 'apple'])
+  assert.deepEqual(splitWords('🍎🍌'), ['red', 'apple', 'banana'])
+  assert.deepEqual(splitWords('a 🍎, please'), ['a', 'red', 'apple', 'please'])
+  assert.deepEqual(splitWords('👍🏽'), ['thumbs', 'up', 'sign'], 'a skin tone is read as the base emoji')
+  assert.deepEqual(splitWords('🇯🇵'), ['japan', 'flag'])
+  assert.deepEqual(splitWords('#️⃣'), ['hash', 'key'])
+  assert.deepEqual(splitWords('# 1 !!!'), ['1'], 'a bare "#" or digit is not an emoji')
+  assert.deepEqual(splitWords('!!!'), [])
+  const tok = Tokenizer.build(captions)
+  assert.deepEqual([...tok.encode('🍎').ids], [...tok.encode('red apple').ids])
+  assert.deepEqual(tok.encode('🍎').unknownWords, [])
+  // an emoji whose name the vocabulary lacks is read as that name's words, unknown ones included
+  assert.deepEqual(tok.encode('🦄').unknownWords, ['unicorn'])
 })
 
 test('the empty prompt (and a prompt of punctuation) encodes to all pad ids', () => {

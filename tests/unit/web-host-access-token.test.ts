@@ -6,7 +6,7 @@ import { mkdtemp, rm, readFile, stat, writeFile } from 'node:fs/promises'
 import type { IncomingMessage } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { TOKEN_FILE, cookieToken, loadOrCreateAccessToken, requestAuthorised, tokenMatches } from '../../src-main/web-host/access-token.ts'
+import { TOKEN_FILE, cookieToken, loadOrCreateAccessToken, needsTokenPage, requestAuthorised, tokenMatches } from '../../src-main/web-host/access-token.ts'
 
 test('the token is made once, readable by its owner only, and reused; a damaged file gets a new one', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'access-token-'))
@@ -41,4 +41,13 @@ test('a request is authorised by the session cookie, ?token= or a bearer header 
   assert.equal(tokenMatches(token, token), true)
   assert.equal(cookieToken('a=b; di-studio-session = xyz ;c=d'), 'xyz')
   assert.equal(cookieToken(undefined), undefined)
+})
+
+test('the page without the token says how long the token lasts: kept across launches when it is the settings folder\'s', () => {
+  const kept = needsTokenPage(true)
+  assert.match(kept, /needs its access token/)
+  assert.match(kept, /stays the same from one launch to the next/)
+  assert.ok(kept.includes(`<code>${TOKEN_FILE}</code>`), 'names the file that keeps it')
+  assert.doesNotMatch(kept, /changes with every launch/)
+  assert.match(needsTokenPage(false), /for this launch only/)
 })

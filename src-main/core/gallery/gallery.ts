@@ -35,6 +35,8 @@ export interface GalleryQuery {
   model?: string
   run?: string
   seed?: number
+  /** any of these seeds (the Gallery's seed filter: "0-3, 7"); with `seed`, both must hold */
+  seeds?: number[]
   /** ISO dates, inclusive */
   from?: string
   to?: string
@@ -343,10 +345,12 @@ export class Gallery {
     const words = (q.text ?? '').toLowerCase().split(/\s+/).filter(Boolean)
     const from = q.from !== undefined ? parseDate(q.from, 'from') : -Infinity
     const to = q.to !== undefined ? parseDate(q.to, 'to', true) : Infinity
+    const seeds = q.seeds === undefined ? null : new Set(q.seeds)
     const matches = (i: Indexed) =>
       (q.model === undefined || i.entry.model === q.model) &&
       (q.run === undefined || i.entry.run === q.run) &&
       (q.seed === undefined || i.entry.seed === q.seed) &&
+      (seeds === null || seeds.has(i.entry.seed)) &&
       i.time >= from && i.time <= to &&
       words.every((w) => i.promptLower.includes(w))
     const newest = (q.order ?? 'newest') === 'newest'

@@ -54,6 +54,8 @@ export interface PromptReport {
   unknownWords: UnknownWord[]
   /** prompts longer than a model's prompt length (their tail is ignored) */
   truncated: string[]
+  /** prompts in which some model knows no word at all ("!!!", an emoji it has no name for) */
+  noKnownWords?: string[]
   /** one sentence for the user, or null when every word was read */
   notice: string | null
 }
@@ -182,6 +184,7 @@ export async function generateIntoGallery(gallery: Gallery, inference: OnnxInfer
 export function readPrompts(packages: readonly LoadedPackage[], prompts: readonly string[]): PromptReport {
   const unknown = new Map<string, UnknownWord>()
   const truncated = new Set<string>()
+  const noKnownWords = new Set<string>()
   const readVocabularies = new Set<string>()
   let maxLength = Infinity
   for (const pkg of packages) {
@@ -193,9 +196,11 @@ export function readPrompts(packages: readonly LoadedPackage[], prompts: readonl
     const read = new PromptReader(pkg.tokenizer).readAll(prompts)
     for (const u of read.unknown) if (!unknown.has(u.word)) unknown.set(u.word, u)
     for (const p of read.truncated) truncated.add(p)
+    for (const p of read.noKnownWords) noKnownWords.add(p)
   }
   const unknownWords = [...unknown.values()]
-  return { unknownWords, truncated: [...truncated], notice: promptNotice(unknownWords, [...truncated], maxLength) }
+  const notice = promptNotice(unknownWords, [...truncated], maxLength, [...noKnownWords])
+  return { unknownWords, truncated: [...truncated], ...(noKnownWords.size > 0 ? { noKnownWords: [...noKnownWords] } : {}), notice }
 }
 
 function describeImage(pkg: LoadedPackage, choice: ModelChoice, prompt: string, seed: number, s: SamplingSettings, createdAt: string, ms: number): ImageMeta {

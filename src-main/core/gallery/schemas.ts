@@ -3,6 +3,7 @@
 // 'onnx-import' job kinds' params, and the params of the gallery request channels. Kept here until then
 // so the job runner and the core handlers can be typed and tested against them.
 import { z } from 'zod'
+import { PromptText } from '../../contract/limits.ts'
 
 /** A path relative to the workspace (same rule as contract/jobs.ts WorkspacePath). */
 const WorkspacePath = z.string().min(1).max(1024).refine((p) => !p.includes('\0'), 'path must not contain NUL characters')
@@ -24,7 +25,7 @@ export const GalleryModelChoice = z.strictObject({
 
 export const GenerateGalleryJobParams = z.strictObject({
   models: z.array(GalleryModelChoice).min(1).max(8),
-  prompts: z.array(z.string().max(300)).min(1).max(1000),
+  prompts: z.array(PromptText).min(1).max(1000),
   seeds: z.array(z.int().min(0).max(0xffff_ffff)).min(1).max(1000),
   sampler: z.enum(['ddim', 'dpmpp-2m']).default('ddim'),
   steps: z.int().min(1).max(1000).default(25),
@@ -55,6 +56,8 @@ export const GalleryListParams = z.strictObject({
   model: z.string().max(64).optional(),
   run: z.string().max(64).optional(),
   seed: z.int().min(0).max(0xffff_ffff).optional(),
+  /** any of these seeds: the seed filter, which reads lists and ranges as the generate form does */
+  seeds: z.array(z.int().min(0).max(0xffff_ffff)).min(1).max(1000).optional(),
   from: z.iso.datetime().or(z.iso.date()).optional(),
   to: z.iso.datetime().or(z.iso.date()).optional(),
   order: z.enum(['newest', 'oldest']).default('newest'),

@@ -19,6 +19,8 @@ type StartRequest = z.output<typeof StartJobParams>
 
 /** Artifacts remembered per job in its summary (a long DI* run announces many sample grids). */
 const MAX_ARTIFACTS_KEPT = 50
+/** Warnings remembered per job in its summary (each once), so a page shows them pinned, not as a passing log line. */
+const MAX_WARNINGS_KEPT = 20
 
 export interface JobManagerOptions {
   workspace: WorkspaceInfo
@@ -197,6 +199,9 @@ export class JobManager {
         } else if (message.event.channel === 'job.artifact') {
           const { kind, path, step, caption } = message.event.payload
           job.summary.artifacts = [...(job.summary.artifacts ?? []), { kind, path, step, caption }].slice(-MAX_ARTIFACTS_KEPT)
+        } else if (message.event.channel === 'job.log' && message.event.payload.level === 'warn') {
+          const warnings = job.summary.warnings ?? []
+          if (!warnings.includes(message.event.payload.message)) job.summary.warnings = [...warnings, message.event.payload.message].slice(-MAX_WARNINGS_KEPT)
         }
         this.emit(message.event.channel, message.event.payload)
         break

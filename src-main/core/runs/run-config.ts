@@ -2,9 +2,10 @@
 // (--config run.json) and the UI. Every field has a default that works for the embedded 32x32 model, so
 // `{}` is a valid config. Validation is zod; errors list every problem with its path.
 //
-// This file imports only zod and the reward spec (itself zod-only), so the contract could reuse it.
+// This file imports only zod, the reward spec and the contract's limits (all zod-only), so the contract can reuse it.
 import { z } from 'zod'
 import { configPath, rewardSpecSchema } from '../../ml/rewards/reward-spec.ts'
+import { boundedNumber, CONTROL_LIMITS, PromptText, wholeNumber } from '../../contract/limits.ts'
 
 export const RUN_CONFIG_VERSION = 1
 
@@ -33,18 +34,19 @@ const finite = () => z.number().finite()
 /**
  * Starting values of the live controls (src-main/ml/distar/controls.ts). Each may be omitted (the DI*
  * default is used); ranges that depend on the model (tRange vs T) are checked when the run starts.
+ * The weights, CFG and learning rates have the bounds of contract/limits.ts, which the live sliders share.
  */
 export const RunControls = z.strictObject({
-  rewardWeight: finite().optional(),
-  rewardMix: z.record(z.string().min(1).max(200), finite()).optional(),
-  regulariserWeight: finite().min(0).optional(),
+  rewardWeight: boundedNumber(CONTROL_LIMITS.rewardWeight).optional(),
+  rewardMix: z.record(z.string().min(1).max(200), boundedNumber(CONTROL_LIMITS.rewardPartWeight)).optional(),
+  regulariserWeight: boundedNumber(CONTROL_LIMITS.regulariserWeight).optional(),
   regulariser: z.enum(['score', 'kl']).optional(),
   fullDivergence: z.boolean().optional(),
   huberC: finite().positive().optional(),
-  cfgScale: finite().optional(),
+  cfgScale: boundedNumber(CONTROL_LIMITS.cfgScale).optional(),
   cfgPlacement: z.enum(['in', 'out']).optional(),
-  generatorLr: finite().min(0).optional(),
-  fakeLr: finite().min(0).optional(),
+  generatorLr: boundedNumber(CONTROL_LIMITS.generatorLr).optional(),
+  fakeLr: boundedNumber(CONTROL_LIMITS.fakeLr).optional(),
   tRange: z.tuple([z.int().min(1), z.int().min(1)]).refine(([a, b]) => a <= b, 'tRange must be [tMin, tMax] with tMin <= tMax').optional(),
   fakeStepsPerGeneratorStep: z.int().min(0).max(100).optional(),
   maxGradNorm: finite().min(0).optional(),
@@ -57,7 +59,7 @@ export type RunControls = z.output<typeof RunControls>
  */
 export const TrainPrompts = z.union([
   z.literal('emoji-train-captions'),
-  z.array(z.string().max(500)).min(1).max(100_000),
+  z.array(PromptText).min(1).max(100_000),
   z.strictObject({ file: configPath }),
 ])
 export type TrainPrompts = z.output<typeof TrainPrompts>
@@ -71,13 +73,13 @@ export const RunConfig = z
     baseModelDir: configPath.optional(),
     reward: rewardSpecSchema.default({ kind: 'alignment' }),
     controls: RunControls.default({}),
-    batchSize: z.int().min(1).max(1024).default(16),
+    batchSize: wholeNumber(1, 1024).default(16),
     /** generator steps to run in total */
-    steps: z.int().min(1).max(10_000_000).default(300),
+    steps: wholeNumber(1, 10_000_000).default(300),
     /** everything random in the run derives from this seed (and the step index) */
-    seed: z.int().min(0).max(0xffff_ffff).default(0),
-    /** the generator's input timestep (see DEFAULT_T_INIT) */
-    tInit: z.int().min(0).default(DEFAULT_T_INIT),
+    seed: wholeNumber(0, 0xffff_ffff).default(0),
+    /** the generator's input timestep (see DEFAULT_T_INIT); below the model's T (1000 for the shipped ones), checked at start */
+    tInit: wholeNumber(0, 999).default(DEFAULT_T_INIT),
     /**
      * Where the generator starts: 'embedded' (the distilled one-step generator shipped with the embedded
      * reference), or a checkpoint folder with one-step generator weights for this reference (tensors
@@ -90,9 +92,9 @@ export const RunConfig = z
     samples: z
       .strictObject({
         /** a grid every N steps (step 0 included); 0 = only at step 0 and at the end */
-        every: z.int().min(0).default(25),
+        every: wholeNumber(0).default(25),
         /** fixed prompts of the grid; default resources/prompts/showcase.txt */
-        prompts: z.array(z.string().max(500)).min(1).max(256).optional(),
+        prompts: z.array(PromptText).min(1).max(256).optional(),
         /** one seed per prompt; default 0, 1, 2, ... */
         seeds: z.array(z.int().min(0).max(0xffff_ffff)).min(1).max(256).optional(),
         columns: z.int().min(1).max(64).default(8),
@@ -101,7 +103,7 @@ export const RunConfig = z
     checkpoints: z
       .strictObject({
         /** a checkpoint every N steps (and always at stop and at the end) */
-        every: z.int().min(1).default(50),
+        every: wholeNumber(1).default(50),
         /** complete checkpoints kept (the oldest are deleted) */
         keep: z.int().min(1).max(1000).default(3),
       })
@@ -111,7 +113,7 @@ export const RunConfig = z
      * the eval use (the raw weights keep training). Warmed up as min(decay, (1+n)/(10+n)) after n updates;
      * 0 makes the average the raw weights. docs/results.md, "Generator EMA", has the measurement.
      */
-    generatorEmaDecay: finite().min(0).lt(1).default(DEFAULT_GENERATOR_EMA_DECAY),
+    generatorEmaDecay: z.number({ error: 'must be a number' }).min(0, 'must be at least 0 and below 1').lt(1, 'must be at least 0 and below 1').default(DEFAULT_GENERATOR_EMA_DECAY),
     adam: z.strictObject({ beta1: finite().min(0).max(1), beta2: finite().min(0).max(1), epsilon: finite().positive() }).optional(),
     /** skipped (non-finite) steps in a row before the run pauses with a message */
     pauseAfterNonFinite: z.int().min(1).max(1000).default(5),

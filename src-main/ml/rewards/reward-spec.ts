@@ -1,8 +1,9 @@
-// The JSON form of a reward, validated with zod. This file imports only zod, so the IPC contract
+// The JSON form of a reward, validated with zod. This file imports only zod (and the contract's zod-only limits), so the IPC contract
 // and the renderer can validate reward choices with the same schema the trainer uses:
 //   { "kind": "sum", "parts": [ { "spec": { "kind": "alignment" }, "weight": 1 },
 //                               { "spec": { "kind": "target-colour", "rgb": [255, 200, 0] }, "weight": 0.5 } ] }
 import { z } from 'zod'
+import { boundedNumber, CONTROL_LIMITS } from '../../contract/limits.ts'
 
 /** A file or folder path given in a config: bounded (a huge value is refused, not echoed back whole) and NUL-free. */
 export const configPath = z
@@ -48,7 +49,8 @@ export const rewardSpecSchema: z.ZodType<RewardSpec> = z.lazy(() =>
     z.strictObject({ kind: z.literal('target-colour'), rgb: rgb255 }),
     z.strictObject({
       kind: z.literal('sum'),
-      parts: z.array(z.strictObject({ spec: rewardSpecSchema, weight: z.number().finite() })).min(1).max(16),
+      // weights share the mix out, never negative (as the overall reward weight): contract/limits.ts
+      parts: z.array(z.strictObject({ spec: rewardSpecSchema, weight: boundedNumber(CONTROL_LIMITS.rewardPartWeight) })).min(1).max(16),
     }),
   ]),
 )

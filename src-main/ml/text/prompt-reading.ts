@@ -5,6 +5,10 @@
 // and for each unknown word suggests the known word WordNet relates to it most closely (a synonym, else
 // the nearest broader term: "lemon" -> "fruit", "zebra" -> "mammal"), which the user may type instead.
 //
+// Emoji are read as their names (tokenizer.ts, emoji-names.ts): "🍎" is "red apple". A prompt with no
+// word the model knows at all ("!!!", "🍌" for a model without "banana", "lemon") is listed on its own:
+// whatever it says, the model draws it about as it draws an empty prompt.
+//
 // It suggests rather than swaps, by measurement: on the 62 validation captions whose unknown words have a
 // suggestion, the distilled one-step generator given the suggestions scored higher on the alignment reward
 // (40.7 -> 48.1, a partly circular number: that model reads unknown words through WordNet too) but its
@@ -13,6 +17,9 @@
 import { DEFAULT_WORD_BACKOFF, FUNCTION_WORDS, wordNetBackoff, type WordBackoff } from './word-backoff.ts'
 import { sharedWordNet, type WordNet } from './wordnet.ts'
 import { splitWords, type Tokenizer } from './tokenizer.ts'
+import { nameEmoji, type NamedEmoji } from './emoji-names.ts'
+
+export type { NamedEmoji }
 
 export interface UnknownWord {
   word: string
@@ -26,6 +33,10 @@ export interface PromptReading {
   unknown: UnknownWord[]
   /** words past the model's prompt length, which it never sees */
   dropped: string[]
+  /** emoji in the prompt, read as their names */
+  emoji: NamedEmoji[]
+  /** words within the prompt length that the model knows; 0 means it cannot follow the prompt at all */
+  knownWords: number
 }
 
 export class PromptReader {
@@ -78,17 +89,30 @@ export class PromptReader {
     for (const word of new Set(kept)) {
       if (this.tokenizer.wordId(word) === null) unknown.push({ word, suggestion: this.suggest(word) })
     }
-    return { prompt, unknown, dropped }
+    const knownWords = kept.filter((w) => this.tokenizer.wordId(w) !== null).length
+    return { prompt, unknown, dropped, emoji: nameEmoji(prompt).emoji, knownWords }
   }
 
   /** Readings of many prompts, each unknown word once (in order of first appearance), and the notice for them. */
-  readAll(prompts: readonly string[]): { readings: PromptReading[]; unknown: UnknownWord[]; truncated: string[]; notice: string | null } {
+  readAll(prompts: readonly string[]): {
+    readings: PromptReading[]
+    unknown: UnknownWord[]
+    truncated: string[]
+    /** prompts with no word the model knows */
+    noKnownWords: string[]
+    /** each emoji of the prompts once, with the name it is read as */
+    emoji: NamedEmoji[]
+    notice: string | null
+  } {
     const readings = prompts.map((p) => this.read(p))
     const unknownByWord = new Map<string, UnknownWord>()
     for (const r of readings) for (const u of r.unknown) if (!unknownByWord.has(u.word)) unknownByWord.set(u.word, u)
     const unknown = [...unknownByWord.values()]
     const truncated = readings.filter((r) => r.dropped.length > 0).map((r) => r.prompt)
-    return { readings, unknown, truncated, notice: promptNotice(unknown, truncated, this.tokenizer.maxLength) }
+    const noKnownWords = [...new Set(readings.filter((r) => r.knownWords === 0).map((r) => r.prompt))]
+    const emoji = new Map<string, NamedEmoji>()
+    for (const r of readings) for (const e of r.emoji) if (!emoji.has(e.emoji)) emoji.set(e.emoji, e)
+    return { readings, unknown, truncated, noKnownWords, emoji: [...emoji.values()], notice: promptNotice(unknown, truncated, this.tokenizer.maxLength, noKnownWords) }
   }
 }
 
@@ -97,9 +121,18 @@ export function describeUnknownWords(unknown: readonly UnknownWord[]): string {
   return unknown.map((u) => (u.suggestion === null ? u.word : `${u.word} (try "${u.suggestion}")`)).join(', ')
 }
 
+/** For a notice: '"!!!", "🍌"' (at most five, then how many more). */
+export function quotePrompts(prompts: readonly string[]): string {
+  const shown = prompts.slice(0, 5).map((p) => JSON.stringify(p.length > 60 ? `${p.slice(0, 57)}...` : p))
+  return prompts.length > 5 ? `${shown.join(', ')} and ${prompts.length - 5} more` : shown.join(', ')
+}
+
 /** The whole notice for a batch of prompts, or null when the model reads every word. */
-export function promptNotice(unknown: readonly UnknownWord[], truncated: readonly string[], maxLength: number): string | null {
+export function promptNotice(unknown: readonly UnknownWord[], truncated: readonly string[], maxLength: number, noKnownWords: readonly string[] = []): string | null {
   const parts: string[] = []
+  if (noKnownWords.length > 0) {
+    parts.push(`no word the model knows in ${quotePrompts(noKnownWords)}, so it cannot follow ${noKnownWords.length === 1 ? 'that prompt' : 'those prompts'}`)
+  }
   if (unknown.length > 0) parts.push(`not in the model's vocabulary, so read as unknown tokens: ${describeUnknownWords(unknown)}`)
   if (truncated.length > 0) parts.push(`${truncated.length} prompt${truncated.length === 1 ? ' is' : 's are'} longer than ${maxLength} words; the words after the ${maxLength}th are ignored`)
   return parts.length > 0 ? parts.join('; ') : null

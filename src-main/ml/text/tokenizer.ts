@@ -6,6 +6,7 @@
 // apart, and it means a prompt can never crash the encoder: every string has an encoding.
 
 import { hashString } from '../util/rng.ts'
+import { nameEmoji } from './emoji-names.ts'
 
 export const TOKENIZER_FORMAT = 'di-studio-word-tokenizer'
 export const TOKENIZER_VERSION = 1
@@ -32,12 +33,12 @@ export interface Encoding {
 }
 
 /**
- * Splits text into normalised words: Unicode-decomposed with accents dropped ("côte" -> "cote"),
- * lower case, split on every run of characters that are neither letters nor digits
- * (so "&", "_", "-", ":" and punctuation never become tokens).
+ * Splits text into normalised words: emoji read as their names ("🍎" -> "red apple", emoji-names.ts),
+ * Unicode-decomposed with accents dropped ("côte" -> "cote"), lower case, split on every run of
+ * characters that are neither letters nor digits (so "&", "_", "-", ":" and punctuation never become tokens).
  */
 export function splitWords(text: string): string[] {
-  return text
+  return nameEmoji(text).text
     .normalize('NFKD')
     .replace(/\p{M}+/gu, '')
     .toLowerCase()

@@ -1,4 +1,5 @@
-// Seed lists as people type them: "0-15", "1, 4, 9", "0-3, 10".
+// Seed lists as people type them: "0-15", "1, 4, 9", "0-3, 10". The Generate form and the Gallery's seed
+// filter read them alike.
 
 const MAX_SEEDS = 1000
 
@@ -14,6 +15,8 @@ export function parseSeeds(text: string): number[] {
       for (let s = from; s <= to; s++) seeds.push(s)
     } else if (/^\d+$/.test(part)) {
       seeds.push(Number(part))
+    } else if (/^-\s*\d+$/.test(part)) {
+      throw new Error(`"${part}" is not a seed: seeds are whole numbers from 0`)
     } else {
       throw new Error(`"${part}" is not a seed or a range like 0-15`)
     }
@@ -22,6 +25,11 @@ export function parseSeeds(text: string): number[] {
   if (seeds.length > MAX_SEEDS) throw new Error(`At most ${MAX_SEEDS} seeds at a time`)
   if (seeds.some((s) => s > 0xffff_ffff)) throw new Error('Seeds must be below 2^32')
   return [...new Set(seeds)]
+}
+
+/** The seed filter: every seed of a list like "0-3, 7", or undefined for an empty box; throws as parseSeeds does. */
+export function parseSeedFilter(text: string): number[] | undefined {
+  return text.trim() === '' ? undefined : parseSeeds(text)
 }
 
 /** Prompts from a text box: one a line, blank lines dropped. */

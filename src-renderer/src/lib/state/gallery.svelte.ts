@@ -4,6 +4,7 @@ import type { GalleryEntry, RequestParams, StudioEvent } from '../../../../src-m
 import type { StudioClient } from '../client/studio-client.ts'
 import { KnownEmojiState } from './known-emoji.svelte.ts'
 import { PromptCheckState } from './prompt-check.svelte.ts'
+import { parseSeedFilter } from '../seeds.ts'
 
 export const PAGE_SIZE = 200
 /** ids per export request (an id is about 45 bytes; a request must stay under 64 KiB) */
@@ -24,6 +25,8 @@ export class GalleryState {
   facets = $state<{ models: string[]; runs: string[]; total: number }>({ models: [], runs: [], total: 0 })
   selected = $state<GalleryEntry | null>(null)
   error = $state<string | null>(null)
+  /** why the seed filter cannot be read ("abc", "-5"); the list is not re-queried until it can */
+  seedError = $state<string | null>(null)
   notice = $state<string | null>(null)
   /** what the chosen model makes of the prompts being typed (unknown words, over-long prompts) */
   readonly promptCheck: PromptCheckState
@@ -45,14 +48,15 @@ export class GalleryState {
 
   private query(offset: number): RequestParams<'gallery.list'> {
     const f = this.filters
-    const seed = f.seed.trim() === '' ? undefined : Number(f.seed)
+    // reload() checked the filter first; a bad one never gets here
+    const seeds = parseSeedFilter(f.seed)
     return {
       offset,
       limit: PAGE_SIZE,
       ...(f.text.trim() ? { text: f.text.trim() } : {}),
       ...(f.model ? { model: f.model } : {}),
       ...(f.run ? { run: f.run } : {}),
-      ...(seed !== undefined && Number.isInteger(seed) && seed >= 0 ? { seed } : {}),
+      ...(seeds !== undefined ? { seeds } : {}),
     }
   }
 
@@ -60,6 +64,13 @@ export class GalleryState {
   async reload(): Promise<void> {
     const generation = ++this.generation
     this.loading.clear()
+    try {
+      parseSeedFilter(this.filters.seed)
+      this.seedError = null
+    } catch (err) {
+      this.seedError = (err as Error).message
+      return
+    }
     try {
       const [page, facets] = await Promise.all([this.client.listGallery(this.query(0)), this.client.getGalleryFacets({})])
       if (generation !== this.generation) return

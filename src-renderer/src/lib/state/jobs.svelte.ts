@@ -15,6 +15,8 @@ export interface JobView {
   error?: string
   result?: unknown
   log: string[]
+  /** Its warnings, each once (the log shows only the newest line; these stay in view) */
+  warnings: string[]
   /** What the job computes on (backend, threads), once it reported it. */
   runtime?: JobRuntime
   /** Files the job announced in the workspace, newest last. */
@@ -50,6 +52,7 @@ export class JobsState {
         if (s.result !== undefined) job.result = s.result
         if (s.artifacts) job.artifacts = s.artifacts
         if (s.runtime) job.runtime = s.runtime
+        if (s.warnings) job.warnings = [...new Set([...job.warnings, ...s.warnings])]
       }
     } catch (err) {
       this.actionError = (err as Error).message
@@ -68,6 +71,17 @@ export class JobsState {
       const { jobId } = await this.client.startJob(request)
       this.ensure(jobId, request.kind)
     })
+  }
+
+  /** Start a job for a form: its id, or the studio's refusal for the form to show beside its button (actionError is left alone). */
+  async tryStart(request: RequestParams<'jobs.start'>): Promise<{ jobId: string } | { error: string }> {
+    try {
+      const { jobId } = await this.client.startJob(request)
+      this.ensure(jobId, request.kind)
+      return { jobId }
+    } catch (err) {
+      return { error: (err as Error).message }
+    }
   }
 
   /** Start a job; its id, or null when the studio refused (actionError then says why). */
@@ -107,7 +121,7 @@ export class JobsState {
   private ensure(jobId: string, kind: string): JobView {
     let job = this.jobs.find((j) => j.jobId === jobId)
     if (!job) {
-      this.jobs.unshift({ jobId, kind, status: 'queued', done: 0, total: 1, fraction: 0, metrics: {}, log: [], artifacts: [] })
+      this.jobs.unshift({ jobId, kind, status: 'queued', done: 0, total: 1, fraction: 0, metrics: {}, log: [], warnings: [], artifacts: [] })
       job = this.jobs[0]!
     }
     return job
@@ -130,6 +144,7 @@ export class JobsState {
         break
       case 'job.log':
         job.log = [...job.log.slice(-49), event.payload.message]
+        if (event.payload.level === 'warn' && !job.warnings.includes(event.payload.message)) job.warnings = [...job.warnings, event.payload.message].slice(-20)
         break
       case 'job.artifact': {
         const { kind, path, step, caption } = event.payload

@@ -34,6 +34,8 @@ export class TrainState {
   runs = $state<RunSummary[]>([])
   preference = $state<PreferenceStatus | null>(null)
   error = $state<string | null>(null)
+  /** why the studio refused the last Start (shown beside the Start button) */
+  startError = $state<string | null>(null)
 
   /** The run being watched. */
   runId = $state<string | null>(null)
@@ -106,10 +108,15 @@ export class TrainState {
   }
 
   async start(config: RunConfigInput): Promise<boolean> {
-    return this.act(async () => {
+    try {
       const { jobId, runId } = await this.client.startJob({ kind: 'distar-train', params: { config } })
       this.watch(runId ?? null, jobId)
-    })
+      this.startError = null
+      return true
+    } catch (err) {
+      this.startError = (err as Error).message
+      return false
+    }
   }
 
   async resume(runId: string): Promise<boolean> {
