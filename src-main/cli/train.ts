@@ -112,11 +112,11 @@ try {
     onStatus: (s) => { if (s.state === 'paused' && s.message) { newline(); console.error(`train: paused: ${s.message}`) } },
   })
   newline()
-  console.error(`train: ${status.state} at step ${status.step}/${status.totalSteps} in ${formatDuration(Date.now() - started)}; last checkpoint: step ${status.checkpointStep ?? 'none'}`)
+  console.error(`train: ${status.state} at step ${status.step}/${status.totalSteps} in ${formatDuration(Date.now() - started)}; last checkpoint: step ${status.checkpointStep ?? 'none'}${status.message ? `; ${status.message}` : ''}`)
   if (status.state === 'stopped') console.error(`train: resume with: npm run train -- --resume ${run.id}${args.workspace ? ` --workspace ${args.workspace}` : ''}`)
   console.log(JSON.stringify({ dir: run.dir, ...status }))
   run.dispose()
-  process.exit(0)
+  process.exit(status.state === 'failed' ? 1 : 0) // a diverged run is not a success
 } catch (err) {
   newline()
   fail(`run ${run.id} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`, 1)

@@ -70,6 +70,12 @@ export interface JobKindInfo {
    * reward weight, CFG scale, learning rates...). An empty object means no live settings.
    */
   settable: z.ZodType<Record<string, ControlValue>>
+  /**
+   * Cancel means "stop and save": the runner stops at its next pause point and writes its state (a DI*
+   * run finishes its current step, however long, then checkpoints). The manager never terminates such a
+   * job's thread on cancel, which would lose that state.
+   */
+  stopSaves?: boolean
 }
 
 /** Live controls a running job may receive (DI* training changes weights, pauses and resumes). */
@@ -113,6 +119,7 @@ export const JOB_KIND_INFO: Record<JobKind, JobKindInfo> = {
     title: 'DI* post-training run',
     description: 'Trains a one-step generator from a reference diffusion model with rewards and a score-based regulariser; live controls, pause, resume, stop with a checkpoint.',
     settable: DistarSettable,
+    stopSaves: true,
   },
   'generate-gallery': {
     title: 'Generate a gallery',
@@ -151,6 +158,33 @@ export const JobStatus = z.enum(['queued', 'running', 'paused', 'cancelling', 's
 export type JobStatus = z.output<typeof JobStatus>
 export const FinalJobStatus = z.enum(['succeeded', 'failed', 'cancelled'])
 export type FinalJobStatus = z.output<typeof FinalJobStatus>
+
+/**
+ * The one set of words the studio shows for what jobs and runs are doing (job cards, the run's badge,
+ * the runs list): a job that succeeded "completed", one cancelled "stopped", as a run's state says.
+ * 'interrupted': a run whose status.json says it is training while no process trains it (killed).
+ */
+export type StatusWord = 'queued' | 'starting' | 'running' | 'paused' | 'stopping' | 'stopped' | 'completed' | 'failed' | 'interrupted' | 'unknown'
+
+const JOB_STATUS_WORD: Record<JobStatus, StatusWord> = {
+  queued: 'queued', running: 'running', paused: 'paused', cancelling: 'stopping', succeeded: 'completed', failed: 'failed', cancelled: 'stopped',
+}
+
+export function jobStatusWord(status: JobStatus): StatusWord {
+  return JOB_STATUS_WORD[status]
+}
+
+/** A status word with where a stop saved: "stopped, saved at step 12". */
+export function statusText(word: StatusWord, savedAtStep?: number): string {
+  return word === 'stopped' && savedAtStep !== undefined ? `stopped, saved at step ${savedAtStep}` : word
+}
+
+/** A job's status as shown: its status word, and for a stopped job that saved (a DI* run) the step it saved at. */
+export function jobStatusText(job: { status: JobStatus; result?: unknown }): string {
+  const saved = job.result !== null && typeof job.result === 'object' && 'checkpointStep' in job.result && 'step' in job.result &&
+    job.result.checkpointStep === job.result.step && typeof job.result.step === 'number' ? job.result.step : undefined
+  return statusText(jobStatusWord(job.status), saved)
+}
 
 /** The engine a job runs on: TensorFlow.js with its backend, or onnxruntime with its provider and threads. */
 export const JobRuntime = z.object({

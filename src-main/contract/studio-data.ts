@@ -2,7 +2,7 @@
 // preference choices and model, and the models a user can pick. Long work (training, generation)
 // is a job (jobs.ts); these channels only read and write small things the core answers at once.
 import { z } from 'zod'
-import { RunConfig, RunId, WorkspacePath } from './jobs.ts'
+import { RunConfig, RunId, statusText, WorkspacePath } from './jobs.ts'
 import { GalleryDeleteParams, GalleryGetParams, GalleryListParams } from '../core/gallery/schemas.ts'
 
 export { GalleryDeleteParams, GalleryGetParams, GalleryListParams }
@@ -49,7 +49,11 @@ export const GalleryExportResult = z.object({ folder: z.string(), exported: z.in
 
 // ---- DI* runs ----------------------------------------------------------------------------------
 
-export const RunState = z.enum(['starting', 'running', 'paused', 'stopped', 'completed', 'failed'])
+/**
+ * What a run folder's status.json says, except 'interrupted': it says starting, running or paused but no
+ * job of this studio trains it and no other live process wrote it (the process died before it could save).
+ */
+export const RunState = z.enum(['starting', 'running', 'paused', 'stopped', 'completed', 'failed', 'interrupted'])
 
 export const RunSummary = z.object({
   runId: z.string(),
@@ -65,6 +69,11 @@ export const RunSummary = z.object({
   activeJobId: z.string().optional(),
 })
 export type RunSummary = z.output<typeof RunSummary>
+
+/** A run's state in the studio's status words (jobs.ts), with where a stop saved: "stopped, saved at step 12". */
+export function runStateText(run: Pick<RunSummary, 'state' | 'step' | 'checkpointStep'>): string {
+  return statusText(run.state, run.state === 'stopped' && run.checkpointStep === run.step ? run.checkpointStep : undefined)
+}
 
 export const RunDetail = z.object({
   summary: RunSummary,

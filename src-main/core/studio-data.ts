@@ -110,13 +110,17 @@ export class StudioData {
     const status = await readStatus(dir)
     const config = await readJson(join(dir, RUN_FILES.config))
     const name = typeof config === 'object' && config !== null && 'name' in config && typeof config.name === 'string' ? config.name : undefined
+    const interrupted = status !== null && !activeJobId && runProcessGone(status)
+    const message = interrupted
+      ? `its training ended without saving (the process stopped); Resume continues from ${status.checkpointStep !== undefined ? `the checkpoint at step ${status.checkpointStep}` : 'step 0'}`
+      : status?.message
     return {
       runId,
       ...(name ? { name } : {}),
-      state: status?.state ?? 'unknown',
+      state: interrupted ? 'interrupted' : status?.state ?? 'unknown',
       step: status?.step ?? 0,
       totalSteps: status?.totalSteps ?? 0,
-      ...(status?.message ? { message: status.message } : {}),
+      ...(message ? { message } : {}),
       ...(status?.checkpointStep !== undefined ? { checkpointStep: status.checkpointStep } : {}),
       ...(status?.updatedAt ? { updatedAt: status.updatedAt } : {}),
       ...(activeJobId ? { activeJobId } : {}),
@@ -281,5 +285,23 @@ async function readJson(path: string): Promise<unknown> {
     return JSON.parse(await fs.readFile(path, 'utf8')) as unknown
   } catch {
     return null
+  }
+}
+
+/**
+ * True when a run's status.json says it is starting, running or paused but nothing trains it: no job of
+ * this studio does (the caller checked), and the process that wrote it is this one (a job of ours that
+ * ended without saving, e.g. its thread was terminated), or is gone (killed, or a studio that quit), or
+ * is not recorded (written before status.json named its process). A live other process (`npm run train`)
+ * is still training it.
+ */
+export function runProcessGone(status: { state: string; pid?: number }): boolean {
+  if (status.state !== 'starting' && status.state !== 'running' && status.state !== 'paused') return false
+  if (status.pid === undefined || status.pid === process.pid) return true
+  try {
+    process.kill(status.pid, 0)
+    return false
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'EPERM' // EPERM: alive, owned by someone else
   }
 }

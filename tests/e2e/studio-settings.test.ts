@@ -125,7 +125,7 @@ describe('settings in Chromium over the web host', { timeout: 300_000 }, () => {
     assert.equal(await textOf(page, 'run-backend'), 'cpu')
     // the Settings choice of the first test: each step's gradients on 2 threads (data-parallel workers)
     assert.equal(await textOf(page, 'run-threads'), '2')
-    assert.match(await page.locator(`[data-testid="run-row"][data-run-id="${runId}"]`).textContent() ?? '', /training/)
+    assert.match(await page.locator(`[data-testid="run-row"][data-run-id="${runId}"] [data-testid="run-row-state"]`).textContent() ?? '', /^running/)
 
     // the workspace cannot move while the run trains
     await openSettings()
@@ -135,7 +135,7 @@ describe('settings in Chromium over the web host', { timeout: 300_000 }, () => {
 
     await page.getByTestId('nav-train').click()
     await page.getByTestId('run-stop').click()
-    await page.locator('[data-testid="run-status"]', { hasText: 'cancelled' }).waitFor({ timeout: 60_000 })
+    await page.locator('[data-testid="run-status"]', { hasText: /^stopped, saved at step \d+$/ }).waitFor({ timeout: 60_000 })
     await page.locator(`[data-testid="run-row"][data-run-id="${runId}"][data-state="stopped"]`).waitFor({ timeout: 30_000 })
   })
 

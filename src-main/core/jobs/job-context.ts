@@ -32,6 +32,11 @@ export interface JobContext {
    * and throws JobCancelledError once the job is cancelled.
    */
   checkpoint(): Promise<void>
+  /**
+   * The job paused itself (a DI* run's NaN guard; log why first): it shows as paused until the user
+   * resumes it, which calls `onResume` (a cancel ends it as usual, through the signal).
+   */
+  pausedByJob?(onResume: () => void): void
 }
 
 export interface JobRunner<K extends JobKind> {
@@ -39,7 +44,8 @@ export interface JobRunner<K extends JobKind> {
 }
 
 export class JobCancelledError extends Error {
-  constructor() {
+  /** What the job saved before it stopped (a DI* run: its state and checkpoint step); kept as the job's result. */
+  constructor(readonly result?: unknown) {
     super('Job cancelled')
     this.name = 'JobCancelledError'
   }

@@ -29,7 +29,7 @@ export interface JobManagerOptions {
   maxConcurrent?: number
   /** Start requests beyond this many waiting jobs are refused rather than queued without bound. */
   maxQueued?: number
-  /** How long a cancelled job may take to stop on its own before its thread is terminated. */
+  /** How long a cancelled job may take to stop on its own before its thread is terminated (not kinds whose stop saves). */
   cancelGraceMs?: number
   /** Folder for one JSON record per finished job, read back as history at start-up. */
   recordsDir?: string
@@ -96,6 +96,12 @@ export class JobManager {
     if (job.summary.status !== 'cancelling') {
       this.setStatus(jobId, 'cancelling')
       this.send(job, { type: 'cancel' })
+      if (job.request && JOB_KIND_INFO[job.request.kind].stopSaves) {
+        // Stop and save: the job ends by itself once its current step is done, however long that takes;
+        // terminating the thread would lose the state it is about to write.
+        this.emit('job.log', { jobId, level: 'info', message: 'Stopping: the current step finishes, then the job saves and ends' })
+        return job.summary.status
+      }
       job.cancelTimer = setTimeout(() => {
         this.log.warn(`Job ${jobId} did not stop within ${this.cancelGraceMs} ms of cancel; terminating its thread`)
         void job.worker?.terminate()
@@ -216,7 +222,7 @@ export class JobManager {
         this.finish(job, 'succeeded', { result: message.result })
         break
       case 'failure':
-        if (message.cancelled) this.finish(job, 'cancelled', {})
+        if (message.cancelled) this.finish(job, 'cancelled', message.result !== undefined ? { result: message.result } : {})
         else this.finish(job, 'failed', { error: message.message })
         break
     }

@@ -27,11 +27,20 @@ function onMessage(message: ToWorker): void {
   } else if (message.type === 'control') applyControl(message.control)
 }
 
+/** Set while the job paused itself (ctx.pausedByJob): what a resume calls. */
+let resumeSelfPause: (() => void) | null = null
+
 function applyControl(control: JobControl): void {
   if (control.type === 'pause') paused = true
   else if (control.type === 'resume') {
     paused = false
     wake?.()
+    const onResume = resumeSelfPause
+    resumeSelfPause = null
+    if (onResume) {
+      post({ type: 'paused', paused: false })
+      onResume()
+    }
   } else for (const handler of controlHandlers) handler(control)
 }
 
@@ -96,6 +105,11 @@ const ctx: JobContext = {
     if (abort.signal.aborted) throw new JobCancelledError()
     post({ type: 'paused', paused: false })
   },
+  pausedByJob(onResume) {
+    resumeSelfPause = onResume
+    flushProgress()
+    post({ type: 'paused', paused: true })
+  },
 }
 
 async function main(): Promise<void> {
@@ -108,7 +122,8 @@ async function main(): Promise<void> {
   } catch (err) {
     flushProgress()
     const cancelled = abort.signal.aborted
-    post({ type: 'failure', message: cancelled ? 'Cancelled' : describeError(err), cancelled })
+    const saved = cancelled && err instanceof JobCancelledError && err.result !== undefined ? { result: err.result } : {}
+    post({ type: 'failure', message: cancelled ? 'Cancelled' : describeError(err), cancelled, ...saved })
   } finally {
     // With no listener left the thread's event loop empties and the worker exits on its own.
     port.off('message', onMessage)

@@ -36,4 +36,4 @@ export type FromWorker =
   | { type: 'paused'; paused: boolean }
   | { type: 'runtime'; runtime: JobRuntime }
   | { type: 'result'; result: unknown }
-  | { type: 'failure'; message: string; cancelled: boolean }
+  | { type: 'failure'; message: string; cancelled: boolean; result?: unknown }

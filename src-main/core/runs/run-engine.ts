@@ -91,6 +91,8 @@ export class DiStarRun {
   private checkpointStep: number | undefined
   private readonly recentWallMs: number[] = []
   private running = false
+  /** why the newest skipped step was skipped (named when the run ends on skipped steps) */
+  private lastSkipReason: string | undefined
 
   private constructor(
     readonly id: string,
@@ -215,10 +217,13 @@ export class DiStarRun {
   }
 
   status(): RunStatus {
+    const skipped = this.session.trainer.skips.total
     return {
       runId: this.id, state: this.state, step: this.step, totalSteps: this.config.steps,
       ...(this.message ? { message: this.message } : {}),
       ...(this.checkpointStep !== undefined ? { checkpointStep: this.checkpointStep } : {}),
+      ...(skipped > 0 ? { skippedSteps: skipped } : {}),
+      pid: process.pid,
       updatedAt: new Date().toISOString(),
     }
   }
@@ -264,13 +269,22 @@ export class DiStarRun {
         // resumes from the previous checkpoint (whose resume truncates the log), never leaves a gap.
         await metrics.append({ type: 'step', ...event, time: new Date().toISOString() })
         events.onStep?.(event)
+        if (result.status !== 'ok' && result.reason) this.lastSkipReason = result.reason
+        if (result.status === 'skipped') events.onLog?.(`step ${result.step} skipped: ${result.reason ?? 'non-finite values'}`, 'warn')
         if (result.status === 'paused') events.onLog?.(result.reason ?? 'paused by the NaN guard', 'warn')
         if (this.config.samples.every > 0 && done % this.config.samples.every === 0 || done === this.config.steps) await this.writeSamples(events)
         if (done % this.config.checkpoints.every === 0 || done === this.config.steps) await this.writeCheckpoint(events)
         await new Promise((resolve) => setImmediate(resolve)) // let controls arrive between steps
       }
       if (this.step >= this.config.steps && this.nonFiniteWeights === undefined) {
-        await this.setState('completed', undefined, events)
+        // a run whose last steps the NaN guard skipped diverged: it did not complete, whatever its step count
+        const { inARow, total } = this.session.trainer.skips
+        if (inARow > 0) {
+          const message = `diverged: the last ${inARow} of ${this.config.steps} steps were skipped (non-finite values${this.lastSkipReason ? `: ${this.lastSkipReason}` : ''}); lower the learning rate and start again`
+          await this.setState('failed', message, events)
+        } else {
+          await this.setState('completed', total > 0 ? `${total} of ${this.config.steps} steps were skipped (non-finite values); the others trained` : undefined, events)
+        }
       } else {
         if (Object.keys(this.pending).length > 0) events.onLog?.(`Stopped before control changes applied; not kept: ${JSON.stringify(this.pending)}`, 'warn')
         if (this.checkpointStep !== this.step) await this.writeCheckpoint(events)

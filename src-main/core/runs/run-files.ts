@@ -55,6 +55,10 @@ export interface RunStatus {
   message?: string
   /** step of the newest complete checkpoint, if any */
   checkpointStep?: number
+  /** steps the NaN guard skipped so far (absent: none) */
+  skippedSteps?: number
+  /** the process that wrote this status (a run it says is active but whose process is gone was interrupted) */
+  pid?: number
   updatedAt: string
 }
 

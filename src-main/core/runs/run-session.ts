@@ -109,7 +109,16 @@ export interface RunSessionOptions {
    * rounding; a checkpoint resumes with any thread count.
    */
   trainingThreads?: number
+  /** rows a thread computes at once (default ROWS_PER_PASS); bigger batches accumulate passes (ml/distar/trainer.ts) */
+  rowsPerPass?: number
 }
+
+/**
+ * Rows one thread takes through a DI* step at once. The default run's step holds about 80 MB per row on
+ * wasm (its heap: 0.7 GB at batch 8), and wasm stops at 4 GB with "Aborted()": 64 rows on one thread did.
+ * 16 rows (about 1.3 GB) leave room; a bigger batch is computed in passes with the same result.
+ */
+export const ROWS_PER_PASS = 16
 
 /** Which generator weights to use: the moving average (what a user sees) or the raw weights being trained. */
 export type GeneratorWeights = 'ema' | 'raw'
@@ -178,6 +187,7 @@ export class RunSession {
         controls,
         ...(config.adam ? { adam: config.adam } : {}),
         pauseAfterNonFinite: config.pauseAfterNonFinite,
+        maxRowsPerPass: opts.rowsPerPass ?? ROWS_PER_PASS,
         ...(opts.faultInjectionForTests ? { faultInjectionForTests: opts.faultInjectionForTests } : {}),
         conditioning: (rng, B) => {
           const batch = Array.from({ length: B }, () => rng.pick(prompts))
@@ -199,6 +209,7 @@ export class RunSession {
           })
           session.trainer.useDataParallel(session.parallel)
         } catch (err) {
+          await session.parallel?.dispose().catch(() => {}) // its worker threads would keep the process alive
           session.trainer.dispose()
           throw err
         }

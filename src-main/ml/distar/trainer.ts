@@ -20,9 +20,13 @@
 // (step-model.ts) on the same random draws, which the trainer makes here, on the main thread; the
 // optimizers, clipping and the NaN guard stay here too. One step is written once, as a plan that asks
 // for gradients (stepPlan); step() runs it synchronously on this thread, stepAsync() on either.
+// A batch bigger than maxRowsPerPass rows per thread is computed in passes whose gradients are summed
+// (gradient accumulation; GradientSum below): the same step up to float rounding, in bounded memory.
 import * as tf from '@tensorflow/tfjs-core'
 import { Rng, hashString } from '../util/rng.ts'
-import { gradientsOf, type BatchArrays, type DataParallelModel, type DataParallelTrainer, type GradientRequest } from '../backend/data-parallel.ts'
+import {
+  batchRows, gradientsOf, sliceBatch, splitRows, type BatchArrays, type DataParallelModel, type DataParallelTrainer, type GradientRequest,
+} from '../backend/data-parallel.ts'
 import { Adam, DEFAULT_ADAM, type AdamSettings, type AdamState } from './adam.ts'
 import { validateControls, type DiStarControls } from './controls.ts'
 import { drawNoiseArrays } from './losses.ts'
@@ -63,6 +67,12 @@ export interface DiStarTrainerOptions {
   adam?: AdamSettings
   /** skipped steps in a row before the trainer pauses (default 5) */
   pauseAfterNonFinite?: number
+  /**
+   * Rows one thread takes through the networks at once (default: the whole batch). A bigger batch is
+   * computed in passes of at most this many rows per thread whose gradients are accumulated, which is the
+   * same gradient up to float rounding in bounded memory (wasm's heap stops at 4 GB).
+   */
+  maxRowsPerPass?: number
   /** TEST-ONLY: puts NaN/Inf into a step (see DiStarFaultInjection); never set by the studio, CLI or jobs */
   faultInjectionForTests?: DiStarFaultInjection
 }
@@ -233,6 +243,11 @@ export class DiStarTrainer {
     return this.pausedReason
   }
 
+  /** skipped steps: in a row up to the last one taken (0 when it applied), and in all */
+  get skips(): { inARow: number; total: number } {
+    return { inARow: this.consecutiveSkips, total: this.totalSkips }
+  }
+
   /** Clears a NaN pause; the next step runs (with fresh noise, since the step index moved on). */
   resume(): void {
     this.pausedReason = null
@@ -244,7 +259,16 @@ export class DiStarTrainer {
     if (this.parallel) throw new Error('DiStarTrainer.step: gradients are data-parallel; use stepAsync()')
     const plan = this.stepPlan()
     let next = plan.next()
-    while (!next.done) next = plan.next(this.localGradients(next.value))
+    while (!next.done) {
+      const sum = new GradientSum()
+      try {
+        for (const pass of this.passes(next.value)) sum.add(this.localGradients(pass), passRows(pass))
+      } catch (err) {
+        sum.dispose()
+        throw err
+      }
+      next = plan.next(sum.mean())
+    }
     return next.value
   }
 
@@ -254,16 +278,39 @@ export class DiStarTrainer {
     this.lastStepWorkerCpuMs = []
     let next = plan.next()
     while (!next.done) {
-      const request = next.value
-      if (!this.parallel) {
-        next = plan.next(this.localGradients(request))
-        continue
+      const sum = new GradientSum()
+      try {
+        for (const pass of this.passes(next.value)) sum.add(await this.passGradients(pass), passRows(pass))
+      } catch (err) {
+        sum.dispose()
+        throw err
       }
-      const result = await this.parallel.computeGradients(request.batch, request)
-      result.cpuMs.slice(1).forEach((ms, i) => { this.lastStepWorkerCpuMs[i] = (this.lastStepWorkerCpuMs[i] ?? 0) + ms })
-      next = plan.next(result)
+      next = plan.next(sum.mean())
     }
     return next.value
+  }
+
+  /** One pass's gradients: on every thread (each a slice of the pass) after useDataParallel, else here. */
+  private async passGradients(request: PlannedRequest): Promise<PlannedGradients> {
+    if (!this.parallel) return this.localGradients(request)
+    const result = await this.parallel.computeGradients(request.batch, request)
+    result.cpuMs.slice(1).forEach((ms, i) => { this.lastStepWorkerCpuMs[i] = (this.lastStepWorkerCpuMs[i] ?? 0) + ms })
+    return result
+  }
+
+  /**
+   * A request cut into passes of at most maxRowsPerPass rows per thread (contiguous rows, with their
+   * texts); the whole request when it fits. The options (the full batch's row count) travel unchanged.
+   */
+  private passes(request: PlannedRequest): PlannedRequest[] {
+    const rows = passRows(request)
+    const perPass = (this.opts.maxRowsPerPass ?? rows) * this.threads
+    if (rows <= perPass) return [request]
+    return splitRows(rows, Math.ceil(rows / perPass)).map(([start, end]) => ({
+      ...request,
+      batch: sliceBatch(request.batch, start, end),
+      ...(request.texts ? { texts: Object.fromEntries(Object.entries(request.texts).map(([k, v]) => [k, v.slice(start, end)])) } : {}),
+    }))
   }
 
   /** The step as a plan: yields each update's gradient request and receives its averaged gradients. */
@@ -451,6 +498,70 @@ interface PlannedGradients {
   loss: number
   metrics: Record<string, number>
   grads: Record<string, tf.Tensor>
+}
+
+function passRows(request: PlannedRequest): number {
+  return batchRows(request.batch)
+}
+
+/**
+ * Gradient accumulation over passes: every loss and metric is a mean over a pass's rows (step-model.ts),
+ * so their row-weighted means over the passes are the whole batch's, and so is the gradient's.
+ */
+class GradientSum {
+  private rows = 0
+  private loss = 0
+  private readonly metrics: Record<string, number> = {}
+  private grads: Record<string, tf.Tensor> | null = null
+  private only: PlannedGradients | null = null
+
+  add(pass: PlannedGradients, rows: number): void {
+    if (this.rows === 0) this.only = pass
+    else {
+      if (this.only) this.absorb(this.only, this.rows)
+      this.only = null
+      this.absorb(pass, rows)
+    }
+    this.rows += rows
+  }
+
+  /** The batch's loss, metrics and gradients (one pass: exactly its own). */
+  mean(): PlannedGradients {
+    if (this.only) return this.only
+    if (!this.grads) throw new Error('GradientSum: no passes')
+    const grads = this.grads
+    this.grads = null
+    const rows = this.rows
+    return {
+      loss: this.loss / rows,
+      metrics: Object.fromEntries(Object.entries(this.metrics).map(([k, v]) => [k, v / rows])),
+      grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => {
+        const mean = tf.div(g, rows)
+        g.dispose()
+        return [k, mean]
+      })),
+    }
+  }
+
+  dispose(): void {
+    if (this.grads) tf.dispose(Object.values(this.grads))
+    if (this.only) tf.dispose(Object.values(this.only.grads))
+    this.grads = null
+    this.only = null
+  }
+
+  private absorb(pass: PlannedGradients, rows: number): void {
+    this.loss += pass.loss * rows
+    for (const [k, v] of Object.entries(pass.metrics)) this.metrics[k] = (this.metrics[k] ?? 0) + v * rows
+    const sums: Record<string, tf.Tensor> = {}
+    for (const [k, g] of Object.entries(pass.grads)) {
+      const previous = this.grads?.[k]
+      sums[k] = tf.tidy(() => (previous ? tf.add(previous, tf.mul(g, rows)) : tf.mul(g, rows)))
+      previous?.dispose()
+    }
+    tf.dispose(Object.values(pass.grads))
+    this.grads = sums
+  }
 }
 
 /** Gradients of one network, keyed by its own param record's keys (they arrive keyed by step-model name). */

@@ -12,6 +12,7 @@ import { DiStarRun } from '../../runs/run-engine.ts'
 import { stepMetrics } from '../../runs/step-metrics.ts'
 import { EMBEDDED_GENERATOR_INIT, RunConfig, RunId } from '../../runs/run-config.ts'
 import { controlsFromSetValues } from '../../runs/live-controls.ts'
+import type { RunSessionOptions } from '../../runs/run-session.ts'
 import { formatDuration } from '../../runs/progress-line.ts'
 import type { RewardSpec } from '../../../ml/rewards/reward-spec.ts'
 import { relative, sep } from 'node:path'
@@ -34,6 +35,10 @@ export interface DistarTrainResult {
   step: number
   totalSteps: number
   checkpointStep?: number
+  /** steps the NaN guard skipped */
+  skippedSteps?: number
+  /** what the run's status says beside its state (e.g. how many steps were skipped) */
+  message?: string
 }
 
 /** Paths in a config that arrives over IPC are workspace paths: resolve them inside the workspace (refusing escapes). */
@@ -56,6 +61,8 @@ function resolveConfigPaths(config: RunConfig, ctx: JobContext): RunConfig {
 export interface DistarTrainJobDeps {
   /** picks and initialises the tfjs backend (default: initTf with the Settings preference; tests pass one that keeps the cpu backend) */
   initBackend?: () => Promise<{ name: string; package: string }>
+  /** TEST-ONLY: NaN/Inf injection into the run's steps (see RunSessionOptions.faultInjectionForTests) */
+  faultInjectionForTests?: RunSessionOptions['faultInjectionForTests']
 }
 
 export function createDistarTrainJob(deps: DistarTrainJobDeps = {}) {
@@ -74,9 +81,10 @@ async function runDistarTrainJob(ctx: JobContext, rawParams: unknown, deps: Dist
   ctx.log(`DI* training on ${backend.name} (${backend.package}), ${threadText}`)
   ctx.reportRuntime?.({ engine: 'tensorflow.js', backend: backend.name, threads: trainingThreads, detail: `${backend.package}; ${threadText}` })
   const root = ctx.workspace.root
+  const sessionOptions = { trainingThreads, ...(deps.faultInjectionForTests ? { faultInjectionForTests: deps.faultInjectionForTests } : {}) }
   const run = 'resume' in params
-    ? await DiStarRun.resume(root, params.resume, { trainingThreads })
-    : await DiStarRun.start(root, resolveConfigPaths(params.config, ctx), { trainingThreads, ...(params.runId ? { runId: params.runId } : {}) })
+    ? await DiStarRun.resume(root, params.resume, sessionOptions)
+    : await DiStarRun.start(root, resolveConfigPaths(params.config, ctx), { ...sessionOptions, ...(params.runId ? { runId: params.runId } : {}) })
   const rel = (p: string) => relative(root, p)
   ctx.log(`run ${run.id}: ${rel(run.dir)}`)
 
@@ -104,7 +112,12 @@ async function runDistarTrainJob(ctx: JobContext, rawParams: unknown, deps: Dist
           ctx.log(`samples at step ${e.step}: ${rel(e.png)}`)
         },
         onCheckpoint: (e) => ctx.log(`checkpoint at step ${e.step}: ${rel(e.path)}`),
-        onStatus: (s) => ctx.log(`run ${s.state} at step ${s.step}/${s.totalSteps}${s.message ? `: ${s.message}` : ''}`, s.state === 'paused' && s.message ? 'warn' : 'info'),
+        onStatus: (s) => {
+          const problem = (s.state === 'paused' || s.state === 'failed') && s.message !== undefined
+          ctx.log(`run ${s.state} at step ${s.step}/${s.totalSteps}${s.message ? `: ${s.message}` : ''}`, problem ? 'warn' : 'info')
+          // the NaN guard paused the run: the job shows as paused until the user resumes (or stops) it
+          if (s.state === 'paused' && s.message !== undefined && !cancelled) ctx.pausedByJob?.(() => run.resume())
+        },
         onLog: (m, level) => ctx.log(m, level),
       },
       {
@@ -120,8 +133,17 @@ async function runDistarTrainJob(ctx: JobContext, rawParams: unknown, deps: Dist
         },
       },
     )
-    if (cancelled || ctx.signal.aborted) throw new JobCancelledError()
-    return { runId: run.id, dir: rel(run.dir), state: status.state, step: status.step, totalSteps: status.totalSteps, ...(status.checkpointStep !== undefined ? { checkpointStep: status.checkpointStep } : {}) }
+    const result: DistarTrainResult = {
+      runId: run.id, dir: rel(run.dir), state: status.state, step: status.step, totalSteps: status.totalSteps,
+      ...(status.checkpointStep !== undefined ? { checkpointStep: status.checkpointStep } : {}),
+      ...(status.skippedSteps !== undefined ? { skippedSteps: status.skippedSteps } : {}),
+      ...(status.message !== undefined ? { message: status.message } : {}),
+    }
+    // a stop keeps what it saved as the job's result ("stopped, saved at step N")
+    if (cancelled || ctx.signal.aborted) throw new JobCancelledError(result)
+    // a run that ends otherwise than completed (diverged, or non-finite weights it refused to save) failed
+    if (status.state !== 'completed') throw new Error(`Run ${status.state} at step ${status.step}/${status.totalSteps}${status.message ? `: ${status.message}` : ''}`)
+    return result
   } finally {
     stopListening()
     run.dispose()
