@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as tf from '@tensorflow/tfjs-core'
 import { defaultReferenceModelDir, resolveTrainPrompts, showcasePromptList } from '../core/runs/run-session.ts'
-import { formatDuration } from '../core/runs/progress-line.ts'
+import { formatDuration } from '../util/format-duration.ts'
 import { DEFAULT_T_INIT } from '../core/runs/run-config.ts'
 import { initTf } from '../ml/backend/init.ts'
 import { loadCheckpoint } from '../ml/checkpoint/checkpoint.ts'
@@ -134,9 +134,9 @@ const run = new Distillation(reference, opts, {
   onProgress: (p) => {
     if (p.phase === 'pairs') {
       const elapsed = (Date.now() - pairsStarted) / 1000
-      say(`pairs ${p.done}/${p.total}  ETA ${formatDuration(elapsed / p.done * (p.total - p.done) * 1000)}`, p.done === p.total)
+      say(`pairs ${p.done}/${p.total}  ETA ${formatDuration(elapsed / p.done * (p.total - p.done))}`, p.done === p.total)
     } else {
-      say(`step ${p.step}/${p.total}  mse ${p.loss.toFixed(4)}  smoothed ${p.smoothedLoss.toFixed(4)}  ${p.stepSeconds.toFixed(2)} s/step  ETA ${formatDuration(p.etaSeconds * 1000)}`, p.step === p.total)
+      say(`step ${p.step}/${p.total}  mse ${p.loss.toFixed(4)}  smoothed ${p.smoothedLoss.toFixed(4)}  ${p.stepSeconds.toFixed(2)} s/step  ETA ${formatDuration(p.etaSeconds)}`, p.step === p.total)
     }
   },
   onLog: (m) => { if (tty) process.stderr.write('\n'); console.error(`distill: ${m}`) },
@@ -160,7 +160,7 @@ try {
   await inference.dispose()
 }
 if (tty) process.stderr.write('\n')
-console.error(`distill: ${result.state} at step ${result.step}, smoothed mse ${result.smoothedLoss.toFixed(4)}; pairs ${formatDuration(result.pairsSeconds * 1000)}, regression ${formatDuration(result.regressionSeconds * 1000)}`)
+console.error(`distill: ${result.state} at step ${result.step}, smoothed mse ${result.smoothedLoss.toFixed(4)}; pairs ${formatDuration(result.pairsSeconds)}, regression ${formatDuration(result.regressionSeconds)}`)
 if (result.state === 'completed' && args['no-card'] !== true) await writeCard(result)
 console.log(JSON.stringify({ outDir, state: result.state, step: result.step, model: result.modelDir ?? null }))
 process.exit(0)
@@ -209,10 +209,10 @@ distillation of its teacher (DMD2's); this is that stage for the embedded refere
 Regression distillation (Luhman & Luhman 2021; the regression loss of DMD):
 - **Pairs:** ${opts.pairs.count} (noise, prompt) pairs, prompts drawn uniformly from the ${opts.trainPrompts.length} training captions,
   each noise the sampler noise of its seed. Target: the reference's ${opts.pairs.sampler.toUpperCase()} sample from that noise, ${opts.pairs.steps} steps,
-  classifier-free guidance ${opts.pairs.guidance}, drawn in onnxruntime-node on ${threads} thread(s) in **${formatDuration(r.pairsSeconds * 1000)}**.
+  classifier-free guidance ${opts.pairs.guidance}, drawn in onnxruntime-node on ${threads} thread(s) in **${formatDuration(r.pairsSeconds)}**.
 - **Regression:** the generator starts as the reference at t_init and is fitted by mean squared error to the
   targets: ${r.step} steps of batch ${opts.regression.batch}, Adam (beta1 0.9, beta2 0.99), learning rate ${opts.regression.lr}, seed ${opts.regression.seed},
-  TF.js ${backend.name} on ${threadsText(r.regressionThreads)}, **${formatDuration(r.regressionSeconds * 1000)}**.
+  TF.js ${backend.name} on ${threadsText(r.regressionThreads)}, **${formatDuration(r.regressionSeconds)}**.
 - Training MSE: ${first !== undefined ? first.toFixed(4) : '?'} over the first ${r.curve[0]?.step ?? '?'} steps, **${r.smoothedLoss.toFixed(4)}** at the end (smoothed).
   Per-step curve: \`training-curve.json\`.
 

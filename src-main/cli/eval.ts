@@ -13,7 +13,8 @@ import { loadEmojiDataset } from '../ml/data/emoji-dataset.ts'
 import { shippedAlignmentModelDir } from '../ml/rewards/alignment-reward.ts'
 import { resourcePath } from '../util/resource-path.ts'
 import { readPromptFile } from '../util/prompt-file.ts'
-import { formatDuration, renderProgressLine } from '../core/runs/progress-line.ts'
+import { renderProgressLine } from '../core/runs/progress-line.ts'
+import { formatDuration } from '../util/format-duration.ts'
 import type { RunStepEvent } from '../core/runs/run-engine.ts'
 import { parseSeeds } from './generate.ts'
 import { promptSubset, readResults, runEvaluation, type RealImages } from '../eval/pipeline.ts'
@@ -189,7 +190,7 @@ async function main(): Promise<void> {
 
   const tty = process.stderr.isTTY === true
   const started = Date.now()
-  const stamp = () => formatDuration(Date.now() - started)
+  const stamp = () => formatDuration((Date.now() - started) / 1000)
   let lastLine = 0
   const log = (m: string) => {
     if (tty) process.stderr.write('\r\x1b[K')
@@ -236,7 +237,7 @@ async function main(): Promise<void> {
     onGenerationProgress: (model, done, total) => progress(`[${stamp()}] ${model}: ${done}/${total} images`, done === total),
   })
   console.log(`\n${(await readFile(files.markdown, 'utf8')).split('\n').filter((l) => l.startsWith('|')).join('\n')}\n`)
-  console.error(`eval: done in ${formatDuration(results.wallMs)}; wrote ${files.markdown}, ${files.json}, ${files.figurePng} and ${files.sheets.length} sample sheets`)
+  console.error(`eval: done in ${formatDuration(results.wallMs / 1000)}; wrote ${files.markdown}, ${files.json}, ${files.figurePng} and ${files.sheets.length} sample sheets`)
   if (args['write-docs']) await refreshDocs(outDir)
 }
 

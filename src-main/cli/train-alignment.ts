@@ -15,7 +15,7 @@ import { AlignmentModel, ALIGNMENT_SCORE_SCALE, type AlignmentArchitecture, type
 import { AlignmentTrainer, captionRetrieval, sampleContrastiveBatch, type RetrievalResult } from '../ml/rewards/alignment-training.ts'
 import { embedSplitImages, embedTextsChunked } from '../ml/rewards/alignment-training.ts'
 import { atomicWriteFile } from '../util/atomic-write.ts'
-import { formatMinSec as formatDuration } from '../util/format-duration.ts'
+import { formatDuration } from '../util/format-duration.ts'
 import { DEFAULT_WORD_BACKOFF, type WordBackoff } from '../ml/text/word-backoff.ts'
 
 const USAGE = `usage: npm run train-alignment -- [--steps N] [--batch B] [--lr LR] [--warmup N] [--seed S]

@@ -17,7 +17,7 @@ import { DEFAULT_AUGMENT, EpochSampler, judgeClasses, JudgeTrainer, labelledImag
 import { scoreImages, summarizeByGroup, summarizeJudge, type JudgeScores, type JudgeSummary } from '../ml/judge/score.ts'
 import { styleCredit } from '../ml/judge/credits.ts'
 import { atomicWriteFile } from '../util/atomic-write.ts'
-import { formatMinSec as formatDuration } from '../util/format-duration.ts'
+import { formatDuration } from '../util/format-duration.ts'
 import { resourcePath } from '../util/resource-path.ts'
 
 const USAGE = `usage: npm run train-judge -- [--minutes M | --cpu-minutes M | --steps N] [--batch B] [--lr LR] [--warmup N] [--seed S]

@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util'
 import { initTf, type TfBackendName } from '../ml/backend/init.ts'
 import { locateWorkspace, Workspace } from '../core/workspace.ts'
 import { DiStarRun, type RunStepEvent } from '../core/runs/run-engine.ts'
-import { formatDuration, renderProgressLine } from '../core/runs/progress-line.ts'
+import { renderProgressLine } from '../core/runs/progress-line.ts'
+import { formatDuration } from '../util/format-duration.ts'
 import { jobTrainingThreads } from '../core/jobs/job-engines.ts'
 import { MAX_TRAINING_THREADS } from '../contract/settings.ts'
 import { availableParallelism } from 'node:os'
@@ -112,7 +113,7 @@ try {
     onStatus: (s) => { if (s.state === 'paused' && s.message) { newline(); console.error(`train: paused: ${s.message}`) } },
   })
   newline()
-  console.error(`train: ${status.state} at step ${status.step}/${status.totalSteps} in ${formatDuration(Date.now() - started)}; last checkpoint: step ${status.checkpointStep ?? 'none'}${status.message ? `; ${status.message}` : ''}`)
+  console.error(`train: ${status.state} at step ${status.step}/${status.totalSteps} in ${formatDuration((Date.now() - started) / 1000)}; last checkpoint: step ${status.checkpointStep ?? 'none'}${status.message ? `; ${status.message}` : ''}`)
   if (status.state === 'stopped') console.error(`train: resume with: npm run train -- --resume ${run.id}${args.workspace ? ` --workspace ${args.workspace}` : ''}`)
   console.log(JSON.stringify({ dir: run.dir, ...status }))
   run.dispose()

@@ -1,14 +1,6 @@
 // A single terminal line for a DI* step: bar, step count, ETA and the numbers a user watches.
+import { formatDuration } from '../../util/format-duration.ts'
 import type { RunStepEvent } from './run-engine.ts'
-
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) return '?'
-  const s = Math.round(ms / 1000)
-  if (s < 60) return `${s}s`
-  const m = Math.floor(s / 60)
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
-}
 
 const num = (v: number) => (Number.isFinite(v) ? (Math.abs(v) >= 100 || Math.abs(v) < 0.01 ? v.toExponential(2) : v.toFixed(3)) : String(v))
 
@@ -19,7 +11,7 @@ export function renderProgressLine(e: RunStepEvent, width = 100): string {
   const filled = Math.round((done / e.totalSteps) * barWidth)
   const rewards = Object.entries(e.losses.rewards).map(([k, v]) => `${k}=${num(v)}`).join(' ')
   const flag = e.status === 'ok' ? '' : ` [${e.status}]`
-  const line = `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}] ${done}/${e.totalSteps} ETA ${formatDuration(e.etaMs)} ` +
+  const line = `[${'#'.repeat(filled)}${'.'.repeat(barWidth - filled)}] ${done}/${e.totalSteps} ETA ${formatDuration(e.etaMs / 1000)} ` +
     `${(e.wallMs / 1000).toFixed(2)}s/step ${rewards} reg=${num(e.losses.regulariser)} fake=${num(e.losses.fakeScore)} ratio=${num(e.gradNorms.ratio)}${flag}`
   return line.length > width - 1 ? line.slice(0, width - 1) : line.padEnd(width - 1)
 }

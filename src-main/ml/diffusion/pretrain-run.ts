@@ -26,6 +26,7 @@ import { sampleBatch, type EmojiSplit } from '../data/emoji-dataset.ts'
 import type { EmojiStyle } from '../data/captions.ts'
 import { Tokenizer, type TokenizerJson } from '../text/tokenizer.ts'
 import { Rng, hashString } from '../util/rng.ts'
+import { formatDuration } from '../../util/format-duration.ts'
 import { projectRelativePath } from '../../util/resource-path.ts'
 import { ditEps, ditParamShapes, countParams, disposeParams, type DitConfig } from './dit.ts'
 import { writeImageGrid } from './image-grid.ts'
@@ -156,12 +157,6 @@ interface StateConfig {
 
 const stepRng = (seed: number, step: number) => new Rng(hashString(`pretrain:${seed}:${step}`))
 
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?'
-  const s = Math.max(0, Math.round(seconds))
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60
-  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`
-}
 
 /** The state's options as recorded: files inside the project by project-relative path (see projectRelativePath). */
 function withRecordedPaths<T extends { textInit?: string; judge?: string }>(options: T): T {

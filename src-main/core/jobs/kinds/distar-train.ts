@@ -13,7 +13,7 @@ import { stepMetrics } from '../../runs/step-metrics.ts'
 import { EMBEDDED_GENERATOR_INIT, RunConfig, RunId } from '../../runs/run-config.ts'
 import { controlsFromSetValues } from '../../runs/live-controls.ts'
 import type { RunSessionOptions } from '../../runs/run-session.ts'
-import { formatDuration } from '../../runs/progress-line.ts'
+import { formatDuration } from '../../../util/format-duration.ts'
 import type { RewardSpec } from '../../../ml/rewards/reward-spec.ts'
 import { relative, sep } from 'node:path'
 import { availableParallelism } from 'node:os'
@@ -104,7 +104,7 @@ async function runDistarTrainJob(ctx: JobContext, rawParams: unknown, deps: Dist
       {
         onStep: (e) => {
           ctx.metrics(e.step, stepMetrics(e))
-          ctx.progress(e.step + 1, e.totalSteps, `step ${e.step + 1}/${e.totalSteps}, ETA ${formatDuration(e.etaMs)}${e.status === 'ok' ? '' : ` (${e.status})`}`)
+          ctx.progress(e.step + 1, e.totalSteps, `step ${e.step + 1}/${e.totalSteps}, ETA ${formatDuration(e.etaMs / 1000)}${e.status === 'ok' ? '' : ` (${e.status})`}`)
         },
         onControls: (e) => ctx.log(`controls from step ${e.step}: ${JSON.stringify(e.changes)}`),
         onSamples: (e) => {
