@@ -9,7 +9,7 @@ import { BackendReport, WorkspaceInfo } from './reports.ts'
 import { SettingsReport, SettingsUpdate } from './settings.ts'
 import {
   GalleryDeleteParams, GalleryEntry, GalleryExportParams, GalleryExportResult, GalleryFacets, GalleryGetParams, GalleryListParams,
-  GalleryPage, KnownEmoji, KnownEmojiParams, ModelInfo, PreferenceChoiceParams, PromptCheck, PromptCheckParams, PreferencePair, PreferenceStatus, RunDetail, RunId, RunSummary,
+  GalleryPage, KnownEmoji, KnownEmojiParams, ModelInfo, PreferenceChoiceParams, PreferenceNextPairParams, PromptCheck, PromptCheckParams, PreferencePair, PreferenceStatus, RunDetail, RunId, RunSummary,
 } from './studio-data.ts'
 
 export * from './channels.ts'
@@ -47,9 +47,14 @@ export const requestContract = {
   'gallery.export': { params: GalleryExportParams, result: GalleryExportResult },
   'runs.list': { params: NoParams, result: z.array(RunSummary) },
   'runs.open': { params: z.strictObject({ runId: RunId }), result: RunDetail },
-  'preferences.nextPair': { params: NoParams, result: PreferencePair },
+  /** Deletes a run's folder (runs/<id>) for good; refused while a job or another live process trains it. */
+  'runs.delete': { params: z.strictObject({ runId: RunId }), result: z.object({ runId: RunId, deleted: z.literal(true) }) },
+  /** The next pair to judge: two models' images of one prompt when there are any; skipped pairs last. */
+  'preferences.nextPair': { params: PreferenceNextPairParams, result: PreferencePair },
   'preferences.choose': { params: PreferenceChoiceParams, result: z.object({ id: z.string(), choices: z.int().min(0) }) },
   'preferences.status': { params: NoParams, result: PreferenceStatus },
+  /** Takes back one stored choice (the Prefer view's Undo sends the id `choose` returned). */
+  'preferences.undo': { params: z.strictObject({ id: z.string().min(1).max(100) }), result: z.object({ removed: z.boolean(), choices: z.int().min(0) }) },
   'models.list': { params: NoParams, result: z.array(ModelInfo) },
   /** Unknown words (with suggestions) and over-long prompts for a model; loads no network. */
   'prompts.check': { params: PromptCheckParams, result: PromptCheck },

@@ -100,15 +100,34 @@ export const PreferencePair = z
     imageB: z.string(),
     idA: z.string(),
     idB: z.string(),
+    /** what made each image (model, run and step): the pair sets two models against each other when it can */
+    modelA: z.string(),
+    modelB: z.string(),
   })
   .nullable()
 
+/**
+ * Choices the preference model needs before it can train (ml/rewards/preference-model.ts
+ * MIN_PREFERENCE_PAIRS; a test keeps the two equal), and from which it holds some out to measure itself.
+ * Ties do not count: they say neither image is better.
+ */
+export const PREFERENCE_MIN_CHOICES = 4
+export const PREFERENCE_MIN_HELD_OUT = 5
+
+/** Pairs the Prefer view skipped: nextPair offers them last. */
+export const PreferenceNextPairParams = z.strictObject({
+  skip: z.array(z.strictObject({ imageA: WorkspacePath, imageB: WorkspacePath })).max(500).default([]),
+})
+
+/** winner 'tie': neither is better (stored, never trained on). */
 export const PreferenceChoiceParams = z
-  .strictObject({ prompt: z.string().max(1000), imageA: WorkspacePath, imageB: WorkspacePath, winner: z.enum(['A', 'B']) })
+  .strictObject({ prompt: z.string().max(1000), imageA: WorkspacePath, imageB: WorkspacePath, winner: z.enum(['A', 'B', 'tie']) })
   .refine((c) => c.imageA !== c.imageB, { message: 'imageA and imageB must be different images', path: ['imageB'] })
 
 export const PreferenceStatus = z.object({
   choices: z.int().min(0),
+  /** of them, ties (the model trains on the others) */
+  ties: z.int().min(0),
   problems: z.array(z.string()),
   /** the trained model, or null before the first training */
   model: z

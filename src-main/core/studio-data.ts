@@ -8,7 +8,7 @@ import { StudioError } from '../contract/index.ts'
 import type { GalleryEntry, ModelInfo, ParsedParams, PreferenceStatus, RequestResult, RunDetail, RunSummary } from '../contract/index.ts'
 import type { GalleryEntry as StoredGalleryEntry } from './gallery/gallery.ts'
 import { GalleryService } from './gallery/service.ts'
-import { addChoice, PREFERENCE_MODEL_DIR, readChoices } from './preferences/choice-store.ts'
+import { addChoice, PREFERENCE_MODEL_DIR, readChoices, removeChoice } from './preferences/choice-store.ts'
 import { readMetrics, readStatus, RUN_FILES } from './runs/run-files.ts'
 import { stepMetrics } from './runs/step-metrics.ts'
 import type { Workspace } from './workspace.ts'
@@ -152,30 +152,68 @@ export class StudioData {
     return { summary: await this.runSummary(runId, activeJobId), config, metrics, controlChanges, samples, problems }
   }
 
+  /**
+   * Deletes runs/<runId> and everything in it (config, metrics, samples, checkpoints). Refused while a
+   * job of this studio trains the run, or while another live process (npm run train) writes it; refused
+   * for a folder that is a link (even one pointing inside the workspace), so only the run's own folder
+   * is ever removed. Gallery images made with the run's generator stay.
+   */
+  async deleteRun(runId: string, activeJobId?: string): Promise<RequestResult<'runs.delete'>> {
+    if (activeJobId) throw new StudioError('conflict', `Run ${runId} is training (job ${activeJobId}): stop it before deleting it`)
+    const dir = this.workspace.resolve(`${RUNS_DIR}/${runId}`)
+    const stat = await fs.lstat(dir).catch(() => null)
+    if (!stat) throw new StudioError('not-found', `No run named ${runId} in this workspace`)
+    if (!stat.isDirectory()) throw new StudioError('forbidden', `runs/${runId} is not a run folder of this workspace (a link or a file): not deleted`)
+    const status = await readStatus(dir)
+    if (status && (status.state === 'starting' || status.state === 'running' || status.state === 'paused') && !runProcessGone(status)) {
+      throw new StudioError('conflict', `Run ${runId} is being trained by another process (pid ${status.pid}): stop it before deleting it`)
+    }
+    await fs.rm(dir, { recursive: true, force: true })
+    return { runId, deleted: true }
+  }
+
   // ---- preferences -----------------------------------------------------------------------------
 
-  /** The pair of one prompt's images judged least so far (never a pair already judged, when avoidable). */
-  async nextPreferencePair(): Promise<RequestResult<'preferences.nextPair'>> {
+  /**
+   * The next pair to judge: two images of one prompt, from different models (or runs, or checkpoints of
+   * one run) whenever such a pair is left, since two seeds of one model teach little about which model
+   * to prefer; then two seeds of one model. Within that, the prompt judged least so far, never a pair
+   * already judged, and pairs the view skipped only when nothing else is left.
+   */
+  async nextPreferencePair(params: ParsedParams<'preferences.nextPair'> = { skip: [] }): Promise<RequestResult<'preferences.nextPair'>> {
     const all = await this.allGalleryEntries()
     const byPrompt = new Map<string, GalleryEntry[]>()
     for (const e of all) byPrompt.set(e.prompt, [...(byPrompt.get(e.prompt) ?? []), e])
     const { choices } = await readChoices(this.workspace.root)
     const judged = new Set(choices.map((c) => pairKey(c.imageA, c.imageB)))
+    const skipped = new Set(params.skip.map((p) => pairKey(p.imageA, p.imageB)))
     const judgedPerPrompt = new Map<string, number>()
     for (const c of choices) judgedPerPrompt.set(c.prompt, (judgedPerPrompt.get(c.prompt) ?? 0) + 1)
     const prompts = [...byPrompt.entries()]
       .filter(([, entries]) => entries.length >= 2)
       .sort(([a], [b]) => (judgedPerPrompt.get(a) ?? 0) - (judgedPerPrompt.get(b) ?? 0) || a.localeCompare(b))
-    for (const [prompt, entries] of prompts) {
-      for (let i = 0; i < entries.length; i++) {
-        for (let j = i + 1; j < entries.length; j++) {
-          const [a, b] = [entries[i]!, entries[j]!]
-          if (judged.has(pairKey(a.path, b.path))) continue
-          return { prompt, imageA: a.path, imageB: b.path, idA: a.id, idB: b.id }
+    // passes: two models, not skipped; one model, not skipped; then the skipped ones, in the same order
+    for (const [crossModel, allowSkipped] of [[true, false], [false, false], [true, true], [false, true]] as const) {
+      for (const [prompt, entries] of prompts) {
+        for (let i = 0; i < entries.length; i++) {
+          for (let j = i + 1; j < entries.length; j++) {
+            const [a, b] = [entries[i]!, entries[j]!]
+            const key = pairKey(a.path, b.path)
+            if (judged.has(key) || (skipped.has(key) && !allowSkipped) || (!skipped.has(key) && allowSkipped)) continue
+            if ((modelOf(a) !== modelOf(b)) !== crossModel) continue
+            return { prompt, imageA: a.path, imageB: b.path, idA: a.id, idB: b.id, modelA: modelOf(a), modelB: modelOf(b) }
+          }
         }
       }
     }
     return null
+  }
+
+  /** Takes back a stored choice by its id (the Prefer view's Undo). */
+  async undoPreference({ id }: ParsedParams<'preferences.undo'>): Promise<RequestResult<'preferences.undo'>> {
+    const removed = await removeChoice(this.workspace.root, id)
+    const { choices } = await readChoices(this.workspace.root)
+    return { removed, choices: choices.length }
   }
 
   async recordPreference(params: ParsedParams<'preferences.choose'>): Promise<RequestResult<'preferences.choose'>> {
@@ -202,7 +240,7 @@ export class StudioData {
           trainedAt: String(training.trainedAt ?? ''),
         }
       : null
-    return { choices: choices.length, problems, model }
+    return { choices: choices.length, ties: choices.filter((c) => c.winner === 'tie').length, problems, model }
   }
 
   // ---- models ----------------------------------------------------------------------------------
@@ -274,6 +312,11 @@ async function skipIfOutside<T>(read: () => Promise<T>, warn: (message: string) 
     warn(`Skipped: ${err.message}`)
     return null
   }
+}
+
+/** What made a gallery image, as the Prefer view names it: the model, its run and checkpoint step. */
+function modelOf(e: GalleryEntry): string {
+  return [e.model, e.run, e.checkpointStep === undefined ? undefined : `step ${e.checkpointStep}`].filter((x) => x !== undefined && x !== '').join(' · ')
 }
 
 function pairKey(a: string, b: string): string {

@@ -111,7 +111,7 @@ describe('web host: runs, models, gallery and preference channels', () => {
     assert.equal((chosen.result as { choices: number }).choices, 1)
     const status = await socket.request('preferences.status', {})
     assert.ok(status.ok)
-    assert.deepEqual(status.result, { choices: 1, problems: [], model: null })
+    assert.deepEqual(status.result, { choices: 1, ties: 0, problems: [], model: null })
   })
 })
 

@@ -2,7 +2,7 @@
 // with gaps as null, and a log scale blanks values that cannot be drawn.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { alignSeries } from '../../src-renderer/src/lib/chart-data.ts'
+import { alignSeries, chartPanels, defaultPlotted } from '../../src-renderer/src/lib/chart-data.ts'
 import type { MetricSeries } from '../../src-renderer/src/lib/chart-data.ts'
 
 const series = (entries: Record<string, [number, number | null][]>) =>
@@ -33,5 +33,30 @@ describe('chart data alignment', () => {
   it('handles no names and unknown names', () => {
     assert.deepEqual(alignSeries(new Map(), [], false), [[]])
     assert.deepEqual(alignSeries(series({ a: [[0, 1]] }), ['a', 'missing'], false), [[0], [1], [null]])
+  })
+})
+
+describe('chart panels', () => {
+  // what a DI* step streams (core/runs/step-metrics.ts)
+  const streamed = [
+    'loss/generatorTotal', 'loss/regulariser', 'loss/divergence', 'loss/scoreGap', 'loss/cfgOut', 'loss/rewardTerm', 'loss/fakeScore',
+    'reward/alignment', 'reward/brightness', 'grad/rewardNorm', 'grad/regulariserNorm', 'time/stepMs', 'time/wallMs', 'skipped',
+    'control/rewardWeight', 'control/cfgScale',
+  ]
+
+  it('shows one panel per group of like scale by default: losses, divergence terms, rewards, gradient norms', () => {
+    const panels = chartPanels(defaultPlotted(streamed))
+    assert.deepEqual(panels.map((p) => p.title), ['Losses', 'Divergence terms', 'Rewards', 'Gradient norms'])
+    assert.deepEqual(panels[0]!.names, ['loss/generatorTotal', 'loss/rewardTerm', 'loss/fakeScore'])
+    assert.deepEqual(panels[1]!.names, ['loss/regulariser', 'loss/divergence', 'loss/scoreGap', 'loss/cfgOut'])
+    assert.deepEqual(panels[2]!.names, ['reward/alignment', 'reward/brightness'])
+    assert.deepEqual(panels[3]!.names, ['grad/rewardNorm', 'grad/regulariserNorm'])
+  })
+
+  it('gives picked timing, control and other metrics panels of their own, never mixing them into the others', () => {
+    const panels = chartPanels(streamed)
+    assert.deepEqual(panels.map((p) => p.id), ['losses', 'divergence', 'rewards', 'gradients', 'timing', 'controls', 'other'])
+    assert.deepEqual(panels.flatMap((p) => p.names).sort(), [...streamed].sort(), 'every metric in exactly one panel')
+    assert.deepEqual(chartPanels(['reward/alignment']).map((p) => p.id), ['rewards'], 'no empty panels')
   })
 })

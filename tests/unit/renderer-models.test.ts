@@ -6,8 +6,8 @@ import { defaultGenerator } from '../../src-renderer/src/lib/models.ts'
 
 const reference = { path: 'reference', kind: 'reference', available: true } as const
 const distilled = { path: 'one-step-init', kind: 'one-step', available: true } as const
-const newestRun = { path: 'runs/b', kind: 'run', available: true } as const
-const olderRun = { path: 'runs/a', kind: 'run', available: true } as const
+const newestRun = { path: 'runs/b', kind: 'run', available: true, step: 300 } as const
+const olderRun = { path: 'runs/a', kind: 'run', available: true, step: 100 } as const
 const onnx = { path: 'models/x', kind: 'onnx', available: true } as const
 
 describe('defaultGenerator', () => {
@@ -21,5 +21,13 @@ describe('defaultGenerator', () => {
     assert.equal(defaultGenerator([reference, { ...distilled, available: false }, onnx])?.path, 'reference')
     assert.equal(defaultGenerator([{ ...newestRun, available: false }, { ...reference, available: false }])?.path, 'runs/b')
     assert.equal(defaultGenerator([]), undefined)
+  })
+
+  it('skips failed runs and runs stopped after a few steps, taking the next worthwhile one', () => {
+    const shortRun = { path: 'runs/c', kind: 'run', available: true, step: 10 } as const
+    assert.equal(defaultGenerator([reference, distilled, shortRun, newestRun, olderRun])?.path, 'runs/b', 'a 10-step run is passed over')
+    const runs = [{ runId: 'b', state: 'failed' }, { runId: 'a', state: 'completed' }] as const
+    assert.equal(defaultGenerator([reference, distilled, newestRun, olderRun], runs)?.path, 'runs/a', 'a failed run is passed over')
+    assert.equal(defaultGenerator([reference, distilled, shortRun, newestRun], runs)?.path, 'one-step-init', 'no worthwhile run: the distilled generator')
   })
 })

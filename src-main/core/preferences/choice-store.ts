@@ -5,6 +5,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { promises as fs } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { z } from 'zod'
+import { atomicWriteFile } from '../../util/atomic-write.ts'
 
 /** Where preference training saves the model, inside the workspace (the reward spec's modelDir). */
 export const PREFERENCE_MODEL_DIR = 'preferences/model'
@@ -18,7 +19,7 @@ export const NewChoice = z.strictObject({
   prompt: z.string().max(1000),
   imageA: ImagePath,
   imageB: ImagePath,
-  winner: z.enum(['A', 'B']),
+  winner: z.enum(['A', 'B', 'tie']),
 }).refine((c) => c.imageA !== c.imageB, { message: 'imageA and imageB must be different images', path: ['imageB'] })
 export type NewChoice = z.output<typeof NewChoice>
 
@@ -28,7 +29,8 @@ export const StoredChoice = z.strictObject({
   prompt: z.string(),
   imageA: ImagePath,
   imageB: ImagePath,
-  winner: z.enum(['A', 'B']),
+  /** 'tie': neither image is better; kept, and left out of training */
+  winner: z.enum(['A', 'B', 'tie']),
 })
 export type StoredChoice = z.output<typeof StoredChoice>
 
@@ -59,6 +61,34 @@ export async function addChoice(workspaceRoot: string, input: unknown): Promise<
     await handle.close()
   }
   return choice
+}
+
+/**
+ * Takes back the choice with this id (the Prefer view's Undo): the file is rewritten without its line,
+ * atomically; every other line stays byte for byte, unreadable ones included. False when no line has it.
+ */
+export async function removeChoice(workspaceRoot: string, id: string): Promise<boolean> {
+  const path = join(workspaceRoot, CHOICES_FILE)
+  let text: string
+  try {
+    text = await fs.readFile(path, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw err
+  }
+  const lines = text.split('\n')
+  const index = lines.findIndex((line) => {
+    try {
+      const json = JSON.parse(line) as { id?: unknown }
+      return json.id === id
+    } catch {
+      return false
+    }
+  })
+  if (index < 0) return false
+  lines.splice(index, 1)
+  await atomicWriteFile(path, lines.join('\n'))
+  return true
 }
 
 /**

@@ -59,7 +59,8 @@ export async function trainPreferenceModel(workspace: Workspace, opts: TrainPref
     // read every usable pair first, then embed in batches (one image at a time is far slower)
     const images: Float32Array[] = []
     const winnerIsA: boolean[] = []
-    for (const choice of choices) {
+    // a tie says neither image is better: nothing for a Bradley-Terry model to learn from
+    for (const choice of choices.filter((c) => c.winner !== 'tie')) {
       try {
         const load = async (p: string) => decodePngImage(await readFile(workspace.resolve(p)), size, p)
         const [a, b] = [await load(choice.imageA), await load(choice.imageB)]

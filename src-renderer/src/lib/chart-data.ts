@@ -43,3 +43,47 @@ function mergeSortedSteps(lists: number[][]): number[] {
   for (const steps of lists) for (const s of steps) all.add(s)
   return [...all].sort((a, b) => a - b)
 }
+
+/**
+ * The Train view's chart panels, one small chart per group of metrics of like scale (as W&B panels
+ * do), so no chart mixes a reward in the tens with a loss near zero on two axes:
+ *   losses      loss/generatorTotal, loss/rewardTerm, loss/fakeScore (and any other loss/)
+ *   divergence  the regulariser's terms: loss/regulariser, loss/divergence, loss/scoreGap, loss/cfgOut
+ *   rewards     reward/<reward>
+ *   gradients   grad/<name>
+ *   timing, controls, other: shown when picked under "Metrics shown"
+ */
+export const CHART_PANELS = [
+  { id: 'losses', title: 'Losses' },
+  { id: 'divergence', title: 'Divergence terms' },
+  { id: 'rewards', title: 'Rewards' },
+  { id: 'gradients', title: 'Gradient norms' },
+  { id: 'timing', title: 'Timing' },
+  { id: 'controls', title: 'Controls' },
+  { id: 'other', title: 'Other' },
+] as const
+export type ChartPanelId = (typeof CHART_PANELS)[number]['id']
+
+/** The regulariser's terms among the loss/ metrics (ml/distar/step-model.ts METRIC). */
+const DIVERGENCE_TERMS = new Set(['loss/regulariser', 'loss/divergence', 'loss/scoreGap', 'loss/cfgOut'])
+
+export function chartPanelOf(name: string): ChartPanelId {
+  if (DIVERGENCE_TERMS.has(name)) return 'divergence'
+  if (name.startsWith('loss/')) return 'losses'
+  if (name.startsWith('reward/')) return 'rewards'
+  if (name.startsWith('grad/')) return 'gradients'
+  if (name.startsWith('time/')) return 'timing'
+  if (name.startsWith('control/')) return 'controls'
+  return 'other'
+}
+
+/** The panels that have a metric among `names`, in CHART_PANELS order, each with its metrics in the order given. */
+export function chartPanels(names: readonly string[]): { id: ChartPanelId; title: string; names: string[] }[] {
+  return CHART_PANELS.map((p) => ({ id: p.id, title: p.title, names: names.filter((n) => chartPanelOf(n) === p.id) })).filter((p) => p.names.length > 0)
+}
+
+/** What the charts show before the user picks: the four main panels (losses, divergence terms, rewards, gradient norms). */
+export function defaultPlotted(names: readonly string[]): string[] {
+  const main = new Set<ChartPanelId>(['losses', 'divergence', 'rewards', 'gradients'])
+  return names.filter((n) => main.has(chartPanelOf(n)))
+}

@@ -50,6 +50,10 @@ export interface RunForm {
   tInit: number
   /** decay of the generator's moving average, which grids and exports show (0 = the raw weights) */
   emaDecay: number
+  /** the pseudo-Huber constant per dimension (score regulariser only); absent: the default run's */
+  huberC?: number
+  /** where classifier-free guidance goes: inside the divergence, or out as an implicit reward; absent: the default run's */
+  cfgPlacement?: 'in' | 'out'
   /** workspace folder of the trained preference model, when there is one */
   preferenceModelDir: string | null
   /**
@@ -83,6 +87,8 @@ export function defaultRunForm(): Omit<RunForm, 'name' | 'baseModel' | 'rewards'
     cfgScale: c.cfgScale ?? 4.5,
     tInit: DEFAULT_RUN.tInit,
     emaDecay: DEFAULT_RUN.generatorEmaDecay,
+    huberC: c.huberC ?? 0.03,
+    cfgPlacement: c.cfgPlacement ?? 'in',
     generatorStart: DEFAULT_RUN.generatorInit === 'embedded' ? 'embedded' : 'reference',
   }
 }
@@ -92,7 +98,7 @@ type Spec = NonNullable<RunConfigInput['reward']>
 /** The form's fields that can be wrong: each shows its own message. */
 export type RunFormField =
   | 'name' | 'rewards' | `reward-${RewardChoice['kind']}` | 'rewardWeight' | 'regulariserWeight' | 'prompts' | 'steps' | 'batchSize' | 'seed'
-  | 'samplesEvery' | 'checkpointEvery' | 'learningRate' | 'fakeLearningRate' | 'cfgScale' | 'generatorStart' | 'tInit' | 'emaDecay'
+  | 'samplesEvery' | 'checkpointEvery' | 'learningRate' | 'fakeLearningRate' | 'cfgScale' | 'generatorStart' | 'tInit' | 'emaDecay' | 'huberC'
 
 /** A problem of one field that stops the form making a run. */
 export class RunFormError extends Error {
@@ -113,6 +119,7 @@ const FIELDS: [path: RegExp, field: RunFormField, label: string][] = [
   [/^controls\.generatorLr$/, 'learningRate', 'Generator learning rate'],
   [/^controls\.fakeLr$/, 'fakeLearningRate', 'Fake-score learning rate'],
   [/^controls\.cfgScale$/, 'cfgScale', 'CFG scale'],
+  [/^controls\.huberC$/, 'huberC', 'Pseudo-Huber constant'],
   [/^steps$/, 'steps', 'Steps'],
   [/^batchSize$/, 'batchSize', 'Batch size'],
   [/^seed$/, 'seed', 'Seed'],
@@ -178,7 +185,8 @@ export function buildRunConfig(form: RunForm): RunConfigInput {
     ...(form.name.trim() ? { name: form.name.trim() } : {}),
     ...(form.baseModel && form.baseModel !== 'reference' ? { baseModelDir: form.baseModel } : {}),
     reward,
-    controls: { ...DEFAULT_RUN.controls, regulariser: form.regulariser, rewardWeight: form.rewardWeight, regulariserWeight: form.regulariserWeight, generatorLr: form.learningRate, fakeLr: form.fakeLearningRate, cfgScale: form.cfgScale },
+    controls: { ...DEFAULT_RUN.controls, regulariser: form.regulariser, rewardWeight: form.rewardWeight, regulariserWeight: form.regulariserWeight, generatorLr: form.learningRate, fakeLr: form.fakeLearningRate, cfgScale: form.cfgScale,
+      ...(form.huberC !== undefined ? { huberC: form.huberC } : {}), ...(form.cfgPlacement !== undefined ? { cfgPlacement: form.cfgPlacement } : {}) },
     steps: form.steps,
     batchSize: form.batchSize,
     seed: form.seed,

@@ -6,3 +6,14 @@ export function workspaceFileUrl(relativePath: string): string {
   const encoded = encodeWorkspacePath(relativePath)
   return window.studio ? `${ELECTRON_FILE_SCHEME}://workspace/${encoded}` : `${WORKSPACE_FILE_ROUTE}${encoded}`
 }
+
+/** Makes the browser download a file (the web host: Export also saves to the user's downloads). */
+export function downloadFile(url: string, name: string): void {
+  const link = document.createElement('a')
+  link.href = url
+  link.download = name
+  link.rel = 'noopener'
+  document.body.appendChild(link)
+  link.click()
+  link.remove()
+}

@@ -85,6 +85,9 @@ export class ContractClient implements StudioClient {
   openRun(params: RequestParams<'runs.open'>) {
     return this.call('runs.open', params)
   }
+  deleteRun(params: RequestParams<'runs.delete'>) {
+    return this.call('runs.delete', params)
+  }
   nextPreferencePair(params: RequestParams<'preferences.nextPair'> = {}) {
     return this.call('preferences.nextPair', params)
   }
@@ -93,6 +96,9 @@ export class ContractClient implements StudioClient {
   }
   getPreferenceStatus(params: RequestParams<'preferences.status'> = {}) {
     return this.call('preferences.status', params)
+  }
+  undoPreference(params: RequestParams<'preferences.undo'>) {
+    return this.call('preferences.undo', params)
   }
   listModels(params: RequestParams<'models.list'> = {}) {
     return this.call('models.list', params)

@@ -16,14 +16,9 @@ export interface SampleGrid {
   path: string
 }
 
-/** The sliders that change a running job (flat `set` control names of the DI* job). */
-export const LIVE_CONTROLS = [
-  { key: 'rewardWeight', label: 'Reward weight', min: 0, max: 10, step: 0.1, log: false },
-  { key: 'regulariserWeight', label: 'Regulariser weight', min: 0, max: 10, step: 0.1, log: false },
-  { key: 'cfgScale', label: 'CFG scale', min: 0, max: 10, step: 0.1, log: false },
-  // learning rate on a log slider: the value is 10^x
-  { key: 'generatorLr', label: 'Learning rate (generator)', min: -7, max: -2, step: 0.1, log: true },
-] as const
+// The sliders that change a running job, and their scales: live-slider.ts
+import { LIVE_CONTROLS } from '../live-slider.ts'
+export { LIVE_CONTROLS }
 /** How soon a run starting or ending re-reads the runs list (events in between share one read). */
 const RUNS_REFRESH_DELAY_MS = 250
 
@@ -32,6 +27,8 @@ export type LiveControlKey = (typeof LIVE_CONTROLS)[number]['key']
 export class TrainState {
   models = $state<ModelInfo[]>([])
   runs = $state<RunSummary[]>([])
+  /** true once the models and runs lists have arrived (a first-run hint waits for them) */
+  loaded = $state(false)
   preference = $state<PreferenceStatus | null>(null)
   error = $state<string | null>(null)
   /** why the studio refused the last Start (shown beside the Start button) */
@@ -80,6 +77,7 @@ export class TrainState {
       this.models = models
       this.runs = runs
       this.preference = preference
+      this.loaded = true
     } catch (err) {
       this.error = (err as Error).message
     }
@@ -139,6 +137,14 @@ export class TrainState {
       this.config = detail.config
       this.revision++
     })
+  }
+
+  /** Deletes a run's folder for good (the view asks first); the core refuses a run that is training. */
+  async deleteRun(runId: string): Promise<boolean> {
+    const ok = await this.act(() => this.client.deleteRun({ runId }))
+    if (ok && this.runId === runId) this.watch(null, null)
+    await this.refresh()
+    return ok
   }
 
   setControl(key: LiveControlKey, value: number): Promise<boolean> {
