@@ -45,7 +45,8 @@ export const GalleryExportParams = z.strictObject({
   /** workspace-relative folder; default exports/gallery-<time> */
   folder: WorkspacePath.optional(),
 })
-export const GalleryExportResult = z.object({ folder: z.string(), exported: z.int().min(0), missing: z.array(z.string()) })
+/** `files`: the copies, workspace-relative (a browser fetches them for one zip download). */
+export const GalleryExportResult = z.object({ folder: z.string(), exported: z.int().min(0), missing: z.array(z.string()), files: z.array(z.string()) })
 
 // ---- DI* runs ----------------------------------------------------------------------------------
 

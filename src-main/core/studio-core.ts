@@ -14,7 +14,8 @@ import { JobManager, jobKindList } from './jobs/job-manager.ts'
 import { createLogger } from './logger.ts'
 import type { Logger } from './logger.ts'
 import { KnownEmojiLists } from './known-emoji.ts'
-import { StudioData, referenceModelDir, referenceModelMissingMessage, referenceModelPresent } from './studio-data.ts'
+import { StudioData, referenceModelDir, referenceModelMissingMessage, referenceModelPresent, runProcessGone } from './studio-data.ts'
+import { readStatus } from './runs/run-files.ts'
 import { SETTINGS_FILE, SettingsStore, prepareWorkspaceFolder } from './settings.ts'
 import { Workspace } from './workspace.ts'
 import { EMBEDDED_GENERATOR_INIT } from './runs/run-config.ts'
@@ -84,6 +85,13 @@ export class StudioCore {
         const runId = 'resume' in params ? params.resume : (params.runId ?? newRunId())
         if (activeRuns.has(runId)) throw new StudioError('conflict', `Run ${runId} is already training (job ${activeRuns.get(runId)})`)
         if ('resume' in params && !existsSync(workspace.resolve(`runs/${runId}`))) throw new StudioError('not-found', `No run named ${runId} to resume`)
+        if ('resume' in params) {
+          // another live process (npm run train, another studio) writes this run: a resume would train it twice over
+          const status = await readStatus(workspace.resolve(`runs/${runId}`))
+          if (status && !runProcessGone(status) && ['starting', 'running', 'paused'].includes(status.state)) {
+            throw new StudioError('conflict', `Run ${runId} is being trained by another process (pid ${status.pid}): stop it before resuming it`)
+          }
+        }
         if (!('resume' in params) && existsSync(workspace.resolve(`runs/${runId}`))) throw new StudioError('conflict', `A run named ${runId} exists already: resume it or choose another name`)
         const started = await jobs.start('resume' in params ? request : { kind: 'distar-train', params: { ...params, runId } })
         activeRuns.set(runId, started.jobId)

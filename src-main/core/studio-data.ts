@@ -3,7 +3,7 @@
 // jobs. Every path a client names is resolved inside the workspace (Workspace.resolve refuses escapes).
 import { existsSync } from 'node:fs'
 import { promises as fs } from 'node:fs'
-import { join } from 'node:path'
+import { join, posix } from 'node:path'
 import { StudioError } from '../contract/index.ts'
 import type { GalleryEntry, ModelInfo, ParsedParams, PreferenceStatus, RequestResult, RunDetail, RunSummary } from '../contract/index.ts'
 import type { GalleryEntry as StoredGalleryEntry } from './gallery/gallery.ts'
@@ -71,7 +71,7 @@ export class StudioData {
       if (err.code === 'ENAMETOOLONG') throw new StudioError('invalid-params', `Cannot export into ${JSON.stringify(target.slice(0, 100))}…: a folder name is too long for the file system`)
       throw err
     })
-    let exported = 0
+    const files: string[] = []
     const missing: string[] = []
     for (const id of ids) {
       const entry = await this.gallery.get({ id })
@@ -81,9 +81,9 @@ export class StudioData {
       }
       // The PNG carries its metadata in its text chunks, so a plain copy exports both.
       await fs.copyFile(this.workspace.resolve(`${GALLERY_DIR}/${entry.file}`), join(dir, `${entry.id}.png`))
-      exported++
+      files.push(posix.join(target, `${entry.id}.png`))
     }
-    return { folder: target, exported, missing }
+    return { folder: target, exported: files.length, missing, files }
   }
 
   // ---- runs ------------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ describe('web host: runs, models, gallery and preference channels', () => {
     assert.deepEqual(list.result, { total: 0, entries: [] })
     const exported = await socket.request('gallery.export', { ids: ['ghost'], folder: 'exports/t' })
     assert.ok(exported.ok)
-    assert.deepEqual(exported.result, { folder: 'exports/t', exported: 0, missing: ['ghost'] })
+    assert.deepEqual(exported.result, { folder: 'exports/t', exported: 0, missing: ['ghost'], files: [] })
     assert.equal(errorCode(await socket.request('gallery.export', { ids: ['ghost'], folder: '../outside' })), 'forbidden')
     assert.equal(errorCode(await socket.request('gallery.get', { id: 'ghost' })), 'ok')
   })

@@ -3,7 +3,7 @@
 // 'onnx-import' job kinds' params, and the params of the gallery request channels. Kept here until then
 // so the job runner and the core handlers can be typed and tested against them.
 import { z } from 'zod'
-import { PromptText } from '../../contract/limits.ts'
+import { boundedNumber, PromptText, wholeNumber } from '../../contract/limits.ts'
 
 /** A path relative to the workspace (same rule as contract/jobs.ts WorkspacePath). */
 const WorkspacePath = z.string().min(1).max(1024).refine((p) => !p.includes('\0'), 'path must not contain NUL characters')
@@ -17,7 +17,7 @@ export const GalleryModelChoice = z.strictObject({
   /** for a DI* run folder: which checkpoint step (default: the newest) */
   step: z.int().min(0).optional(),
   /** use a saved DiT folder (DI*'s generator weights) as a one-step generator with this t_init */
-  tInit: z.int().min(0).max(999).optional(),
+  tInit: wholeNumber(0, 999).optional(),
   name: z.string().min(1).max(64).optional(),
   /** DI* run id, recorded for filtering */
   run: z.string().min(1).max(64).optional(),
@@ -28,8 +28,8 @@ export const GenerateGalleryJobParams = z.strictObject({
   prompts: z.array(PromptText).min(1).max(1000),
   seeds: z.array(z.int().min(0).max(0xffff_ffff)).min(1).max(1000),
   sampler: z.enum(['ddim', 'dpmpp-2m']).default('ddim'),
-  steps: z.int().min(1).max(1000).default(25),
-  cfg: z.number().min(0).max(30).default(3),
+  steps: wholeNumber(1, 1000).default(25),
+  cfg: boundedNumber({ min: 0, max: 30 }).default(3),
   batchSize: z.int().min(1).max(256).default(16),
 })
 export type GenerateGalleryJobParams = z.output<typeof GenerateGalleryJobParams>

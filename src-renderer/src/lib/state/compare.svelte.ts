@@ -1,7 +1,8 @@
 // The Compare view's state: one generation job that renders the same prompts and seeds with a
 // one-step generator and with a model's multi-step sampler, then the pairs side by side with the
 // time each model took per image.
-import type { GalleryEntry, ModelInfo, ScoreImagesResult, StudioEvent } from '../../../../src-main/contract/index.ts'
+import { GenerateGalleryJobParams, type GalleryEntry, type ModelInfo, type ScoreImagesResult, type StudioEvent } from '../../../../src-main/contract/index.ts'
+import { fieldErrors, plainError, type FieldOf } from '../form-errors.ts'
 import { isDiffusionModel } from '../models.ts'
 import type { StudioClient } from '../client/studio-client.ts'
 import type { JobsState } from './jobs.svelte.ts'
@@ -33,11 +34,24 @@ export interface CompareTiming {
   msPerImage: number
 }
 
+/** The comparison's job params paths -> the Compare form's labels (for refusals in the form's words). */
+export const compareField: FieldOf<'prompts' | 'seeds' | 'steps' | 'cfg' | 'tInit'> = (path) => {
+  const prompt = /^prompts(?:\.(\d+))?$/.exec(path)
+  if (prompt) return { field: 'prompts', label: prompt[1] === undefined ? 'Prompts:' : `Prompt ${Number(prompt[1]) + 1}:` }
+  if (path === 'seeds' || path.startsWith('seeds.')) return { field: 'seeds', label: 'Seeds:' }
+  if (path === 'steps') return { field: 'steps', label: 'Steps' }
+  if (path === 'cfg') return { field: 'cfg', label: 'CFG' }
+  if (path === 'models.0.tInit') return { field: 'tInit', label: 'Generator t_init' }
+  return null
+}
+
 export class CompareState {
   jobId = $state<string | null>(null)
   rows = $state<CompareRow[]>([])
   timings = $state<CompareTiming[]>([])
   error = $state<string | null>(null)
+  /** why the last Compare did not start, in the form's words (shown beside the button) */
+  startError = $state<string | null>(null)
   /** reward scores by image path, once the scoring job is done */
   scores = $state<Record<string, Record<string, number>>>({})
   scoreJobId = $state<string | null>(null)
@@ -66,33 +80,43 @@ export class CompareState {
     this.scores = {}
     this.scoreJobId = null
     this.error = null
+    this.startError = null
     this.setup = null
   }
 
+  /**
+   * Start a comparison. What cannot start (checked with the job's own schema first, then the studio's
+   * refusal) is left in `error` in the form's words, for the view to show beside Compare.
+   */
   async start(setup: CompareSetup): Promise<void> {
+    // Names mark this comparison's images in the gallery (and keep the two sides apart for one folder).
+    const names = { generator: `${setup.generator.name} one-step`.slice(0, 64), reference: `${setup.reference.name} ${setup.sampler} ${setup.steps}`.slice(0, 64) }
+    const params = {
+      models: [
+        { path: setup.generator.path, ...(isDiffusionModel(setup.generator) ? { tInit: setup.tInit } : {}), name: names.generator },
+        { path: setup.reference.path, name: names.reference },
+      ],
+      prompts: setup.prompts,
+      seeds: setup.seeds,
+      sampler: setup.sampler,
+      steps: setup.steps,
+      cfg: setup.cfg,
+    }
+    const parsed = GenerateGalleryJobParams.safeParse(params)
+    if (!parsed.success) {
+      this.startError = `Not started: ${Object.values(fieldErrors(parsed.error, compareField)).join(' ')}`
+      return
+    }
     this.setup = setup
+    this.names = names
     this.rows = []
     this.timings = []
     this.scores = {}
     this.scoreJobId = null
-    // Names mark this comparison's images in the gallery (and keep the two sides apart for one folder).
-    this.names = { generator: `${setup.generator.name} one-step`.slice(0, 64), reference: `${setup.reference.name} ${setup.sampler} ${setup.steps}`.slice(0, 64) }
-    const jobId = await this.jobs.startAndReturn({
-      kind: 'generate-gallery',
-      params: {
-        models: [
-          { path: setup.generator.path, ...(isDiffusionModel(setup.generator) ? { tInit: setup.tInit } : {}), name: this.names.generator },
-          { path: setup.reference.path, name: this.names.reference },
-        ],
-        prompts: setup.prompts,
-        seeds: setup.seeds,
-        sampler: setup.sampler,
-        steps: setup.steps,
-        cfg: setup.cfg,
-      },
-    })
-    this.jobId = jobId
-    this.error = jobId ? null : this.jobs.actionError
+    const started = await this.jobs.tryStart({ kind: 'generate-gallery', params })
+    this.jobId = 'jobId' in started ? started.jobId : null
+    this.startError = 'error' in started ? `Not started: ${plainError(started.error, compareField, 'params.')}` : null
+    this.error = null
   }
 
   /** Mean of one score over one side's images; undefined until scored. */

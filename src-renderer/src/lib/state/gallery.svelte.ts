@@ -115,8 +115,11 @@ export class GalleryState {
     }
   }
 
-  /** Export the given images, or every image matching the current query. */
-  async export(ids?: string[]): Promise<void> {
+  /**
+   * Export the given images, or every image matching the current query, into one folder of the
+   * workspace; the folder and the copies' paths, or null when nothing was exported (error says why).
+   */
+  async export(ids?: string[]): Promise<{ folder: string; files: string[] } | null> {
     try {
       let chosen = ids
       if (!chosen) {
@@ -129,19 +132,21 @@ export class GalleryState {
       if (chosen.length === 0) throw new Error('Nothing to export: the current search matches no images')
       // Requests stay well under the WebSocket's message limit: ids go in batches into one folder.
       let folder: string | undefined
-      let exported = 0
+      const files: string[] = []
       let missing = 0
       for (let i = 0; i < chosen.length; i += EXPORT_BATCH) {
         const result = await this.client.exportGalleryImages({ ids: chosen.slice(i, i + EXPORT_BATCH), ...(folder ? { folder } : {}) })
         folder = result.folder
-        exported += result.exported
+        files.push(...result.files)
         missing += result.missing.length
       }
-      this.notice = `Exported ${exported} image${exported === 1 ? '' : 's'} (with their metadata) to ${folder}` +
+      this.notice = `Exported ${files.length} image${files.length === 1 ? '' : 's'} (with their metadata) to ${folder}` +
         (missing ? `; ${missing} no longer exist` : '')
       this.error = null
+      return { folder: folder!, files }
     } catch (err) {
       this.error = (err as Error).message
+      return null
     }
   }
 

@@ -33,6 +33,8 @@ export class TrainState {
   error = $state<string | null>(null)
   /** why the studio refused the last Start (shown beside the Start button) */
   startError = $state<string | null>(null)
+  /** why a runs-list action (Resume, Delete) did not happen, shown in that run's row */
+  runActionError = $state<{ runId: string; message: string } | null>(null)
 
   /** The run being watched. */
   runId = $state<string | null>(null)
@@ -117,32 +119,50 @@ export class TrainState {
     }
   }
 
+  /** Resume a run from the runs list; a refusal goes to runActionError, beside that run's Resume. */
   async resume(runId: string): Promise<boolean> {
-    return this.act(async () => {
-      await this.open(runId)
+    this.runActionError = null
+    try {
+      await this.load(runId)
       const { jobId } = await this.client.startJob({ kind: 'distar-train', params: { resume: runId } })
       this.jobId = jobId
-      // the resumed run repeats the steps after its last checkpoint: drop them from the curves
-      await this.refresh()
-    })
+    } catch (err) {
+      this.runActionError = { runId, message: `Not resumed: ${(err as Error).message}` }
+      return false
+    }
+    // the resumed run repeats the steps after its last checkpoint: drop them from the curves
+    await this.refresh()
+    return true
   }
 
   /** Show a past (or running) run from its files: config, metric history, sample grids. */
   async open(runId: string): Promise<boolean> {
-    return this.act(async () => {
-      const detail = await this.client.openRun({ runId })
-      this.watch(runId, detail.summary.activeJobId ?? null)
-      for (const m of detail.metrics) this.addMetrics(m.step, m.values)
-      this.samples = detail.samples
-      this.config = detail.config
-      this.revision++
-    })
+    return this.act(() => this.load(runId))
   }
 
-  /** Deletes a run's folder for good (the view asks first); the core refuses a run that is training. */
+  private async load(runId: string): Promise<void> {
+    const detail = await this.client.openRun({ runId })
+    this.watch(runId, detail.summary.activeJobId ?? null)
+    for (const m of detail.metrics) this.addMetrics(m.step, m.values)
+    this.samples = detail.samples
+    this.config = detail.config
+    this.revision++
+  }
+
+  /**
+   * Deletes a run's folder for good (the view asks first); the core refuses a run that is training,
+   * and the refusal goes to runActionError, beside that run's Delete.
+   */
   async deleteRun(runId: string): Promise<boolean> {
-    const ok = await this.act(() => this.client.deleteRun({ runId }))
-    if (ok && this.runId === runId) this.watch(null, null)
+    this.runActionError = null
+    let ok = true
+    try {
+      await this.client.deleteRun({ runId })
+      if (this.runId === runId) this.watch(null, null)
+    } catch (err) {
+      this.runActionError = { runId, message: `Not deleted: ${(err as Error).message}` }
+      ok = false
+    }
     await this.refresh()
     return ok
   }
