@@ -27,6 +27,10 @@ export const REQUEST_VERBS = {
   'models.list': 'listModels',
   'prompts.check': 'checkPrompts',
   'prompts.emoji': 'listKnownEmoji',
+  'datasets.list': 'listDatasets',
+  'datasets.open': 'openDataset',
+  'datasets.delete': 'deleteDataset',
+  'datasets.pickFolder': 'pickFolder',
 } as const
 
 export type RequestChannel = keyof typeof REQUEST_VERBS

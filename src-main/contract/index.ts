@@ -6,6 +6,7 @@ import { EVENT_CHANNELS, REQUEST_CHANNELS, REQUEST_VERBS, isEventChannel, isRequ
 import type { EventChannel, RequestChannel, RequestVerb } from './channels.ts'
 import { FinalJobStatus, JobControl, JobId, JobRuntime, JobStatus, JobSummary, StartJobParams, WorkspacePath } from './jobs.ts'
 import { BackendReport, WorkspaceInfo } from './reports.ts'
+import { DatasetDetail, DatasetId, DatasetOpenParams, DatasetSummary, FolderPick } from './datasets.ts'
 import { SettingsReport, SettingsUpdate } from './settings.ts'
 import {
   GalleryDeleteParams, GalleryEntry, GalleryExportParams, GalleryExportResult, GalleryFacets, GalleryGetParams, GalleryListParams,
@@ -13,6 +14,7 @@ import {
 } from './studio-data.ts'
 
 export * from './channels.ts'
+export * from './datasets.ts'
 export * from './files.ts'
 export * from './jobs.ts'
 export * from './limits.ts'
@@ -60,6 +62,14 @@ export const requestContract = {
   'prompts.check': { params: PromptCheckParams, result: PromptCheck },
   /** The emoji a model was trained on (training split of its styles), by category; built once per style set. */
   'prompts.emoji': { params: KnownEmojiParams, result: KnownEmoji },
+  /** The workspace's datasets (datasets/<id>) and the built-in emoji data. */
+  'datasets.list': { params: NoParams, result: z.array(DatasetSummary) },
+  /** One dataset: its summary, a page of items with captions and preview cells, and its import report. */
+  'datasets.open': { params: DatasetOpenParams, result: DatasetDetail },
+  /** Deletes an imported dataset's folder for good; built-in data cannot be deleted. */
+  'datasets.delete': { params: z.strictObject({ id: DatasetId }), result: z.object({ id: DatasetId, deleted: z.literal(true) }) },
+  /** The desktop app's folder dialog; the web host answers supported: false (type the path instead). */
+  'datasets.pickFolder': { params: NoParams, result: FolderPick },
 } as const satisfies Record<RequestChannel, { params: z.ZodType; result: z.ZodType }>
 
 const Level = z.enum(['info', 'warn', 'error'])

@@ -7,6 +7,7 @@ import { boundedNumber, CONTROL_LIMITS } from './limits.ts'
 import { DEFAULT_T_INIT, RunConfig, RunControls, RunId } from '../core/runs/run-config.ts'
 import { configPath } from '../ml/rewards/reward-spec.ts'
 import { GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams } from '../core/gallery/schemas.ts'
+import { DatasetImportJobParams } from './datasets.ts'
 
 export { DEFAULT_T_INIT, RunConfig, RunId, GalleryRegenerateJobParams, GenerateGalleryJobParams, OnnxImportJobParams }
 export type { RunConfigInput } from '../core/runs/run-config.ts'
@@ -55,6 +56,7 @@ export const StartJobParams = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('onnx-import'), params: OnnxImportJobParams }),
   z.strictObject({ kind: z.literal('preference-train'), params: PreferenceTrainJobParams }),
   z.strictObject({ kind: z.literal('score-images'), params: ScoreImagesJobParams }),
+  z.strictObject({ kind: z.literal('dataset-import'), params: DatasetImportJobParams }),
 ])
 export type StartJobParams = z.input<typeof StartJobParams>
 export type JobKind = z.output<typeof StartJobParams>['kind']
@@ -144,6 +146,11 @@ export const JOB_KIND_INFO: Record<JobKind, JobKindInfo> = {
   'score-images': {
     title: 'Score images',
     description: 'Alignment (CLIP-score analogue) and image rewards for workspace images, as DI* sees them.',
+    settable: NOTHING_SETTABLE,
+  },
+  'dataset-import': {
+    title: 'Import a dataset',
+    description: 'Reads a folder of captioned images (kohya .txt or imagefolder metadata), decodes them to 32 or 64 pixels and writes a dataset with a report of every file skipped.',
     settable: NOTHING_SETTABLE,
   },
 }

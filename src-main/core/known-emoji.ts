@@ -114,7 +114,7 @@ export class KnownEmojiLists {
 }
 
 /** The worker script beside this module: known-emoji-worker.ts from source, known-emoji-worker.js in out/main/. */
-function workerEntry(): string {
+export function knownEmojiWorkerEntry(): string {
   const self = fileURLToPath(import.meta.url)
   const entry = join(dirname(self), self.endsWith('.ts') ? 'known-emoji-worker.ts' : 'known-emoji-worker.js')
   if (!existsSync(entry)) throw new Error(`The emoji list worker script is missing: ${entry}`)
@@ -123,7 +123,7 @@ function workerEntry(): string {
 
 function buildInWorker(styles: EmojiStyle[]): Promise<KnownEmojiList> {
   return new Promise((resolve, reject) => {
-    const worker = createWorker(workerEntry(), { styles })
+    const worker = createWorker(knownEmojiWorkerEntry(), { styles })
     worker.once('message', (message: { ok: true; list: KnownEmojiList } | { ok: false; error: string }) => {
       if (message.ok) resolve(message.list)
       else reject(new Error(`Could not list the emoji of the ${styles.join(', ')} styles: ${message.error}`))

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { StudioError, parseRequest, requestContract } from '../contract/index.ts'
 import type {
-  BackendReport, ParsedParams, RequestChannel, RequestHandlers, Response, SettingsReport, StudioEvent, WorkspaceInfo,
+  BackendReport, DatasetImportJobParams, ParsedParams, RequestChannel, RequestHandlers, Response, SettingsReport, StudioEvent, WorkspaceInfo,
 } from '../contract/index.ts'
 import type { RewardSpec } from '../ml/rewards/reward-spec.ts'
 import { collectBackendReport } from './backend-report.ts'
@@ -18,6 +18,10 @@ import { StudioData, referenceModelDir, referenceModelMissingMessage, referenceM
 import { readStatus } from './runs/run-files.ts'
 import { SETTINGS_FILE, SettingsStore, prepareWorkspaceFolder } from './settings.ts'
 import { Workspace } from './workspace.ts'
+import { BuiltinDatasets } from './datasets/builtin-datasets.ts'
+import { DatasetStore, newDatasetId } from './datasets/dataset-store.ts'
+import { checkSourceFolder } from './datasets/source-folder.ts'
+import { basename } from 'node:path'
 import { EMBEDDED_GENERATOR_INIT } from './runs/run-config.ts'
 import { EMBEDDED_ONE_STEP_MODEL, embeddedGeneratorInitPresent, embeddedGeneratorMissingMessage } from './runs/generator-init.ts'
 
@@ -32,6 +36,8 @@ export interface StudioCoreOptions {
   /** Overrides the saved "jobs at once" setting (tests). */
   maxConcurrentJobs?: number
   logger?: Logger
+  /** The desktop app's folder dialog (Electron main passes it); absent on the web host, where a path is typed. */
+  pickFolder?: () => Promise<string | null>
 }
 
 /** Everything tied to one workspace folder; replaced as a whole when the user switches folders. */
@@ -41,6 +47,9 @@ interface WorkspaceScope {
   data: StudioData
   /** DI* runs being trained by a job of this studio: run id -> job id. */
   activeRuns: Map<string, string>
+  datasets: DatasetStore
+  /** dataset-import jobs of this studio: job id -> the dataset id it writes. */
+  activeImports: Map<string, string>
   stopForwarding: () => void
 }
 
@@ -56,6 +65,8 @@ export class StudioCore {
     referenceDir: referenceModelDir,
     referenceMissing: () => (referenceModelPresent() ? null : referenceModelMissingMessage()),
   })
+  /** datasets.list: the built-in emoji datasets, listed once (they do not depend on the workspace) */
+  private readonly builtinDatasets = new BuiltinDatasets()
 
   private constructor(
     private readonly options: StudioCoreOptions,
@@ -80,6 +91,7 @@ export class StudioCore {
         const { workspace, jobs, activeRuns } = this.scope
         // Refuse bad paths and missing models now, with a clear error, rather than from inside the worker later.
         checkJobRequest(request, workspace)
+        if (request.kind === 'dataset-import') return this.startImport(request.params)
         if (request.kind !== 'distar-train') return jobs.start(request)
         const params = request.params
         const runId = 'resume' in params ? params.resume : (params.runId ?? newRunId())
@@ -114,6 +126,16 @@ export class StudioCore {
       'models.list': () => this.scope.data.listModels(),
       'prompts.check': (params) => this.scope.data.prompts.check(params),
       'prompts.emoji': (params) => this.knownEmoji.list(params, this.scope.workspace),
+      'datasets.list': () => this.scope.datasets.list(),
+      'datasets.open': (params) => this.scope.datasets.open(params),
+      'datasets.delete': async ({ id }) => {
+        if ([...this.scope.activeImports.values()].includes(id)) throw new StudioError('conflict', `Dataset ${id} is being imported: stop the import first`)
+        return this.scope.datasets.delete(id)
+      },
+      'datasets.pickFolder': async () => {
+        if (!this.options.pickFolder) return { supported: false, folder: null }
+        return { supported: true, folder: await this.options.pickFolder() }
+      },
     }
   }
 
@@ -201,13 +223,23 @@ export class StudioCore {
     })
     await jobs.loadHistory()
     const activeRuns = new Map<string, string>()
+    const activeImports = new Map<string, string>()
+    const datasets = new DatasetStore(workspace, this.builtinDatasets)
     const stopForwarding = jobs.onEvent((event) => {
       if (event.channel === 'job.done') {
         for (const [runId, jobId] of activeRuns) if (jobId === event.payload.jobId) activeRuns.delete(runId)
+        const importing = activeImports.get(event.payload.jobId)
+        if (importing !== undefined) {
+          activeImports.delete(event.payload.jobId)
+          // a thread ended mid-write leaves its .importing folder: never a dataset, removed here
+          if (event.payload.status !== 'succeeded') {
+            void datasets.removeUnfinishedImport(importing).catch((err: Error) => this.log.warn(`Could not remove the unfinished import of ${importing}: ${err.message}`))
+          }
+        }
       }
       for (const listener of this.listeners) listener(event)
     })
-    return { workspace, jobs, data: new StudioData(workspace, (m) => this.log.warn(m)), activeRuns, stopForwarding }
+    return { workspace, jobs, data: new StudioData(workspace, (m) => this.log.warn(m)), activeRuns, datasets, activeImports, stopForwarding }
   }
 
   /** Applies a settings change and saves it; a workspace switch waits for no job and opens the new folder first. */
@@ -250,6 +282,17 @@ export class StudioCore {
     })
     this.switching = run.catch(() => {})
     await run
+  }
+
+  /** dataset-import: the folder checked now (a clear refusal, not a failed job), the dataset named and tracked. */
+  private async startImport(params: DatasetImportJobParams): Promise<{ jobId: string }> {
+    const { workspace, jobs, datasets, activeImports } = this.scope
+    const folder = await checkSourceFolder(params.folder, workspace.root)
+    const id = params.id ?? newDatasetId(params.name ?? basename(folder))
+    if (datasets.exists(id) || [...activeImports.values()].includes(id)) throw new StudioError('conflict', `A dataset named ${id} exists already: choose another name`)
+    const started = jobs.start({ kind: 'dataset-import', params: { ...params, folder, id } })
+    activeImports.set(started.jobId, id)
+    return started
   }
 
   private settingsReport(backend: BackendReport): SettingsReport {

@@ -1,5 +1,5 @@
 // Electron main process: a hardened window, IPC wired to the studio core, and nothing else.
-import { BrowserWindow, app, ipcMain } from 'electron'
+import { BrowserWindow, app, dialog, ipcMain } from 'electron'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { formatBackendReport } from '../core/backend-report.ts'
@@ -37,7 +37,14 @@ if (!app.requestSingleInstanceLock()) {
   app.whenReady().then(async () => {
     const workspace = locateWorkspace({ argv: process.argv, env: process.env, electronUserData: app.getPath('userData') })
     const configDir = locateConfigDir({ argv: process.argv, env: process.env, electronUserData: app.getPath('userData') })
-    const started = await StudioCore.create({ workspace, host: 'electron', configDir })
+    // datasets.pickFolder: the Data view's "Choose a folder…" opens the system folder dialog; the path it
+    // returns is checked by the core like a typed one before anything reads it
+    const pickFolder = async (): Promise<string | null> => {
+      const options: Electron.OpenDialogOptions = { title: 'Import a folder of captioned images', properties: ['openDirectory'] }
+      const picked = win && !win.isDestroyed() ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options)
+      return picked.canceled ? null : (picked.filePaths[0] ?? null)
+    }
+    const started = await StudioCore.create({ workspace, host: 'electron', configDir, pickFolder })
     core = started
     const report = await core.dispatch('app.getBackendReport', {})
     if (report.ok) for (const line of formatBackendReport(report.result as never)) console.log(line)

@@ -44,6 +44,8 @@ export interface FuzzWorld {
   galleryIds: string[]
   /** workspace-relative PNG paths of those images */
   galleryPaths: string[]
+  /** a folder of captioned images outside the workspace: what a dataset import legitimately names */
+  pictures: string
   remove(): Promise<void>
 }
 
@@ -69,6 +71,11 @@ export async function createFuzzWorld(): Promise<FuzzWorld> {
   await symlink(join(sentinel, 'secret.png'), join(workspace, 'gallery', 'out-image.png'))
   await symlink(sentinel, join(workspace, 'runs', 'out-run'))
 
+  const pictures = join(base, 'pictures')
+  await mkdir(pictures)
+  await writeFile(join(pictures, 'dot.png'), Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201e2c5a26b0000000049454e44ae426082', 'hex'))
+  await writeFile(join(pictures, 'dot.txt'), 'a dot\n')
+
   const gallery = new Gallery(join(workspace, 'gallery'))
   await gallery.open()
   const meta = (prompt: string, seed: number): ImageMeta => ({
@@ -78,7 +85,7 @@ export async function createFuzzWorld(): Promise<FuzzWorld> {
   const metas = [meta('a red apple', 1), meta('a red apple', 2), meta('a blue car', 3), meta('a blue car', 4)]
   const added = await gallery.addImages(new Float32Array(metas.length * 4 * 4 * 3).fill(0.25), metas)
   return {
-    base, home, workspace, sentinel,
+    base, home, workspace, sentinel, pictures,
     galleryIds: added.map((e) => e.id),
     galleryPaths: added.map((e) => `gallery/${e.file}`),
     remove: () => rm(base, { recursive: true, force: true }),
@@ -242,6 +249,8 @@ export function isInside(root: string, path: string): boolean {
   return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel))
 }
 
+const SOURCE_FOLDER_CHECK_OPS = new Set(['stat', 'realpath', 'access'])
+
 /**
  * Accesses that break the rule "nothing outside the workspace on a client's behalf": any write outside
  * it, any access to the sentinel, any read outside the workspace and the app's own files (code and
@@ -249,6 +258,10 @@ export function isInside(root: string, path: string): boolean {
  */
 export function accessesOutside(accesses: FsAccess[], world: FuzzWorld, alsoReadable: string[] = []): FsAccess[] {
   return accesses.filter((a) => {
+    // The one sanctioned look outside: a dataset import's source folder, named by the client, is checked
+    // in the core (exists, a folder, readable, not the workspace's) with stat, realpath and access alone;
+    // its files are read in the job's worker thread, read-only. Never a write, never a read of contents here.
+    if (!a.write && SOURCE_FOLDER_CHECK_OPS.has(a.op) && !isInside(world.workspace, a.path)) return false
     if (isInside(world.sentinel, a.path)) return true
     if (isInside(world.workspace, a.path)) return false
     if (a.write) return true
@@ -329,6 +342,7 @@ export function validTemplates(world: FuzzWorld): Partial<Record<RequestChannel,
       { kind: 'gallery-regenerate', params: { ids: [idA], save: false } },
       { kind: 'preference-train', params: { hidden: 0, seed: 1 } },
       { kind: 'distar-train', params: { resume: 'run-1' } },
+      { kind: 'dataset-import', params: { folder: world.pictures, name: 'dots', imageSize: 32, fit: 'pad', background: '#ffffff', layout: 'kohya' } },
       { kind: 'distar-train', params: { config: { baseModelDir: 'models/base', prompts: { file: 'prompts.txt' }, reward: { kind: 'brightness' } } } },
       { kind: 'distar-train', params: { config: { generatorInit: 'runs/old/checkpoints/step-50', reward: { kind: 'brightness' } } } },
     ],
@@ -349,6 +363,10 @@ export function validTemplates(world: FuzzWorld): Partial<Record<RequestChannel,
     'models.list': [{}],
     'prompts.check': [{ model: 'reference', prompts: ['a red apple', 'kangaroo'] }],
     'prompts.emoji': [{ model: 'reference' }, { model: 'models/none' }],
+    'datasets.list': [{}],
+    'datasets.open': [{ id: 'builtin-emoji', offset: 0, limit: 10, split: 'validation' }, { id: 'no-such-dataset' }],
+    'datasets.delete': [{ id: 'no-such-dataset' }, { id: 'builtin-emoji' }],
+    'datasets.pickFolder': [{}],
   }
 }
 

@@ -17,6 +17,7 @@ import { buildCatalog, findEmojiSource, isIconifyStyle, EMOJI_STYLES, ICONIFY_ST
 import { decodeEmojiPng, MAX_IMAGE_SIZE } from './emoji-images.ts'
 import { iconSvg, initRasteriser, loadIconifySet, rasteriseSvg } from './iconify-sets.ts'
 import { readImageCache, writeImageCache } from './image-cache.ts'
+import type { ImageSplit } from './dataset.ts'
 
 export { ALL_STYLES, TRAINING_STYLES, HELD_OUT_STYLE, PNG_STYLES, EMOJI_STYLES } from './emoji-catalog.ts'
 
@@ -164,7 +165,7 @@ function pickSplit(catalog: CatalogEntry[], all: Float32Array, imageSize: number
  * variants, and with probability captionDropout the empty prompt instead (for classifier-free
  * guidance). Uses the given seeded Rng only, so a seed reproduces the batch exactly.
  */
-export function sampleBatch(split: EmojiSplit, rng: Rng, batchSize: number, opts: { captionDropout?: number } = {}): { images: Float32Array; prompts: string[]; indices: number[] } {
+export function sampleBatch(split: ImageSplit, rng: Rng, batchSize: number, opts: { captionDropout?: number } = {}): { images: Float32Array; prompts: string[]; indices: number[] } {
   const dropout = opts.captionDropout ?? 0
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${String(batchSize)}`)
   if (!(dropout >= 0 && dropout <= 1)) throw new RangeError(`captionDropout must be in [0, 1], got ${String(opts.captionDropout)}`)

@@ -12,4 +12,5 @@ export const jobRunners: { [K in JobKind]: () => Promise<JobRunner<K>> } = {
   'onnx-import': async () => (await import('./generate-gallery.ts')).onnxImportJob,
   'preference-train': async () => (await import('./preference-train.ts')).preferenceTrainJob,
   'score-images': async () => (await import('./score-images.ts')).scoreImagesJob,
+  'dataset-import': async () => (await import('./dataset-import.ts')).datasetImportJob,
 }

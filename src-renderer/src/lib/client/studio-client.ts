@@ -110,6 +110,18 @@ export class ContractClient implements StudioClient {
   listKnownEmoji(params: RequestParams<'prompts.emoji'>) {
     return this.call('prompts.emoji', params)
   }
+  listDatasets(params: RequestParams<'datasets.list'> = {}) {
+    return this.call('datasets.list', params)
+  }
+  openDataset(params: RequestParams<'datasets.open'>) {
+    return this.call('datasets.open', params)
+  }
+  deleteDataset(params: RequestParams<'datasets.delete'>) {
+    return this.call('datasets.delete', params)
+  }
+  pickFolder(params: RequestParams<'datasets.pickFolder'> = {}) {
+    return this.call('datasets.pickFolder', params)
+  }
 
   onEvent(listener: (event: StudioEvent) => void): () => void {
     return this.transport.onEvent((channel, payload) => {
