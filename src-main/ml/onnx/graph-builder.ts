@@ -15,10 +15,11 @@ export interface OnnxValue {
   readonly name: string
 }
 
-export type ElemType = 'float32' | 'int32' | 'int64'
+export type ElemType = 'float32' | 'float16' | 'int32' | 'int64'
 
 const ELEM_TYPES: Record<ElemType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
   int32: onnx.TensorProto.DataType.INT32,
   int64: onnx.TensorProto.DataType.INT64,
 }
