@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core'
 import type { Browser, Page } from 'playwright-core'
 import { artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, shouldSkip, startLauncher } from './e2e-fixtures.ts'
 
-const VIEWS = ['train', 'gallery', 'compare', 'prefer', 'settings'] as const
+const VIEWS = ['train', 'gallery', 'compare', 'prefer', 'data', 'settings'] as const
 
 describe('studio in Chromium over the web host', { timeout: 180_000 }, () => {
   const skip = shouldSkip()

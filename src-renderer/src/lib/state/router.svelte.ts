@@ -4,6 +4,7 @@ export const VIEWS = [
   { id: 'gallery', label: 'Gallery' },
   { id: 'compare', label: 'Compare' },
   { id: 'prefer', label: 'Prefer' },
+  { id: 'data', label: 'Data' },
   { id: 'settings', label: 'Settings' },
 ] as const
 
