@@ -42,6 +42,8 @@ interface Report {
   laterContents: { newWindowOwnUrl: { action: string } | null; newWindowJs: { action: string } | null; prevented: number }
   loadedFile: string
   loadedUrls: string[]
+  pickFolder: { ok: boolean; result?: { supported: boolean; folder: string | null } }
+  openDialogs: { withWindow: boolean; properties: string[] }[]
 }
 
 describe('Electron main process (built) against a fake Electron', () => {
@@ -52,7 +54,7 @@ describe('Electron main process (built) against a fake Electron', () => {
     userData = await tempDir('di-studio-electron-')
     const child = spawn(process.execPath, ['--import', join(fakeDir, 'register.mjs'), join(fakeDir, 'harness.mjs'), builtMain], {
       cwd: repoRoot,
-      env: { ...process.env, FAKE_ELECTRON_USER_DATA: userData.path, DI_STUDIO_HOME: '' },
+      env: { ...process.env, FAKE_ELECTRON_USER_DATA: userData.path, DI_STUDIO_HOME: '', FAKE_ELECTRON_PICK: '/picked/by/the/dialog' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -86,6 +88,11 @@ describe('Electron main process (built) against a fake Electron', () => {
     assert.deepEqual(report.ipcChannels, [...REQUEST_CHANNELS].sort())
     assert.equal(report.workspace.ok, true)
     assert.equal(report.workspace.result?.root, userData.path)
+  })
+
+  it('answers datasets.pickFolder with the system folder dialog, on the studio window', () => {
+    assert.deepEqual(report.pickFolder.result, { supported: true, folder: '/picked/by/the/dialog' })
+    assert.deepEqual(report.openDialogs, [{ withWindow: true, properties: ['openDirectory'] }])
   })
 
   it('refuses foreign senders and bad params with clear errors', () => {

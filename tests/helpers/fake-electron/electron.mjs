@@ -10,6 +10,8 @@ export const recorded = {
   protocolHandlers: new Map(),
   permissionRequestHandler: null,
   permissionCheckHandler: null,
+  /** folder dialogs opened: [had a parent window, options] */
+  openDialogs: [],
 }
 
 let markReady
@@ -50,6 +52,16 @@ export const ipcMain = {
   handle(channel, listener) {
     if (recorded.ipcHandlers.has(channel)) throw new Error(`second handler for ${channel}`)
     recorded.ipcHandlers.set(channel, listener)
+  },
+}
+
+/** The folder dialog answers the folder in FAKE_ELECTRON_PICK, or is cancelled. */
+export const dialog = {
+  async showOpenDialog(windowOrOptions, maybeOptions) {
+    const options = maybeOptions ?? windowOrOptions
+    recorded.openDialogs.push({ withWindow: maybeOptions !== undefined, properties: options.properties })
+    const folder = process.env.FAKE_ELECTRON_PICK
+    return folder ? { canceled: false, filePaths: [folder] } : { canceled: true, filePaths: [] }
   },
 }
 
@@ -117,4 +129,4 @@ export class BrowserWindow extends EventEmitter {
   }
 }
 
-export default { app, ipcMain, session, protocol, BrowserWindow }
+export default { app, dialog, ipcMain, session, protocol, BrowserWindow }

@@ -34,6 +34,8 @@ report.workspace = await invoke('app.getWorkspace', ownPage, {})
 report.foreignPage = await invoke('app.getWorkspace', { ...ownPage, senderFrame: { url: 'https://evil.example/', parent: null } }, {})
 report.otherContents = await invoke('app.getWorkspace', { ...ownPage, sender: { id: 999 } }, {})
 report.badParams = await invoke('jobs.start', ownPage, { kind: 'demo', params: { samples: 'lots' } })
+report.pickFolder = await invoke('datasets.pickFolder', ownPage, {})
+report.openDialogs = recorded.openDialogs
 
 const started = await invoke('jobs.start', ownPage, { kind: 'demo', params: { samples: 100_000, chunks: 4, saveResultAs: 'results/pi.json' } })
 report.started = started.ok
