@@ -12,6 +12,9 @@ import type { Browser, Page } from 'playwright-core'
 import { drawShape, encodeShape, writeShapesDataset } from '../helpers/shapes-dataset.ts'
 import { artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, shouldSkip, startLauncher, stopLauncher } from './e2e-fixtures.ts'
 
+/** The page's own function (the tests compile without the DOM library). */
+declare const getComputedStyle: (element: unknown) => { backgroundImage: string; backgroundPosition: string }
+
 describe('the Data view in Chromium', { timeout: 300_000 }, () => {
   const skip = shouldSkip() || !chromiumInstalled
   let base: string
