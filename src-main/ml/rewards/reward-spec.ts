@@ -1,9 +1,9 @@
-// The JSON form of a reward, validated with zod. This file imports only zod (and the contract's zod-only limits), so the IPC contract
+// The JSON form of a reward, validated with zod. This file imports only zod (and the zod-only control limits), so the IPC contract
 // and the renderer can validate reward choices with the same schema the trainer uses:
 //   { "kind": "sum", "parts": [ { "spec": { "kind": "alignment" }, "weight": 1 },
 //                               { "spec": { "kind": "target-colour", "rgb": [255, 200, 0] }, "weight": 0.5 } ] }
 import { z } from 'zod'
-import { boundedNumber, CONTROL_LIMITS } from '../../contract/limits.ts'
+import { boundedNumber, CONTROL_LIMITS } from '../distar/control-limits.ts'
 
 /** A file or folder path given in a config: bounded (a huge value is refused, not echoed back whole) and NUL-free. */
 export const configPath = z
