@@ -5,50 +5,34 @@
 // Saves screenshots in tests/artifacts/e2e. Needs `npm run build` first.
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { unzipSync } from 'fflate'
-import { chromium } from 'playwright-core'
-import type { Browser, Page } from 'playwright-core'
-import { artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, fillTinyRunForm, saveTinyModel, shouldSkip, startLauncher, stopLauncher, TINY_PROMPTS } from './e2e-fixtures.ts'
-
-async function textOf(page: Page, testId: string): Promise<string> {
-  return ((await page.getByTestId(testId).first().textContent()) ?? '').trim()
-}
+import type { Page } from 'playwright-core'
+import { artifacts, chromiumInstalled, fillTinyRunForm, openStudio, saveTinyModel, shouldSkip, textOf, TINY_PROMPTS } from './e2e-fixtures.ts'
+import type { Studio } from './e2e-fixtures.ts'
 
 describe('action feedback in Chromium over the web host', { timeout: 600_000 }, () => {
   const skip = shouldSkip() || !chromiumInstalled
+  let studio: Studio
   let workspace: string
-  let server: Awaited<ReturnType<typeof startLauncher>>
-  let browser: Browser
   let page: Page
-  const problems: string[] = []
 
   before(async () => {
     if (skip) return
-    workspace = await mkdtemp(join(tmpdir(), 'di-studio-feedback-'))
-    await mkdir(artifacts, { recursive: true })
-    await saveTinyModel(workspace)
-    await saveTinyModel(workspace, 'doomed') // removed behind the page's back, for a refusal from the studio
-    server = await startLauncher(workspace)
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true })
-    page = await context.newPage()
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' || /Content Security Policy/i.test(msg.text())) problems.push(`console: ${msg.text()}`)
+    studio = await openStudio({
+      workspacePrefix: 'di-studio-feedback-',
+      prepare: async (ws) => {
+        await saveTinyModel(ws)
+        await saveTinyModel(ws, 'doomed') // removed behind the page's back, for a refusal from the studio
+      },
+      acceptDownloads: true,
     })
-    await page.goto(server.url)
-    await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor()
+    ;({ workspace, page } = studio)
   })
 
-  after(async () => {
-    await browser?.close()
-    if (server) await stopLauncher(server)
-    if (workspace) await rm(workspace, { recursive: true, force: true })
-  })
+  after(() => studio?.close())
 
   it('"Export these" copies into exports/ and downloads one zip holding those PNGs byte for byte', { skip }, async () => {
     await page.getByTestId('nav-gallery').click()
@@ -188,6 +172,6 @@ describe('action feedback in Chromium over the web host', { timeout: 600_000 }, 
   })
 
   it('logged no page errors and no CSP violations', { skip }, () => {
-    assert.deepEqual(problems, [])
+    assert.deepEqual(studio.problems, [])
   })
 })

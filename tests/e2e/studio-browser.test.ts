@@ -2,13 +2,11 @@
 // the web host, and Debian's Chromium, driven by playwright-core, loads the served renderer, visits
 // every view, and runs the demo job to 100 %. Needs `npm run build` first (npm test does it).
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { chromium } from 'playwright-core'
-import type { Browser, Page } from 'playwright-core'
-import { artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, shouldSkip, startLauncher } from './e2e-fixtures.ts'
+import type { Page } from 'playwright-core'
+import { artifacts, chromiumInstalled, chromiumPath, openStudio, shouldSkip, startLauncher } from './e2e-fixtures.ts'
+import type { Studio } from './e2e-fixtures.ts'
 
 const VIEWS = ['train', 'gallery', 'compare', 'prefer', 'data', 'settings'] as const
 
@@ -16,48 +14,37 @@ describe('studio in Chromium over the web host', { timeout: 180_000 }, () => {
   const skip = shouldSkip()
   // Under CI without Chromium only the first test runs, and fails with the fix in its message.
   const skipBrowser = skip || !chromiumInstalled
+  let studio: Studio
   let workspace: string
-  let server: Awaited<ReturnType<typeof startLauncher>>
-  let browser: Browser
   let page: Page
-  const problems: string[] = []
 
   before(async () => {
     if (skipBrowser) return
-    workspace = await mkdtemp(join(tmpdir(), 'di-studio-e2e-'))
-    await mkdir(artifacts, { recursive: true })
-    server = await startLauncher(workspace)
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
-    const context = await browser.newContext({ viewport: { width: 1280, height: 820 } })
-    page = await context.newPage()
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-    page.on('console', (msg) => {
-      // Failed WebSocket connects are expected while the host restarts (reconnect test).
-      if (/WebSocket connection to .* failed/.test(msg.text())) return
-      if (msg.type() === 'error' || /Content Security Policy/i.test(msg.text())) problems.push(`console: ${msg.text()}`)
+    studio = await openStudio({
+      workspacePrefix: 'di-studio-e2e-',
+      viewport: { width: 1280, height: 820 },
+      navigate: false, // the first browser test loads the page and checks the response
+      ignoreConsole: /WebSocket connection to .* failed/, // expected while the host restarts (reconnect test)
     })
+    ;({ workspace, page } = studio)
   })
 
-  after(async () => {
-    await browser?.close()
-    server?.child.kill('SIGTERM')
-    if (workspace) await rm(workspace, { recursive: true, force: true })
-  })
+  after(() => studio?.close())
 
   it('has Chromium to drive (required under CI)', { skip }, () => {
     assert.ok(chromiumInstalled, `Chromium not found at ${chromiumPath}: apt-get update && apt-get install -y chromium (or set CHROMIUM_PATH)`)
   })
 
   it('announces the fallback in one line after the backend report', { skip: skipBrowser }, () => {
-    const fallback = server.stdout.filter((l) => /Electron is unavailable/.test(l))
+    const fallback = studio.server.stdout.filter((l) => /Electron is unavailable/.test(l))
     assert.equal(fallback.length, 1)
     assert.match(fallback[0]!, /DI_STUDIO_NO_ELECTRON/)
-    assert.ok(server.stdout.some((l) => l.startsWith('TensorFlow.js backend: ')), 'backend report printed')
-    assert.ok(server.stdout.some((l) => l.startsWith('onnxruntime')), 'onnxruntime providers printed')
+    assert.ok(studio.server.stdout.some((l) => l.startsWith('TensorFlow.js backend: ')), 'backend report printed')
+    assert.ok(studio.server.stdout.some((l) => l.startsWith('onnxruntime')), 'onnxruntime providers printed')
   })
 
   it('loads, connects over WebSocket and visits every view', { skip: skipBrowser }, async () => {
-    const response = await page.goto(server.url)
+    const response = await page.goto(studio.server.url)
     assert.equal(response?.status(), 200)
     assert.match(response?.headers()['content-security-policy'] ?? '', /default-src 'none'; script-src 'self'/)
     await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor()
@@ -132,13 +119,13 @@ describe('studio in Chromium over the web host', { timeout: 180_000 }, () => {
   })
 
   it('shows the lost connection, reconnects to a restarted host and lists earlier jobs again', { skip: skipBrowser }, async () => {
-    const port = Number(new URL(server.url).port)
-    const exited = new Promise((resolve) => server.child.once('exit', resolve))
-    server.child.kill('SIGTERM')
+    const port = Number(new URL(studio.server.url).port)
+    const exited = new Promise((resolve) => studio.server.child.once('exit', resolve))
+    studio.server.child.kill('SIGTERM')
     await exited
     await page.locator('[data-testid="connection-state"][data-state="reconnecting"]').waitFor({ timeout: 30_000 })
     await page.screenshot({ path: join(artifacts, 'reconnecting.png') })
-    server = await startLauncher(workspace, port)
+    studio.server = await startLauncher(workspace, port)
     await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor({ timeout: 30_000 })
     // A fresh page sees the jobs of the earlier host from their records in the workspace.
     await page.reload()
@@ -148,6 +135,6 @@ describe('studio in Chromium over the web host', { timeout: 180_000 }, () => {
   })
 
   it('logged no page errors and no CSP violations', { skip: skipBrowser }, () => {
-    assert.deepEqual(problems, [])
+    assert.deepEqual(studio.problems, [])
   })
 })

@@ -3,55 +3,44 @@
 // the counts and split, the caption statistics and the import report; a bad path is refused beside the
 // form; the dataset is deleted after a confirmation. Saves a screenshot. Needs `npm run build` first.
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { chromium } from 'playwright-core'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { drawShape, encodeShape, writeShapesDataset } from '../helpers/shapes-dataset.ts'
-import { artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, shouldSkip, startLauncher, stopLauncher } from './e2e-fixtures.ts'
+import { artifacts, chromiumInstalled, openStudio, shouldSkip } from './e2e-fixtures.ts'
+import type { Studio } from './e2e-fixtures.ts'
 
 /** The page's own function (the tests compile without the DOM library). */
 declare const getComputedStyle: (element: unknown) => { backgroundImage: string; backgroundPosition: string }
 
 describe('the Data view in Chromium', { timeout: 300_000 }, () => {
   const skip = shouldSkip() || !chromiumInstalled
+  let studio: Studio
   let base: string
-  let workspace: string
   let pictures: string
-  let server: Awaited<ReturnType<typeof startLauncher>>
-  let browser: Browser
   let page: Page
-  const problems: string[] = []
 
   before(async () => {
     if (skip) return
-    base = await mkdtemp(join(tmpdir(), 'di-studio-data-'))
-    workspace = join(base, 'workspace')
-    pictures = join(base, 'my pictures')
-    await writeShapesDataset(pictures, 40, 'kohya')
-    await writeFile(join(pictures, 'cut-off.png'), (await encodeShape(drawShape('circle', 'red', 'left', 11), 'png')).subarray(0, 150))
-    await writeFile(join(pictures, 'cut-off.txt'), 'a red circle on the left')
-    await writeFile(join(pictures, 'blank.png'), await encodeShape(drawShape('square', 'blue', 'right', 10), 'png'))
-    await writeFile(join(pictures, 'blank.txt'), '\n')
-    await mkdir(artifacts, { recursive: true })
-    server = await startLauncher(workspace)
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 1000 } })).newPage()
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' || /Content Security Policy/i.test(msg.text())) problems.push(`console: ${msg.text()}`)
+    studio = await openStudio({
+      workspacePrefix: 'di-studio-data-',
+      workspaceIn: 'workspace', // the launcher makes it; the pictures lie beside it
+      prepare: async (_workspace, root) => {
+        base = root
+        pictures = join(base, 'my pictures')
+        await writeShapesDataset(pictures, 40, 'kohya')
+        await writeFile(join(pictures, 'cut-off.png'), (await encodeShape(drawShape('circle', 'red', 'left', 11), 'png')).subarray(0, 150))
+        await writeFile(join(pictures, 'cut-off.txt'), 'a red circle on the left')
+        await writeFile(join(pictures, 'blank.png'), await encodeShape(drawShape('square', 'blue', 'right', 10), 'png'))
+        await writeFile(join(pictures, 'blank.txt'), '\n')
+      },
+      viewport: { width: 1280, height: 1000 },
     })
-    await page.goto(server.url)
-    await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor()
+    page = studio.page
   })
 
-  after(async () => {
-    await browser?.close()
-    if (server) await stopLauncher(server)
-    if (base) await rm(base, { recursive: true, force: true })
-  })
+  after(() => studio?.close())
 
   it('lists the built-in emoji data and refuses a relative or missing folder beside the form', { skip }, async () => {
     await page.getByTestId('nav-data').click()
@@ -122,6 +111,6 @@ describe('the Data view in Chromium', { timeout: 300_000 }, () => {
     await page.getByTestId('data-delete').click()
     await page.locator('[data-testid="data-item"][data-id^="drawn-shapes-"]').waitFor({ state: 'detached' })
     assert.equal(await count(), before - 1)
-    assert.deepEqual(problems, [])
+    assert.deepEqual(studio.problems, [])
   })
 })

@@ -5,69 +5,37 @@
 // trained preference model. Saves a screenshot of each view and reports the worst frame time while
 // the run streamed metrics (reported, not asserted). Needs `npm run build` first (npm test does it).
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
+import { availableParallelism, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { chromium } from 'playwright-core'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import {
-  artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, fillTinyRunForm, FRAME_MONITOR, saveTinyModel, shouldSkip, startLauncher, summariseFrames, TINY_PROMPTS,
+  artifacts, chromiumInstalled, fillTinyRunForm, FRAME_MONITOR, moveSlider, openStudio, saveTinyModel, shouldSkip, summariseFrames, textOf, TINY_PROMPTS,
 } from './e2e-fixtures.ts'
-import type { FrameSamples } from './e2e-fixtures.ts'
+import type { FrameSamples, Launcher, Studio } from './e2e-fixtures.ts'
 
 // Bodies of page.evaluate / waitForFunction run in the page; these give them types without the DOM lib.
 interface PageElement { getAttribute(name: string): string | null; textContent: string | null; disabled?: boolean; scrollTop: number; scrollHeight: number }
 declare const window: { __frames: FrameSamples }
 declare const document: { querySelector(selector: string): PageElement | null; querySelectorAll(selector: string): ArrayLike<PageElement> }
 
-/** Sets a range input the way a user's drag ends: input events, then change. */
-async function moveSlider(page: Page, testId: string, value: number): Promise<void> {
-  await page.getByTestId(testId).evaluate((el, v) => {
-    const input = el as unknown as { value: string; dispatchEvent(e: unknown): boolean }
-    input.value = String(v)
-    input.dispatchEvent(new Event('input', { bubbles: true }))
-    input.dispatchEvent(new Event('change', { bubbles: true }))
-  }, value)
-}
-
-async function textOf(page: Page, testId: string): Promise<string> {
-  return ((await page.getByTestId(testId).first().textContent()) ?? '').trim()
-}
-
 describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () => {
   const skip = shouldSkip() || !chromiumInstalled
+  let studio: Studio
   let workspace: string
-  let server: Awaited<ReturnType<typeof startLauncher>>
-  let browser: Browser
+  let server: Launcher
   let page: Page
-  const problems: string[] = []
   /** the DI* run the train flow made; its generator is compared later */
   let trainedRunId = ''
 
   before(async () => {
     if (skip) return
-    workspace = await mkdtemp(join(tmpdir(), 'di-studio-flows-'))
-    await mkdir(artifacts, { recursive: true })
-    await saveTinyModel(workspace)
-    server = await startLauncher(workspace)
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-    page = await context.newPage()
-    await page.addInitScript(FRAME_MONITOR)
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' || /Content Security Policy/i.test(msg.text())) problems.push(`console: ${msg.text()}`)
-    })
-    await page.goto(server.url)
-    await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor()
+    studio = await openStudio({ workspacePrefix: 'di-studio-flows-', prepare: (ws) => saveTinyModel(ws), initScript: FRAME_MONITOR })
+    ;({ workspace, server, page } = studio)
   })
 
-  after(async () => {
-    await browser?.close()
-    server?.child.kill('SIGTERM')
-    if (workspace) await rm(workspace, { recursive: true, force: true })
-  })
+  after(() => studio?.close())
 
   it('says clearly when the shipped reference model is missing', { skip }, async () => {
     await page.getByTestId('nav-gallery').click()
@@ -341,6 +309,6 @@ describe('studio flows in Chromium over the web host', { timeout: 300_000 }, () 
   })
 
   it('logged no page errors and no CSP violations', { skip }, () => {
-    assert.deepEqual(problems, [])
+    assert.deepEqual(studio.problems, [])
   })
 })

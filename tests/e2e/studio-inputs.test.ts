@@ -5,66 +5,44 @@
 // limit is flagged and refused in the same words; the seed filter reads ranges and refuses the rest;
 // the page without the access token says the token is kept, and it is. Needs `npm run build` first.
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { chromium } from 'playwright-core'
-import type { Browser, Page } from 'playwright-core'
+import type { Page } from 'playwright-core'
 import { PROMPT_TOO_LONG } from '../../src-main/contract/index.ts'
-import { artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, fillTinyRunForm, saveTinyModel, shouldSkip, startLauncher, stopLauncher, TINY_PROMPTS } from './e2e-fixtures.ts'
-
-async function textOf(page: Page, testId: string): Promise<string> {
-  return ((await page.getByTestId(testId).first().textContent()) ?? '').replace(/\s+/g, ' ').trim()
-}
+import { artifacts, chromiumInstalled, fillTinyRunForm, flatTextOf as textOf, openStudio, saveTinyModel, shouldSkip, startLauncher, stopLauncher, TINY_PROMPTS } from './e2e-fixtures.ts'
+import type { Studio } from './e2e-fixtures.ts'
 
 describe('inputs in Chromium over the web host', { timeout: 300_000 }, () => {
   const skip = shouldSkip() || !chromiumInstalled
-  let workspace: string
-  let server: Awaited<ReturnType<typeof startLauncher>>
-  let browser: Browser
+  let studio: Studio
   let page: Page
-  const problems: string[] = []
 
   before(async () => {
     if (skip) return
-    workspace = await mkdtemp(join(tmpdir(), 'di-studio-inputs-'))
-    await mkdir(artifacts, { recursive: true })
-    await saveTinyModel(workspace)
-    server = await startLauncher(workspace)
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
+    // the page is opened by the second test, after the launcher's restart
+    studio = await openStudio({ workspacePrefix: 'di-studio-inputs-', prepare: (ws) => saveTinyModel(ws), viewport: { width: 1280, height: 1000 }, navigate: false })
+    page = studio.page
   })
 
-  after(async () => {
-    await browser?.close()
-    if (server) await stopLauncher(server)
-    if (workspace) await rm(workspace, { recursive: true, force: true })
-  })
+  after(() => studio?.close())
 
   it('the page without the access token says the token is kept across launches, and the next launch has the same one', { skip }, async () => {
-    const bare = await browser.newPage()
-    const response = await bare.goto(new URL(server.url).origin)
+    const bare = await studio.browser.newPage()
+    const response = await bare.goto(new URL(studio.server.url).origin)
     assert.equal(response?.status(), 401)
     const body = ((await bare.locator('body').textContent()) ?? '').replace(/\s+/g, ' ')
     assert.match(body, /needs its access token/)
     assert.match(body, /stays the same from one launch to the next/)
     assert.doesNotMatch(body, /changes with every launch/)
     await bare.close()
-    const token = new URL(server.url).searchParams.get('token')
-    await stopLauncher(server)
-    server = await startLauncher(workspace) // the same settings folder (the workspace's .studio-config)
-    assert.equal(new URL(server.url).searchParams.get('token'), token, 'the restarted studio keeps the token')
+    const token = new URL(studio.server.url).searchParams.get('token')
+    await stopLauncher(studio.server)
+    studio.server = await startLauncher(studio.workspace) // the same settings folder (the workspace's .studio-config)
+    assert.equal(new URL(studio.server.url).searchParams.get('token'), token, 'the restarted studio keeps the token')
   })
 
   it('opens the studio', { skip }, async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } })
-    page = await context.newPage()
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' || /Content Security Policy/i.test(msg.text())) problems.push(`console: ${msg.text()}`)
-    })
-    await page.goto(server.url)
-    await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor()
+    await studio.open()
   })
 
   it('the Train form refuses CFG -50, reward weight 1e9, learning rate 1e6 and a negative reward weight beside each field', { skip }, async () => {
@@ -161,6 +139,6 @@ describe('inputs in Chromium over the web host', { timeout: 300_000 }, () => {
   })
 
   it('logged no page errors', { skip }, () => {
-    assert.deepEqual(problems, [])
+    assert.deepEqual(studio.problems, [])
   })
 })

@@ -4,13 +4,12 @@
 // Escape closes); an ONNX package says it has no list. Saves a screenshot of the open list in each view.
 // Needs `npm run build` first (npm test does it).
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { chromium } from 'playwright-core'
-import type { Browser, Page } from 'playwright-core'
-import { artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, shouldSkip, startLauncher } from './e2e-fixtures.ts'
+import type { Page } from 'playwright-core'
+import { artifacts, chromiumInstalled, openStudio, shouldSkip } from './e2e-fixtures.ts'
+import type { Studio } from './e2e-fixtures.ts'
 
 interface PageElement { getAttribute(name: string): string | null; textContent: string | null }
 declare const document: { activeElement: PageElement | null }
@@ -22,37 +21,24 @@ async function focused(page: Page): Promise<{ testId: string | null; text: strin
 
 describe('the prompt helper (Browse emoji) in Chromium', { timeout: 180_000 }, () => {
   const skip = shouldSkip() || !chromiumInstalled
-  let workspace: string
-  let server: Awaited<ReturnType<typeof startLauncher>>
-  let browser: Browser
+  let studio: Studio
   let page: Page
-  const problems: string[] = []
 
   before(async () => {
     if (skip) return
-    workspace = await mkdtemp(join(tmpdir(), 'di-studio-emoji-'))
-    await mkdir(artifacts, { recursive: true })
-    // an imported ONNX generator: the studio has no record of what it was trained on
-    await mkdir(join(workspace, 'models', 'imported'), { recursive: true })
-    await writeFile(join(workspace, 'models', 'imported', 'manifest.json'), JSON.stringify({ name: 'imported', source: { checkpoint: 'imports/x.onnx', imported: true } }))
-    await writeFile(join(workspace, 'models', 'imported', 'model.onnx'), '')
-    server = await startLauncher(workspace)
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
-    page = await context.newPage()
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' || /Content Security Policy/i.test(msg.text())) problems.push(`console: ${msg.text()}`)
+    studio = await openStudio({
+      workspacePrefix: 'di-studio-emoji-',
+      // an imported ONNX generator: the studio has no record of what it was trained on
+      prepare: async (workspace) => {
+        await mkdir(join(workspace, 'models', 'imported'), { recursive: true })
+        await writeFile(join(workspace, 'models', 'imported', 'manifest.json'), JSON.stringify({ name: 'imported', source: { checkpoint: 'imports/x.onnx', imported: true } }))
+        await writeFile(join(workspace, 'models', 'imported', 'model.onnx'), '')
+      },
     })
-    await page.goto(server.url)
-    await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor()
+    page = studio.page
   })
 
-  after(async () => {
-    await browser?.close()
-    server?.child.kill('SIGTERM')
-    if (workspace) await rm(workspace, { recursive: true, force: true })
-  })
+  after(() => studio?.close())
 
   it('Gallery: filters for "apple", clicks "red apple" and finds it as a new prompt line', { skip }, async (t) => {
     await page.getByTestId('nav-gallery').click()
@@ -168,6 +154,6 @@ describe('the prompt helper (Browse emoji) in Chromium', { timeout: 180_000 }, (
   })
 
   it('logged no page errors and no CSP violations', { skip }, () => {
-    assert.deepEqual(problems, [])
+    assert.deepEqual(studio.problems, [])
   })
 })

@@ -5,13 +5,12 @@
 // Needs `npm run build` first (npm test does it).
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { chromium } from 'playwright-core'
-import type { Browser, Page } from 'playwright-core'
-import { CHROMIUM_ARGS, chromiumInstalled, chromiumPath, shouldSkip, startLauncher, stopLauncher } from './e2e-fixtures.ts'
+import type { Page } from 'playwright-core'
+import { chromiumInstalled, openStudio, shouldSkip } from './e2e-fixtures.ts'
+import type { Studio } from './e2e-fixtures.ts'
 
 async function writeRun(workspace: string, runId: string, status: Record<string, unknown>): Promise<void> {
   const dir = join(workspace, 'runs', runId)
@@ -22,38 +21,32 @@ async function writeRun(workspace: string, runId: string, status: Record<string,
 
 describe('run states in Chromium over the web host', { timeout: 120_000 }, () => {
   const skip = shouldSkip() || !chromiumInstalled
-  let workspace: string
-  let server: Awaited<ReturnType<typeof startLauncher>>
-  let browser: Browser
+  let studio: Studio
   let page: Page
-  const problems: string[] = []
 
   before(async () => {
     if (skip) return
-    workspace = await mkdtemp(join(tmpdir(), 'di-studio-run-states-'))
-    const gone = spawnSync(process.execPath, ['-e', '']).pid // the pid of a process that has exited
-    // killed during its first step, with nothing saved; and one killed later, after its step-50 checkpoint
-    await writeRun(workspace, 'killed-first-step', { state: 'running', step: 0, pid: gone })
-    await writeRun(workspace, 'killed-later', { state: 'running', step: 57, checkpointStep: 50, pid: gone })
-    await writeRun(workspace, 'diverged', {
-      state: 'failed', step: 300, checkpointStep: 300, skippedSteps: 3, pid: gone,
-      message: 'diverged: the last 3 of 300 steps were skipped (non-finite values: generator update: generator loss is NaN); lower the learning rate and start again',
+    studio = await openStudio({
+      workspacePrefix: 'di-studio-run-states-',
+      prepare: async (workspace) => {
+        const gone = spawnSync(process.execPath, ['-e', '']).pid // the pid of a process that has exited
+        // killed during its first step, with nothing saved; and one killed later, after its step-50 checkpoint
+        await writeRun(workspace, 'killed-first-step', { state: 'running', step: 0, pid: gone })
+        await writeRun(workspace, 'killed-later', { state: 'running', step: 57, checkpointStep: 50, pid: gone })
+        await writeRun(workspace, 'diverged', {
+          state: 'failed', step: 300, checkpointStep: 300, skippedSteps: 3, pid: gone,
+          message: 'diverged: the last 3 of 300 steps were skipped (non-finite values: generator update: generator loss is NaN); lower the learning rate and start again',
+        })
+        await writeRun(workspace, 'some-skips', { state: 'completed', step: 300, checkpointStep: 300, skippedSteps: 1, pid: gone, message: '1 of 300 steps were skipped (non-finite values); the others trained' })
+        await writeRun(workspace, 'stopped-saved', { state: 'stopped', step: 120, checkpointStep: 120, pid: gone })
+      },
+      hash: '#/train',
+      consoleErrors: false, // page errors only
     })
-    await writeRun(workspace, 'some-skips', { state: 'completed', step: 300, checkpointStep: 300, skippedSteps: 1, pid: gone, message: '1 of 300 steps were skipped (non-finite values); the others trained' })
-    await writeRun(workspace, 'stopped-saved', { state: 'stopped', step: 120, checkpointStep: 120, pid: gone })
-    server = await startLauncher(workspace)
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage()
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-    await page.goto(`${server.url}#/train`)
-    await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor()
+    page = studio.page
   })
 
-  after(async () => {
-    await browser?.close()
-    if (server) await stopLauncher(server)
-    if (workspace) await rm(workspace, { recursive: true, force: true })
-  })
+  after(() => studio?.close())
 
   const row = (runId: string) => page.locator(`[data-testid="run-row"][data-run-id="${runId}"]`)
 
@@ -79,6 +72,6 @@ describe('run states in Chromium over the web host', { timeout: 120_000 }, () =>
   })
 
   it('logged no page errors', { skip }, () => {
-    assert.deepEqual(problems, [])
+    assert.deepEqual(studio.problems, [])
   })
 })

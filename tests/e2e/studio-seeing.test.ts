@@ -7,63 +7,38 @@
 // Needs `npm run build` first.
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { chromium } from 'playwright-core'
-import type { Browser, Page } from 'playwright-core'
-import { artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, fillTinyRunForm, saveTinyModel, shouldSkip, startLauncher, stopLauncher, TINY_PROMPTS } from './e2e-fixtures.ts'
+import type { Page } from 'playwright-core'
+import { artifacts, chromiumInstalled, fillTinyRunForm, moveSlider, openStudio, saveTinyModel, shouldSkip, textOf, TINY_PROMPTS } from './e2e-fixtures.ts'
+import type { Launcher, Studio } from './e2e-fixtures.ts'
 
 interface PageElement { getAttribute(name: string): string | null; value?: string }
 declare const document: { querySelector(selector: string): PageElement | null; querySelectorAll(selector: string): ArrayLike<PageElement> }
 
-/** Sets a range input the way a user's drag ends: input events, then change. */
-async function moveSlider(page: Page, testId: string, value: number): Promise<void> {
-  await page.getByTestId(testId).evaluate((el, v) => {
-    const input = el as unknown as { value: string; dispatchEvent(e: unknown): boolean }
-    input.value = String(v)
-    input.dispatchEvent(new Event('input', { bubbles: true }))
-    input.dispatchEvent(new Event('change', { bubbles: true }))
-  }, value)
-}
-
-async function textOf(page: Page, testId: string): Promise<string> {
-  return ((await page.getByTestId(testId).first().textContent()) ?? '').trim()
-}
-
 describe('seeing and managing in Chromium over the web host', { timeout: 600_000 }, () => {
   const skip = shouldSkip() || !chromiumInstalled
+  let studio: Studio
   let workspace: string
-  let server: Awaited<ReturnType<typeof startLauncher>>
-  let browser: Browser
+  let server: Launcher
   let page: Page
-  const problems: string[] = []
   let runId = ''
 
   before(async () => {
     if (skip) return
-    workspace = await mkdtemp(join(tmpdir(), 'di-studio-seeing-'))
-    await mkdir(artifacts, { recursive: true })
-    await saveTinyModel(workspace)
-    await saveTinyModel(workspace, 'tiny2') // a second model for the Prefer view's pairs
-    server = await startLauncher(workspace)
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true })
-    page = await context.newPage()
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-    page.on('console', (msg) => {
-      if (msg.type() === 'error' || /Content Security Policy/i.test(msg.text())) problems.push(`console: ${msg.text()}`)
+    studio = await openStudio({
+      workspacePrefix: 'di-studio-seeing-',
+      prepare: async (ws) => {
+        await saveTinyModel(ws)
+        await saveTinyModel(ws, 'tiny2') // a second model for the Prefer view's pairs
+      },
+      acceptDownloads: true,
     })
-    await page.goto(server.url)
-    await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor()
+    ;({ workspace, server, page } = studio)
   })
 
-  after(async () => {
-    await browser?.close()
-    if (server) await stopLauncher(server)
-    if (workspace) await rm(workspace, { recursive: true, force: true })
-  })
+  after(() => studio?.close())
 
   it('greets a first run with what to do first, and explains the training controls', { skip }, async () => {
     const hint = page.getByTestId('first-run-hint')
@@ -301,6 +276,6 @@ describe('seeing and managing in Chromium over the web host', { timeout: 600_000
   })
 
   it('logged no page errors and no CSP violations', { skip }, () => {
-    assert.deepEqual(problems, [])
+    assert.deepEqual(studio.problems, [])
   })
 })

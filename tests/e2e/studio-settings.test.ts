@@ -5,36 +5,24 @@
 // and runs to the new folder and back; a restart opens the saved folder, and a corrupt settings file
 // starts on the defaults with a visible warning. Needs `npm run build` first (npm test does it).
 import assert from 'node:assert/strict'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { chromium } from 'playwright-core'
-import type { Browser, Page } from 'playwright-core'
-import { artifacts, CHROMIUM_ARGS, chromiumInstalled, chromiumPath, fillTinyRunForm, saveTinyModel, shouldSkip, startLauncher, stopLauncher, TINY_PROMPTS } from './e2e-fixtures.ts'
+import type { Page } from 'playwright-core'
+import { artifacts, chromiumInstalled, fillTinyRunForm, openStudio, saveTinyModel, shouldSkip, startLauncher, stopLauncher, textOf, TINY_PROMPTS } from './e2e-fixtures.ts'
+import type { Studio } from './e2e-fixtures.ts'
 
 interface PageElement { getAttribute(name: string): string | null; textContent: string | null }
 declare const document: { querySelector(selector: string): PageElement | null }
 
-async function textOf(page: Page, testId: string): Promise<string> {
-  return ((await page.getByTestId(testId).first().textContent()) ?? '').trim()
-}
-
 describe('settings in Chromium over the web host', { timeout: 300_000 }, () => {
   const skip = shouldSkip() || !chromiumInstalled
+  let studio: Studio
   let home: string
   let workspaceA: string
   let workspaceB: string
   let configDir: string
-  let server: Awaited<ReturnType<typeof startLauncher>>
-  let browser: Browser
   let page: Page
-  const problems: string[] = []
-
-  async function openStudio(): Promise<void> {
-    await page.goto(server.url)
-    await page.locator('[data-testid="connection-state"][data-state="open"]').waitFor()
-  }
 
   async function openSettings(): Promise<void> {
     await page.getByTestId('nav-settings').click()
@@ -48,29 +36,24 @@ describe('settings in Chromium over the web host', { timeout: 300_000 }, () => {
 
   before(async () => {
     if (skip) return
-    home = await mkdtemp(join(tmpdir(), 'di-studio-settings-'))
-    workspaceA = join(home, 'ws-a')
+    studio = await openStudio({
+      workspacePrefix: 'di-studio-settings-', // the studio's HOME, holding ws-a, ws-b and the settings folder
+      workspaceIn: 'ws-a',
+      prepare: async (ws) => {
+        await mkdir(ws)
+        await saveTinyModel(ws)
+      },
+      launcherOptions: (root) => ({ configDir: join(root, 'config'), home: root }),
+      ignoreConsole: /WebSocket connection to .* failed/, // the studio restarts in one test
+    })
+    home = studio.root
+    workspaceA = studio.workspace
     workspaceB = join(home, 'ws-b')
     configDir = join(home, 'config')
-    await mkdir(workspaceA)
-    await mkdir(artifacts, { recursive: true })
-    await saveTinyModel(workspaceA)
-    server = await startLauncher(workspaceA, 0, { configDir, home })
-    browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage()
-    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
-    page.on('console', (msg) => {
-      if (/WebSocket connection to .* failed/.test(msg.text())) return // the studio restarts in one test
-      if (msg.type() === 'error' || /Content Security Policy/i.test(msg.text())) problems.push(`console: ${msg.text()}`)
-    })
-    await openStudio()
+    page = studio.page
   })
 
-  after(async () => {
-    await browser?.close()
-    if (server) await stopLauncher(server)
-    if (home) await rm(home, { recursive: true, force: true })
-  })
+  after(() => studio?.close())
 
   it('saves the backend and thread settings, keeps them over a reload, and the next gallery job uses them', { skip }, async () => {
     await openSettings()
@@ -173,18 +156,18 @@ describe('settings in Chromium over the web host', { timeout: 300_000 }, () => {
   })
 
   it('opens the saved workspace with the saved settings after a restart, and warns about a corrupt settings file', { skip }, async () => {
-    await stopLauncher(server)
-    server = await startLauncher(null, 0, { configDir, home }) // no --workspace: the saved folder applies
-    await openStudio()
+    await stopLauncher(studio.server)
+    studio.server = await startLauncher(null, 0, { configDir, home }) // no --workspace: the saved folder applies
+    await studio.open()
     await openSettings()
     await page.locator('[data-testid="workspace-root"]', { hasText: workspaceB }).waitFor()
     assert.equal(await page.getByTestId('settings-tf-backend').inputValue(), 'cpu')
     assert.equal(await page.getByTestId('settings-warning').count(), 0)
 
-    await stopLauncher(server)
+    await stopLauncher(studio.server)
     await writeFile(join(configDir, 'settings.json'), '{ "workspace": "/half-writ')
-    server = await startLauncher(null, 0, { configDir, home })
-    await openStudio()
+    studio.server = await startLauncher(null, 0, { configDir, home })
+    await studio.open()
     await openSettings()
     await page.getByTestId('settings-warning').waitFor()
     assert.match(await textOf(page, 'settings-warning'), /is not valid JSON; using the defaults/)
@@ -193,6 +176,6 @@ describe('settings in Chromium over the web host', { timeout: 300_000 }, () => {
   })
 
   it('logged no page errors and no CSP violations', { skip }, () => {
-    assert.deepEqual(problems, [])
+    assert.deepEqual(studio.problems, [])
   })
 })

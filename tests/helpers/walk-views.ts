@@ -5,7 +5,9 @@
 //   landing view with its first-run hint; Train (a DI* run of 6 steps at batch 4, samples every 2, to
 //   the end, then a sample opened large); Gallery (4 images for two prompts, one zoomed, one deleted
 //   after the confirmation, Export and "Export these"); Compare (a small comparison with its scores);
-//   Prefer (a few choices); Settings.
+//   Prefer (a few choices); Data (a folder of 24 shapes with .txt captions, drawn here into a temporary
+//   folder with one caption left empty, imported, its preview, statistics and report seen, then deleted
+//   after the confirmation); Settings.
 // A full-page screenshot after each step goes into <outdir>; every page error, console error and
 // failed request (or HTTP status >= 400) is recorded, printed at the end, and makes the exit code 1.
 // A step that does not finish in its time is recorded too, and the walk goes on.
@@ -13,11 +15,12 @@
 //   npm run build && npx tsx tests/helpers/walk-views.ts <outdir>
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { chromium, type Page } from 'playwright-core'
-import { CHROMIUM_ARGS, chromiumPath, launcher, repoRoot } from '../e2e/e2e-fixtures.ts'
+import { CHROMIUM_ARGS, chromiumPath, launcher, repoRoot, textOf } from '../e2e/e2e-fixtures.ts'
+import { drawShape, encodeShape, writeShapesDataset } from './shapes-dataset.ts'
 
 const MINUTE = 60_000
 
@@ -88,10 +91,6 @@ async function step(page: Page, name: string, action: () => Promise<void>): Prom
   await screenshot(page, name).catch((err: Error) => problems.push(`screenshot after "${name}": ${err.message}`))
 }
 
-async function textOf(page: Page, testId: string): Promise<string> {
-  return ((await page.getByTestId(testId).first().textContent()) ?? '').trim()
-}
-
 async function main(): Promise<void> {
   await mkdir(outdir, { recursive: true })
   const workspace = await mkdtemp(join(tmpdir(), 'di-studio-walk-'))
@@ -103,6 +102,7 @@ async function main(): Promise<void> {
   })
   say(`web host at ${host.url.replace(/token=.*/, 'token=…')}, workspace ${workspace}`)
   const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
+  let pictures = '' // the folder the Data view imports, drawn by the walk
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true })
     const page = await context.newPage()
@@ -205,6 +205,32 @@ async function main(): Promise<void> {
       say(`choices stored: ${await textOf(page, 'prefer-count')}`)
     })
 
+    await step(page, 'data-imported', async () => {
+      pictures = await mkdtemp(join(tmpdir(), 'di-studio-walk-pictures-'))
+      await writeShapesDataset(pictures, 24, 'kohya')
+      // one picture whose caption is empty: the import skips it and its report says why
+      await writeFile(join(pictures, 'uncaptioned.png'), await encodeShape(drawShape('square', 'blue', 'right', 10), 'png'))
+      await writeFile(join(pictures, 'uncaptioned.txt'), '\n')
+      await page.getByTestId('nav-data').click()
+      await page.getByTestId('view-data').waitFor({ timeout: MINUTE })
+      await page.getByTestId('data-folder').fill(pictures)
+      await page.getByTestId('data-name').fill('Drawn shapes')
+      await page.getByTestId('data-import-start').click()
+      await page.getByTestId('data-title').filter({ hasText: 'Drawn shapes' }).waitFor({ timeout: 10 * MINUTE })
+      await page.getByTestId('data-cell').first().waitFor({ timeout: MINUTE })
+      say(`Data: ${await textOf(page, 'data-count-items')} images (${(await textOf(page, 'data-count-split')).replace(/\s+/g, ' ')}), ${await page.getByTestId('data-cell').count()} in the preview, skipped ${await textOf(page, 'data-count-skipped')}`)
+      const rows = await page.getByTestId('data-report-row').evaluateAll((trs) => trs.map((tr) => (tr as unknown as { cells: ArrayLike<{ textContent: string | null }> }).cells).map((cells) => Array.from(cells, (td) => td.textContent ?? '').join(': ')))
+      say(`report: ${(await textOf(page, 'data-report-count')).replace(/\s+/g, ' ')} ${rows.join(' | ')}`)
+    })
+    await step(page, 'data-delete-asks', async () => {
+      await page.getByTestId('data-delete').click()
+      await page.getByTestId('data-delete-confirm').waitFor({ timeout: MINUTE })
+    })
+    await step(page, 'data-deleted', async () => {
+      await page.getByTestId('data-delete').click()
+      await page.locator('[data-testid="data-item"][data-id^="drawn-shapes-"]').waitFor({ state: 'detached', timeout: MINUTE })
+    })
+
     await step(page, 'settings', async () => {
       await page.getByTestId('nav-settings').click()
       await page.getByTestId('view-settings').waitFor({ timeout: MINUTE })
@@ -218,6 +244,7 @@ async function main(): Promise<void> {
     })
     await rm(workspace, { recursive: true, force: true })
     await rm(configDir, { recursive: true, force: true })
+    if (pictures) await rm(pictures, { recursive: true, force: true })
   }
 }
 
