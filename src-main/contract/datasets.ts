@@ -2,6 +2,7 @@
 // detail, and what the folder picker answers. zod only, plus the importer's own choices and limits
 // (ml/data/dataset-policy.ts has no imports), so the form, the contract and the importer agree.
 import { z } from 'zod'
+import { CaptionStatsSchema } from '../ml/data/caption-stats.ts'
 import { DATASET_IMAGE_SIZES, DATASET_LAYOUTS, FIT_POLICIES, IMAGE_EXTENSIONS, IMPORT_LIMITS, IMPORT_VALIDATION_FRACTION } from '../ml/data/dataset-policy.ts'
 
 export { DATASET_IMAGE_SIZES, DATASET_LAYOUTS, FIT_POLICIES, IMAGE_EXTENSIONS, IMPORT_LIMITS, IMPORT_VALIDATION_FRACTION }
@@ -39,15 +40,8 @@ export const DatasetImportJobParams = z.strictObject({
 })
 export type DatasetImportJobParams = z.output<typeof DatasetImportJobParams>
 
-const NumberSummary = z.object({ min: z.number(), median: z.number(), mean: z.number(), max: z.number() })
-export const CaptionStatsInfo = z.object({
-  captions: z.int().min(0),
-  captionsPerImage: NumberSummary,
-  chars: NumberSummary,
-  words: NumberSummary,
-  vocabulary: z.int().min(0),
-  topWords: z.array(z.object({ word: z.string(), count: z.int().min(1) })),
-})
+/** The caption statistics the importer writes into the manifest, in the same schema. */
+export const CaptionStatsInfo = CaptionStatsSchema
 
 export const DatasetSummary = z.object({
   id: z.string(),

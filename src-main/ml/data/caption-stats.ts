@@ -1,5 +1,7 @@
 // Statistics of a dataset's captions, shown in the Data view: how long captions are (characters and
-// words), how many variants an image has, the vocabulary and its most frequent words.
+// words), how many variants an image has, the vocabulary and its most frequent words. zod only: the
+// contract (browser-safe) takes CaptionStatsSchema from here, as the importer's manifest does.
+import { z } from 'zod'
 
 export interface NumberSummary {
   min: number
@@ -19,6 +21,17 @@ export interface CaptionStats {
   /** The most frequent words, leaving out STOP_WORDS, most frequent first (ties alphabetical). */
   topWords: { word: string; count: number }[]
 }
+
+const NumberSummarySchema = z.object({ min: z.number(), median: z.number(), mean: z.number(), max: z.number() })
+/** CaptionStats as stored in a dataset's manifest and sent to the Data view. */
+export const CaptionStatsSchema = z.object({
+  captions: z.int().min(0),
+  captionsPerImage: NumberSummarySchema,
+  chars: NumberSummarySchema,
+  words: NumberSummarySchema,
+  vocabulary: z.int().min(0),
+  topWords: z.array(z.object({ word: z.string(), count: z.int().min(1) })),
+})
 
 /** Left out of topWords: they lead every list and say nothing about the data. */
 export const STOP_WORDS: readonly string[] = ['a', 'an', 'the', 'of', 'on', 'in', 'and', 'with', 'to', 'is', 'at', 'for']

@@ -29,7 +29,7 @@ import { basename, dirname, extname, join } from 'node:path'
 import sharp, { type Metadata } from 'sharp'
 import { z } from 'zod'
 import { atomicWriteFile } from '../../util/atomic-write.ts'
-import { captionStats, type CaptionStats } from './caption-stats.ts'
+import { captionStats, CaptionStatsSchema, type CaptionStats } from './caption-stats.ts'
 import type { Dataset, DatasetItem, SplitName } from './dataset.ts'
 import {
   DATASET_IMAGE_SIZES, DATASET_LAYOUTS, FIT_POLICIES, IMAGE_EXTENSIONS, IMPORT_LIMITS, IMPORT_VALIDATION_FRACTION,
@@ -61,16 +61,6 @@ export interface SkippedFile {
   file: string
   reason: string
 }
-
-const NumberSummarySchema = z.object({ min: z.number(), median: z.number(), mean: z.number(), max: z.number() })
-export const CaptionStatsSchema = z.object({
-  captions: z.int().min(0),
-  captionsPerImage: NumberSummarySchema,
-  chars: NumberSummarySchema,
-  words: NumberSummarySchema,
-  vocabulary: z.int().min(0),
-  topWords: z.array(z.object({ word: z.string(), count: z.int().min(1) })),
-})
 
 export const DatasetManifest = z.object({
   format: z.literal('di-studio-dataset'),
