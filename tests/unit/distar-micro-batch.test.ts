@@ -8,14 +8,12 @@ import { initTf } from '../../src-main/ml/backend/init.ts'
 import { RunSession, ROWS_PER_PASS } from '../../src-main/core/runs/run-session.ts'
 import { parseRunConfig } from '../../src-main/core/runs/run-config.ts'
 import type { DiStarStepResult } from '../../src-main/ml/distar/trainer.ts'
+import { assertSameSteps } from './distar-compare.ts'
 import { saveTinyReference, tinyRunConfig } from './runs-fixtures.ts'
 
 const STEPS = 3
 
-function close(a: number, b: number, what: string, rel = 2e-4): void {
-  assert.ok(Number.isFinite(a) && Number.isFinite(b), `${what}: ${a} vs ${b}`)
-  assert.ok(Math.abs(a - b) <= rel * Math.max(1e-6, Math.abs(a), Math.abs(b)), `${what}: ${a} (one pass) vs ${b} (in passes)`)
-}
+const SIDES = ['one pass', 'in passes'] as const
 
 /** Rows of every batch the step model's losses were given, in order (on this thread). */
 function recordRows(session: RunSession): number[] {
@@ -27,24 +25,6 @@ function recordRows(session: RunSession): number[] {
     return loss(batch, name, context)
   }
   return rows
-}
-
-function assertSameSteps(whole: DiStarStepResult[], passes: DiStarStepResult[]): void {
-  whole.forEach((a, i) => {
-    const b = passes[i]!
-    assert.equal(a.status, 'ok', a.reason)
-    assert.equal(b.status, 'ok', b.reason)
-    const at = `step ${a.step}`
-    close(a.losses.generatorTotal, b.losses.generatorTotal, `${at} generator loss`)
-    close(a.losses.regulariser, b.losses.regulariser, `${at} regulariser`, 1e-3)
-    close(a.losses.divergence, b.losses.divergence, `${at} divergence`)
-    close(a.losses.fakeScore, b.losses.fakeScore, `${at} fake-score loss`)
-    for (const name of Object.keys(a.losses.rewards)) close(a.losses.rewards[name]!, b.losses.rewards[name]!, `${at} reward ${name}`)
-    close(a.gradNorms.reward, b.gradNorms.reward, `${at} reward gradient norm`)
-    close(a.gradNorms.regulariser, b.gradNorms.regulariser, `${at} regulariser gradient norm`)
-    close(a.gradNorms.generator, b.gradNorms.generator, `${at} generator gradient norm`)
-    close(a.gradNorms.fake, b.gradNorms.fake, `${at} fake gradient norm`)
-  })
 }
 
 function assertSameWeights(a: RunSession, b: RunSession): void {
@@ -96,7 +76,7 @@ describe('DI* steps in passes (gradient accumulation)', () => {
       // two fake-score updates and one generator update a step
       assert.deepEqual(wholeRows.slice(0, 3), [7, 7, 7])
       assert.deepEqual(splitRows.slice(0, 9), [3, 2, 2, 3, 2, 2, 3, 2, 2])
-      assertSameSteps(a, b)
+      assertSameSteps(a, b, SIDES)
       assertSameWeights(whole, split)
     } finally {
       whole.dispose()
@@ -117,7 +97,7 @@ describe('DI* steps in passes (gradient accumulation)', () => {
       }
       // passes of 4 rows and 3 rows over two threads: the main thread takes 2 of each
       assert.deepEqual(mainRows.slice(0, 2), [2, 2])
-      assertSameSteps(a, b)
+      assertSameSteps(a, b, SIDES)
       assertSameWeights(whole, split)
     } finally {
       whole.dispose()
